@@ -1,0 +1,221 @@
+"""The ``vmgym`` command line: run, compare, and list workloads and policies."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vmgym import policies
+from vmgym.compare import COLUMNS, compare, parse_policies
+from vmgym.records import record, write_record
+from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
+from workloads import registry
+from workloads.model import Workload, WorkloadError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Page replacement on a virtual-memory simulator."
+)
+workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads.")
+app.add_typer(workloads_app, name="workloads")
+console = Console(stderr=True)
+
+WorkloadOpt = Annotated[
+    str, typer.Option("--workload", "-w", help="Workload name (see `vmgym workloads list`).")
+]
+FramesOpt = Annotated[
+    int | None, typer.Option("--frames", "-f", help="RAM frames [default: the workload's hint].")
+]
+SwapOpt = Annotated[int, typer.Option("--swap-slots", help="Swap device size [pages].")]
+TlbOpt = Annotated[
+    int, typer.Option("--tlb-entries", help="TLB entries (0 = no TLB, the lean configuration).")
+]
+
+
+def _fail(msg: str) -> None:
+    console.print(f"[red]error:[/red] {msg}")
+    raise typer.Exit(2)
+
+
+def _load(
+    workload: str, frames: int | None, swap_slots: int, tlb_entries: int
+) -> tuple[Workload, MachineConfig]:
+    try:
+        spec_name = registry.parse_name(workload)[0]
+        wl = registry.get(workload)
+        n = frames if frames is not None else registry.spec(spec_name).suggested_frames
+        cfg = MachineConfig(frames=n, swap_slots=swap_slots, tlb_entries=tlb_entries, page_size=wl.page_size)
+    except (WorkloadError, ConfigError) as e:
+        _fail(str(e))
+    return wl, cfg
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@app.command()
+def run(
+    workload: WorkloadOpt = "default",
+    policy: Annotated[
+        str, typer.Option("--policy", "-p", help="Policy name (see `vmgym policies`).")
+    ] = "lru",
+    frames: FramesOpt = None,
+    swap_slots: SwapOpt = 1 << 18,
+    tlb_entries: TlbOpt = 64,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Run one policy on one workload and print its statistics."""
+    wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
+    try:
+        sim = Simulator(wl, cfg, policy)
+        with _progress() as prog:
+            task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
+            stats = sim.run(progress=lambda done, total: prog.update(task, completed=done))
+    except (policies.PolicyError, SimulationError, WorkloadError) as e:
+        _fail(str(e))
+    if as_json:
+        rec = record("run", sim.describe(), stats.to_dict())
+        print(json.dumps(rec, indent=2))
+        return
+    table = Table(title=f"{stats.policy} on {wl.name}, {cfg.frames} frames")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for key, value in stats.summary().items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    if len(stats.processes) > 1:
+        pt = Table(title="per process")
+        cols = [
+            "pid",
+            "name",
+            "state",
+            "accesses",
+            "minor_faults",
+            "major_faults",
+            "cow_faults",
+            "segfaults",
+            "peak_rss",
+        ]
+        for c in cols:
+            pt.add_column(c, justify="right" if c not in ("name", "state") else "left")
+        for p in stats.processes:
+            pt.add_row(*(str(getattr(p, c)) for c in cols))
+        Console().print(pt)
+
+
+@app.command("compare")
+def compare_cmd(
+    workload: WorkloadOpt = "default",
+    policies_: Annotated[
+        str, typer.Option("--policies", "-p", help="Comma-separated policy names, or 'all'.")
+    ] = "fifo,lru,clock,opt",
+    frames: FramesOpt = None,
+    swap_slots: SwapOpt = 1 << 18,
+    tlb_entries: TlbOpt = 64,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Also write record.json and results.csv here.")
+    ] = None,
+) -> None:
+    """Run several policies on the same workload; place each between LRU (0 %) and OPT (100 %)."""
+    wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
+    try:
+        names = parse_policies(policies_)
+    except policies.PolicyError as e:
+        _fail(str(e))
+    total = len(dict.fromkeys([*names, "lru", "opt"]))
+    try:
+        with _progress() as prog:
+            task = prog.add_task(f"{wl.name}: {total} policies", total=total)
+            rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task))
+    except SimulationError as e:
+        _fail(str(e))
+    config = {"workload": workload, "policies": names, "machine": cfg.to_dict()}
+    rec = record("compare", config, rows)
+    if out:
+        path = write_record(out, rec)
+        with open(path.parent / "results.csv", "w", newline="") as fh:
+            _write_csv(fh, rows)
+        console.print(f"wrote {path} and results.csv")
+    if as_json:
+        print(json.dumps(rec, indent=2))
+    elif as_csv:
+        _write_csv(sys.stdout, rows)
+    else:
+        _print_compare(rows, wl.name, cfg.frames)
+
+
+def _write_csv(fh, rows) -> None:
+    writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _print_compare(rows, name: str, frames: int) -> None:
+    table = Table(title=f"{name}, {frames} frames")
+    for c in COLUMNS:
+        table.add_column(c.replace("_", " "), justify="left" if c == "policy" else "right")
+    for r in rows:
+        gap = r["lru_to_opt"]
+        cells = [
+            r["policy"],
+            str(r["misses"]),
+            str(r["minor_faults"]),
+            str(r["major_faults"]),
+            f"{r['hit_ratio']:.4f}",
+            str(r["swap_outs"]),
+            str(r["file_writebacks"]),
+            f"{r['time_ns'] / 1e6:.2f} ms",
+            "n/a" if gap is None else f"{100 * gap:.1f} %",
+        ]
+        table.add_row(*cells)
+    Console().print(table)
+
+
+@app.command("policies")
+def policies_cmd() -> None:
+    """List the replacement policies with their sources."""
+    table = Table()
+    table.add_column("name")
+    table.add_column("aliases")
+    table.add_column("source")
+    for name in policies.names():
+        cls = policies.get_class(name)
+        table.add_row(name, ", ".join(cls.aliases), cls.source)
+    Console().print(table)
+
+
+@workloads_app.command("list")
+def workloads_list() -> None:
+    """List the named workloads."""
+    table = Table()
+    table.add_column("name")
+    table.add_column("frames hint", justify="right")
+    table.add_column("description")
+    for name, desc, frames in registry.describe():
+        table.add_row(name, str(frames), desc)
+    Console().print(table)
+
+
+def main() -> None:
+    """Entry point of the ``vmgym`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

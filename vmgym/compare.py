@@ -1,0 +1,71 @@
+"""Run several policies on one workload and place each between LRU (0 %) and OPT (100 %)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vmgym import policies
+from vmgym.sim import MachineConfig, RunStats, Simulator
+from workloads.model import Workload
+
+COLUMNS = (
+    "policy",
+    "misses",
+    "minor_faults",
+    "major_faults",
+    "hit_ratio",
+    "swap_outs",
+    "file_writebacks",
+    "time_ns",
+    "lru_to_opt",
+)
+
+
+def parse_policies(text: str) -> list[str]:
+    """``"lru,clock"`` or ``"all"`` to canonical policy names (unknown names raise PolicyError)."""
+    if text.strip().lower() == "all":
+        return policies.names()
+    out: list[str] = []
+    for part in text.split(","):
+        if part.strip():
+            name = policies.get_class(part).name
+            if name not in out:
+                out.append(name)
+    if not out:
+        raise policies.PolicyError("no policy given; e.g. --policies lru,clock,opt or --policies all")
+    return out
+
+
+def gap_closed(misses: int, lru_misses: int, opt_misses: int) -> float | None:
+    """Position between LRU (0.0) and OPT (1.0) by misses; None when LRU already equals OPT."""
+    if lru_misses == opt_misses:
+        return None
+    return (lru_misses - misses) / (lru_misses - opt_misses)
+
+
+def compare(
+    workload: Workload,
+    config: MachineConfig,
+    names: Sequence[str],
+    on_done: Callable[[str, RunStats], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run each policy on ``workload``; rows of :data:`COLUMNS` plus the full statistics.
+
+    LRU and OPT are always run (they anchor the ``lru_to_opt`` column).
+    """
+    results: dict[str, RunStats] = {}
+    for name in dict.fromkeys([*names, "lru", "opt"]):
+        results[name] = Simulator(workload, config, name).run()
+        if on_done is not None:
+            on_done(name, results[name])
+    lru, opt = results["lru"].misses, results["opt"].misses
+    rows = []
+    for name in names:
+        s = results[name]
+        row = {c: getattr(s, c) for c in COLUMNS if hasattr(s, c)}
+        row["policy"] = name
+        row["lru_to_opt"] = gap_closed(s.misses, lru, opt)
+        row["stats"] = s.summary()
+        rows.append(row)
+    return rows

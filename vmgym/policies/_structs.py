@@ -1,0 +1,136 @@
+"""Compiled data structures for policy state: intrusive doubly linked lists and an indexed heap.
+
+Lists live in two rows of a 2-D int64 array (``prev`` at row ``r``, ``next`` at row
+``r + 1``) and two entries of a 1-D array (``head`` at ``h``, ``tail`` at ``h + 1``),
+so one implementation serves lists of frames (``pol_f``) and of pages (``pol_p``,
+e.g. ARC's ghost lists). ``-1`` is the null link. The head is the most recently
+inserted end.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+
+@njit(cache=True)
+def dll_init(rows, heads, r, h):
+    """Empty list: every link null."""
+    rows[r, :] = -1
+    rows[r + 1, :] = -1
+    heads[h] = -1
+    heads[h + 1] = -1
+
+
+@njit(cache=True, inline="always")
+def dll_push_front(rows, heads, r, h, x):
+    """Insert ``x`` at the head."""
+    head = heads[h]
+    rows[r, x] = -1
+    rows[r + 1, x] = head
+    if head >= 0:
+        rows[r, head] = x
+    else:
+        heads[h + 1] = x
+    heads[h] = x
+
+
+@njit(cache=True, inline="always")
+def dll_remove(rows, heads, r, h, x):
+    """Unlink ``x`` (which must be on the list)."""
+    prv = rows[r, x]
+    nxt = rows[r + 1, x]
+    if prv >= 0:
+        rows[r + 1, prv] = nxt
+    else:
+        heads[h] = nxt
+    if nxt >= 0:
+        rows[r, nxt] = prv
+    else:
+        heads[h + 1] = prv
+    rows[r, x] = -1
+    rows[r + 1, x] = -1
+
+
+@njit(cache=True, inline="always")
+def dll_move_front(rows, heads, r, h, x):
+    """Move ``x`` (on the list) to the head."""
+    if heads[h] != x:
+        dll_remove(rows, heads, r, h, x)
+        dll_push_front(rows, heads, r, h, x)
+
+
+# Indexed binary max-heap over frames: heap[k] = frame, pos[f] = index or -1, key[f].
+
+
+@njit(cache=True)
+def _swap(heap, pos, a, b):
+    fa = heap[a]
+    fb = heap[b]
+    heap[a] = fb
+    heap[b] = fa
+    pos[fb] = a
+    pos[fa] = b
+
+
+@njit(cache=True)
+def _sift_up(heap, pos, key, k):
+    while k > 0:
+        parent = (k - 1) >> 1
+        if key[heap[parent]] >= key[heap[k]]:
+            break
+        _swap(heap, pos, parent, k)
+        k = parent
+
+
+@njit(cache=True)
+def _sift_down(heap, pos, key, k, n):
+    while True:
+        left = 2 * k + 1
+        if left >= n:
+            break
+        best = left
+        right = left + 1
+        if right < n and key[heap[right]] > key[heap[left]]:
+            best = right
+        if key[heap[k]] >= key[heap[best]]:
+            break
+        _swap(heap, pos, k, best)
+        k = best
+
+
+@njit(cache=True)
+def heap_set(heap, pos, key, size, idx, f, value):
+    """Insert frame ``f`` with ``value`` or change its key; ``size[idx]`` is the heap size."""
+    k = pos[f]
+    if k < 0:
+        n = size[idx]
+        heap[n] = f
+        pos[f] = n
+        key[f] = value
+        size[idx] = n + 1
+        _sift_up(heap, pos, key, n)
+        return
+    old = key[f]
+    key[f] = value
+    if value > old:
+        _sift_up(heap, pos, key, k)
+    elif value < old:
+        _sift_down(heap, pos, key, k, size[idx])
+
+
+@njit(cache=True)
+def heap_remove(heap, pos, key, size, idx, f):
+    """Remove frame ``f`` if present."""
+    k = pos[f]
+    if k < 0:
+        return
+    n = size[idx] - 1
+    size[idx] = n
+    pos[f] = -1
+    if k == n:
+        return
+    last = heap[n]
+    heap[k] = last
+    pos[last] = k
+    _sift_down(heap, pos, key, k, n)
+    _sift_up(heap, pos, key, pos[last])

@@ -1,0 +1,104 @@
+"""The policy interface and registry.
+
+A replacement policy has two halves:
+
+- compiled hooks (in its module) that the simulator calls at every hit, insertion,
+  eviction and removal, and when it needs a victim (see :mod:`vmgym.policies.hooks`);
+- a :class:`Policy` subclass that names it, validates its parameters and sizes and
+  initialises its state arrays (``pol_f`` rows per frame, ``pol_p`` rows per page,
+  ``pol_g`` global slots).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class PolicyError(ValueError):
+    """Unknown policy name or invalid policy parameters."""
+
+
+class Policy:
+    """Base class of replacement policies; subclasses set the class attributes.
+
+    ``source`` names the paper or textbook the policy follows, ``conventions``
+    the choices it makes where its source leaves room.
+    """
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    kernel_id: ClassVar[int] = -1
+    source: ClassVar[str] = ""
+    conventions: ClassVar[str] = ""
+    frame_rows: ClassVar[int] = 0
+    page_rows: ClassVar[int] = 0
+    global_rows: ClassVar[int] = 0
+    oracle: ClassVar[bool] = False  # needs the future (next-use array)
+    params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any):
+        unknown = set(params) - set(self.params)
+        if unknown:
+            allowed = ", ".join(sorted(self.params)) or "none"
+            raise PolicyError(
+                f"policy {self.name!r}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
+            )
+        self.values = {**self.params, **params}
+        self.validate()
+
+    def validate(self) -> None:
+        """Check ``self.values``; raise :class:`PolicyError` naming a bad parameter."""
+
+    def init_state(self, pol_f: np.ndarray, pol_p: np.ndarray, pol_g: np.ndarray) -> None:
+        """Initialise the policy's state arrays before a run (default: all -1)."""
+        pol_f[:] = -1
+        pol_p[:] = -1
+        pol_g[:] = -1
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
+        return f"{type(self).__name__}({args})"
+
+
+_REGISTRY: dict[str, type[Policy]] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(cls: type[Policy]) -> type[Policy]:
+    """Class decorator: register a policy under its name and aliases."""
+    for key in (cls.name, *cls.aliases):
+        key = key.lower()
+        if key in _ALIASES:
+            raise RuntimeError(f"policy name {key!r} registered twice")
+        _ALIASES[key] = cls.name
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> list[str]:
+    """Canonical names of all registered policies."""
+    return sorted(_REGISTRY)
+
+
+def aliases() -> dict[str, str]:
+    """Every accepted name (including aliases) mapped to its canonical name."""
+    return dict(_ALIASES)
+
+
+def get_class(name: str) -> type[Policy]:
+    """The policy class for ``name`` (case-insensitive; aliases accepted)."""
+    key = name.strip().lower()
+    if key not in _ALIASES:
+        raise PolicyError(f"unknown policy {name!r}; choose one of: {', '.join(names())}")
+    return _REGISTRY[_ALIASES[key]]
+
+
+def make(name: str | Policy, **params: Any) -> Policy:
+    """Create a policy by name, e.g. ``make("lru")`` or ``make("clock")``."""
+    if isinstance(name, Policy):
+        if params:
+            raise PolicyError("parameters given together with a policy instance")
+        return name
+    return get_class(name)(**params)

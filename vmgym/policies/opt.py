@@ -1,0 +1,93 @@
+"""OPT / Belady's MIN: evict the page whose next use is furthest in the future.
+
+Source: Belady, "A study of replacement algorithms for a virtual-storage
+computer", IBM Systems Journal 5(2), 1966. An oracle: it reads the future of
+the trace through a next-use array computed in one backward pass at load time.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from vmgym.policies._structs import heap_remove, heap_set
+from vmgym.policies.base import Policy, register
+from vmgym.sim import state as S
+from vmgym.sim.frames import evictable
+
+KERNEL_ID = 4
+# pol_f rows 0: heap (frames), 1: position in heap, 2: key (next use); pol_g 0: heap size
+
+
+@njit(cache=True)
+def page_next_use(st, g):
+    """Trace position of the next reference to page ``g`` through any mapping (INF: never)."""
+    n_static = st.cfg[S.CF_N_STATIC]
+    best = S.INF
+    if g < n_static:
+        best = st.key_next[g]
+    p = st.page_rmap[g]
+    while p >= 0:
+        if st.pte_flags[p] & S.PTE_SHARED == 0:
+            v = st.key_next[n_static + p]
+            if v < best:
+                best = v
+        p = st.pte_rmap_next[p]
+    return best
+
+
+@njit(cache=True)
+def on_access(st, f, g, i):
+    """Reference ``i`` touched page ``g`` in frame ``f``: advance its next use."""
+    st.key_next[st.ref_key[i]] = st.ref_next[i]
+    heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, g))
+
+
+@njit(cache=True)
+def on_meta(st, f):
+    """The mappings of frame ``f``'s page changed: recompute its next use."""
+    heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, st.frame_page[f]))
+
+
+@njit(cache=True)
+def on_remove(st, f):
+    """Frame ``f`` was emptied."""
+    heap_remove(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f)
+
+
+@njit(cache=True)
+def victim(st):
+    """The evictable frame whose next use is furthest (heap top, else a scan)."""
+    if st.pol_g[0] > 0:
+        f = st.pol_f[0, 0]
+        if evictable(st, f):
+            return f
+    best = -1
+    best_key = -1
+    for f in range(st.frame_page.shape[0]):
+        if evictable(st, f) and st.pol_f[2, f] > best_key:
+            best = f
+            best_key = st.pol_f[2, f]
+    return best
+
+
+@register
+class OPT(Policy):
+    """Belady's MIN (1966): the optimal offline policy; an oracle that reads the future."""
+
+    name = "opt"
+    aliases = ("belady", "min")
+    kernel_id = KERNEL_ID
+    source = "Belady, IBM Systems Journal 1966"
+    conventions = (
+        "Next use of a page is the earliest next reference through any of its mappings. Ties (several "
+        "pages never used again) are broken by the heap order, deterministically. After an OOM kill, next "
+        "uses that belonged to the killed process are not recomputed."
+    )
+    frame_rows = 3
+    global_rows = 1
+    oracle = True
+
+    def init_state(self, pol_f, pol_p, pol_g):
+        """Empty heap."""
+        pol_f[:] = -1
+        pol_g[0] = 0

@@ -1,0 +1,155 @@
+"""Whole-state consistency checks: no page lost, every frame and slot owned once, rmap exact.
+
+Used by the tests after every step; cheap enough for small machines (it walks
+every page's reverse map in Python), not meant for the hot loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vmgym.sim import state as S
+
+
+class InvariantError(AssertionError):
+    """The simulator state is inconsistent; the message says which invariant broke."""
+
+
+def _fail(msg: str) -> None:
+    raise InvariantError(msg)
+
+
+def _check_frames(st: S.SimState) -> None:
+    used = np.flatnonzero(st.frame_page >= 0)
+    g = st.frame_page[used]
+    if len(np.unique(g)) != len(g):
+        _fail("a page is resident in two frames")
+    bad = st.page_frame[g] != used
+    if bad.any():
+        f = int(used[np.argmax(bad)])
+        _fail(
+            f"frame {f} holds page {int(st.frame_page[f])} "
+            f"whose page_frame is {int(st.page_frame[st.frame_page[f]])}"
+        )
+    res = np.flatnonzero(st.page_frame >= 0)
+    if len(res) != len(used):
+        _fail(f"{len(res)} pages claim a frame but {len(used)} frames are in use")
+    top = int(st.sc[S.SC_FREE_TOP])
+    free = st.free_stack[:top]
+    if len(np.unique(free)) != top or set(free.tolist()) != set(np.flatnonzero(st.frame_page < 0).tolist()):
+        _fail("the free-frame stack does not hold exactly the free frames")
+
+
+def _check_slots(st: S.SimState) -> None:
+    used = np.flatnonzero(st.slot_page >= 0)
+    owners = st.slot_page[used]
+    if len(np.unique(owners)) != len(owners):
+        _fail("a page owns two swap slots")
+    if (st.page_slot[owners] != used).any():
+        _fail("slot_page and page_slot disagree")
+    if int((st.page_slot >= 0).sum()) != len(used):
+        _fail("a page points to a swap slot it does not own")
+    top = int(st.sc[S.SC_SLOT_TOP])
+    free = st.slot_free[:top]
+    if len(np.unique(free)) != top or set(free.tolist()) != set(np.flatnonzero(st.slot_page < 0).tolist()):
+        _fail("the free-slot stack does not hold exactly the free slots")
+    if int(st.sc[S.SC_SWAP_USED]) != len(used):
+        _fail(f"swap_used is {int(st.sc[S.SC_SWAP_USED])} but {len(used)} slots are in use")
+
+
+def _check_rmap(st: S.SimState) -> None:
+    n_ptes = st.pte_page.shape[0]
+    seen = np.zeros(n_ptes, dtype=bool)
+    for g in range(st.page_frame.shape[0]):
+        p = int(st.page_rmap[g])
+        count = 0
+        pins = 0
+        while p >= 0:
+            if seen[p] or st.pte_page[p] != g:
+                _fail(f"PTE {p} is on the reverse map of page {g} but maps page {int(st.pte_page[p])}")
+            seen[p] = True
+            count += 1
+            pins += bool(st.pte_flags[p] & S.PTE_LOCKED)
+            if st.pte_flags[p] & S.PTE_PRESENT and st.page_frame[g] < 0:
+                _fail(f"PTE {p} is present but its page {g} is not resident")
+            p = int(st.pte_rmap_next[p])
+        if count != st.page_mapcount[g]:
+            _fail(f"page {g} has mapcount {int(st.page_mapcount[g])} but {count} PTEs on its reverse map")
+        if pins != st.page_pins[g]:
+            _fail(f"page {g} has {int(st.page_pins[g])} pins but {pins} locked PTEs")
+    mapped = st.pte_page >= 0
+    if (mapped & ~seen).any():
+        p = int(np.argmax(mapped & ~seen))
+        _fail(f"PTE {p} maps page {int(st.pte_page[p])} but is missing from its reverse map")
+    if ((st.pte_flags & S.PTE_PRESENT != 0) & ~mapped).any():
+        _fail("a PTE is present but maps no page")
+
+
+def _check_processes(st: S.SimState) -> None:
+    present = (st.pte_flags & S.PTE_PRESENT) != 0
+    rss = (
+        np.bincount(st.pte_pid[present], minlength=st.n_procs) if present.any() else np.zeros(st.n_procs, int)
+    )
+    if (rss != st.proc_stats[S.ST_RSS]).any():
+        pid = int(np.argmax(rss != st.proc_stats[S.ST_RSS]))
+        _fail(f"process {pid} has RSS {int(st.proc_stats[S.ST_RSS, pid])} but {int(rss[pid])} present PTEs")
+    dead = np.isin(st.proc_state, [S.P_EXITED, S.P_SEGV, S.P_OOM])
+    for pid in np.flatnonzero(dead):
+        lo, hi = st.proc_pte_lo[pid], st.proc_pte_hi[pid]
+        if (st.pte_page[lo:hi] >= 0).any():
+            _fail(f"process {int(pid)} is dead but still maps pages")
+    anon = st.page_kind == S.KIND_ANON
+    live_anon = anon & (st.page_owner >= 0)
+    if (live_anon & (st.page_mapcount == 0)).any():
+        g = int(np.argmax(live_anon & (st.page_mapcount == 0)))
+        _fail(f"anonymous page {g} is allocated but no PTE maps it (leaked)")
+    free_ids = st.anon_free[: int(st.sc[S.SC_ANON_TOP])]
+    if (st.page_owner[free_ids] >= 0).any() or len(np.unique(free_ids)) != len(free_ids):
+        _fail("the free anonymous-page list holds a live page")
+    if len(free_ids) + int(live_anon.sum()) != int(anon.sum()):
+        _fail("anonymous page ids are neither free nor live")
+
+
+def _check_versions(st: S.SimState) -> None:
+    """No data lost: the newest version of every live page is in RAM, swap or its file."""
+    live = (st.page_kind != S.KIND_ANON) | (st.page_owner >= 0)
+    for g in np.flatnonzero(live):
+        ver = st.page_ver[g]
+        f = st.page_frame[g]
+        s = st.page_slot[g]
+        kind = st.page_kind[g]
+        if kind == S.KIND_FILE:
+            backed = st.page_filever[g] == ver
+        else:
+            backed = (s >= 0 and st.slot_ver[s] == ver) or (s < 0 and ver == 0)
+        if f >= 0:
+            if st.frame_ver[f] != ver:
+                _fail(f"page {g}: RAM holds version {int(st.frame_ver[f])}, latest is {int(ver)}")
+            if not st.page_dirty[g] and not backed:
+                _fail(f"page {g} is clean in RAM but no backing copy holds version {int(ver)}")
+        elif not backed:
+            _fail(f"page {g} lost: version {int(ver)} is neither in RAM nor in swap/file")
+
+
+def _check_tlb(st: S.SimState) -> None:
+    valid = st.tlb_tag[st.tlb_tag >= 0]
+    if valid.size and ((st.pte_flags[valid] & S.PTE_PRESENT) == 0).any():
+        _fail("the TLB caches a translation whose PTE is not present (missed shootdown)")
+    if len(np.unique(valid)) != len(valid):
+        _fail("the TLB caches one PTE twice")
+
+
+def check_invariants(st: S.SimState) -> None:
+    """Raise :class:`InvariantError` if any machine invariant is broken.
+
+    Checks: frame ownership and the free list; swap-slot ownership and
+    accounting; reverse maps, mapcounts, pins and present bits; RSS per process,
+    dead processes hold nothing, no leaked anonymous page; page versions (no data
+    lost, clean pages have a valid backing copy); no stale TLB entries.
+    """
+    _check_frames(st)
+    _check_slots(st)
+    _check_rmap(st)
+    _check_processes(st)
+    _check_versions(st)
+    _check_tlb(st)

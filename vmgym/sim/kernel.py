@@ -1,0 +1,625 @@
+"""The compiled simulator flow: one place for hit / fault / evict / write-back.
+
+:func:`run` walks the global trace from ``sc[SC_POS]``. Each reference is
+attempted by :func:`_access`; an attempt either completes (statistics counted
+once, at completion) or reports that a fault needs a frame while none is free,
+*before* changing anything that a retry would repeat. The loop then asks the
+compiled policy for a victim, evicts it and retries; with the external policy it
+returns :data:`~vmgym.sim.state.ST_NEED_VICTIM` so that the caller chooses, calls
+:func:`evict` and runs again. Fast-forwarding through hits and free-frame faults
+therefore never leaves compiled code.
+
+Conventions (documented in the README too):
+
+- A hit is an access with no page fault of any kind. Minor faults: first touch
+  (zero fill), mapping a page that is already resident (page cache, swap cache or
+  shared with another process) and copy-on-write. Major faults: swap-in and file read.
+- Every access sets the accessed bit of its PTE; a write sets the dirty bit,
+  marks the page dirty and increments its version.
+- One I/O queue: a demand read waits for everything queued before it; write-back
+  is asynchronous but a frame is reusable only when its write-back completes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from vmgym.policies import hooks
+from vmgym.sim import state as S
+from vmgym.sim.frames import evictable, needs_new_slot
+
+# ---------------------------------------------------------------- TLB
+
+
+@njit(cache=True, inline="always")
+def _tlb_base(st, p):
+    return (st.pte_vpn[p] & (st.cfg[S.CF_TLB_SETS] - 1)) * st.cfg[S.CF_TLB_WAYS]
+
+
+@njit(cache=True, inline="always")
+def _tlb_lookup(st, p):
+    """True on a TLB hit for PTE ``p`` (refreshes the entry's LRU stamp)."""
+    base = _tlb_base(st, p)
+    for w in range(st.cfg[S.CF_TLB_WAYS]):
+        if st.tlb_tag[base + w] == p:
+            st.sc[S.SC_TLB_TICK] += 1
+            st.tlb_stamp[base + w] = st.sc[S.SC_TLB_TICK]
+            return True
+    return False
+
+
+@njit(cache=True)
+def _tlb_fill(st, p):
+    """Cache PTE ``p`` after a walk, replacing an invalid or the LRU way of its set."""
+    base = _tlb_base(st, p)
+    best = base
+    best_stamp = st.tlb_stamp[base]
+    for w in range(st.cfg[S.CF_TLB_WAYS]):
+        k = base + w
+        if st.tlb_tag[k] < 0:
+            best = k
+            break
+        if st.tlb_stamp[k] < best_stamp:
+            best = k
+            best_stamp = st.tlb_stamp[k]
+    st.sc[S.SC_TLB_TICK] += 1
+    st.tlb_tag[best] = p
+    st.tlb_stamp[best] = st.sc[S.SC_TLB_TICK]
+
+
+@njit(cache=True)
+def _tlb_shootdown(st, p):
+    """Invalidate the TLB entry of PTE ``p``, if any."""
+    if st.cfg[S.CF_TLB_SETS] == 0:
+        return
+    base = _tlb_base(st, p)
+    for w in range(st.cfg[S.CF_TLB_WAYS]):
+        if st.tlb_tag[base + w] == p:
+            st.tlb_tag[base + w] = -1
+
+
+@njit(cache=True)
+def _tlb_flush_pid(st, pid):
+    for k in range(st.tlb_tag.shape[0]):
+        p = st.tlb_tag[k]
+        if p >= 0 and st.pte_pid[p] == pid:
+            st.tlb_tag[k] = -1
+
+
+# ---------------------------------------------------------------- accounting
+
+
+@njit(cache=True, inline="always")
+def _rss_add(st, pid, d):
+    st.proc_stats[S.ST_RSS, pid] += d
+    if st.proc_stats[S.ST_RSS, pid] > st.proc_stats[S.ST_PEAK_RSS, pid]:
+        st.proc_stats[S.ST_PEAK_RSS, pid] = st.proc_stats[S.ST_RSS, pid]
+
+
+@njit(cache=True)
+def _io(st, latency, write):
+    """Queue one device operation; return its completion time."""
+    start = st.sc[S.SC_IO_FREE]
+    if st.sc[S.SC_TIME] > start:
+        start = st.sc[S.SC_TIME]
+    done = start + latency
+    st.sc[S.SC_IO_FREE] = done
+    st.sc[S.SC_IO_BUSY] += latency
+    if write:
+        st.sc[S.SC_IO_WRITES] += 1
+    else:
+        st.sc[S.SC_IO_READS] += 1
+    return done
+
+
+@njit(cache=True, inline="always")
+def _wait_until(st, t):
+    if t > st.sc[S.SC_TIME]:
+        st.sc[S.SC_IO_STALL] += t - st.sc[S.SC_TIME]
+        st.sc[S.SC_TIME] = t
+
+
+# ---------------------------------------------------------------- pages, frames, slots
+
+
+@njit(cache=True, inline="always")
+def _alloc_frame(st):
+    st.sc[S.SC_FREE_TOP] -= 1
+    return st.free_stack[st.sc[S.SC_FREE_TOP]]
+
+
+@njit(cache=True, inline="always")
+def _release_frame(st, f, evicted):
+    hooks.on_remove(st, f, evicted)
+    st.frame_page[f] = -1
+    st.free_stack[st.sc[S.SC_FREE_TOP]] = f
+    st.sc[S.SC_FREE_TOP] += 1
+
+
+@njit(cache=True)
+def _free_slot(st, s):
+    st.slot_page[s] = -1
+    st.slot_free[st.sc[S.SC_SLOT_TOP]] = s
+    st.sc[S.SC_SLOT_TOP] += 1
+    st.sc[S.SC_SWAP_USED] -= 1
+
+
+@njit(cache=True)
+def _alloc_slot(st, g):
+    st.sc[S.SC_SLOT_TOP] -= 1
+    s = st.slot_free[st.sc[S.SC_SLOT_TOP]]
+    st.slot_page[s] = g
+    st.page_slot[g] = s
+    st.sc[S.SC_SWAP_USED] += 1
+    if st.sc[S.SC_SWAP_USED] > st.sc[S.SC_PEAK_SWAP]:
+        st.sc[S.SC_PEAK_SWAP] = st.sc[S.SC_SWAP_USED]
+    return s
+
+
+@njit(cache=True)
+def _alloc_anon_page(st, pid, vpn):
+    st.sc[S.SC_ANON_TOP] -= 1
+    g = st.anon_free[st.sc[S.SC_ANON_TOP]]
+    st.page_frame[g] = -1
+    st.page_slot[g] = -1
+    st.page_ver[g] = 0
+    st.page_dirty[g] = 0
+    st.page_rmap[g] = -1
+    st.page_mapcount[g] = 0
+    st.page_pins[g] = 0
+    st.page_owner[g] = pid
+    st.page_vpn[g] = vpn
+    return g
+
+
+@njit(cache=True)
+def _free_anon_page(st, g):
+    f = st.page_frame[g]
+    if f >= 0:
+        _release_frame(st, f, False)
+        st.page_frame[g] = -1
+    if st.page_slot[g] >= 0:
+        _free_slot(st, st.page_slot[g])
+        st.page_slot[g] = -1
+    st.page_owner[g] = -1
+    st.anon_free[st.sc[S.SC_ANON_TOP]] = g
+    st.sc[S.SC_ANON_TOP] += 1
+
+
+# ---------------------------------------------------------------- reverse map
+
+
+@njit(cache=True)
+def _link(st, p, g):
+    """Make PTE ``p`` (not present) refer to page ``g``."""
+    st.pte_page[p] = g
+    st.pte_rmap_next[p] = st.page_rmap[g]
+    st.page_rmap[g] = p
+    st.page_mapcount[g] += 1
+    fl = st.pte_flags[p]
+    if fl & S.PTE_LOCKED:
+        st.page_pins[g] += 1
+    if fl & S.PTE_FILEPRIV and fl & S.PTE_WRITABLE and st.page_kind[g] != S.KIND_ANON:
+        st.pte_flags[p] = fl | S.PTE_COW
+
+
+@njit(cache=True)
+def _unlink(st, p):
+    """Detach PTE ``p`` from its page (unmapping it if present); free an anonymous page left unmapped."""
+    g = st.pte_page[p]
+    if g < 0:
+        return
+    fl = st.pte_flags[p]
+    if fl & S.PTE_PRESENT:
+        _tlb_shootdown(st, p)
+        _rss_add(st, st.pte_pid[p], -1)
+    if fl & S.PTE_LOCKED:
+        st.page_pins[g] -= 1
+    q = st.page_rmap[g]
+    if q == p:
+        st.page_rmap[g] = st.pte_rmap_next[p]
+    else:
+        while st.pte_rmap_next[q] != p:
+            q = st.pte_rmap_next[q]
+        st.pte_rmap_next[q] = st.pte_rmap_next[p]
+    st.pte_rmap_next[p] = -1
+    st.page_mapcount[g] -= 1
+    st.pte_page[p] = -1
+    st.pte_flags[p] = fl & (S.PTE_STATIC_BITS | S.PTE_LOCKED)
+    if st.page_kind[g] == S.KIND_ANON and st.page_mapcount[g] == 0:
+        _free_anon_page(st, g)
+    elif st.page_frame[g] >= 0:
+        hooks.on_meta(st, st.page_frame[g])
+
+
+@njit(cache=True, inline="always")
+def _map_present(st, p):
+    st.pte_flags[p] |= S.PTE_PRESENT | S.PTE_ACCESSED
+    _rss_add(st, st.pte_pid[p], 1)
+
+
+# ---------------------------------------------------------------- eviction
+
+
+@njit(cache=True)
+def evict(st, f):
+    """Evict the page in frame ``f``: unmap it everywhere, write it back if needed, free the frame.
+
+    The caller guarantees ``evictable(st, f)``.
+    """
+    g = st.frame_page[f]
+    p = st.page_rmap[g]
+    while p >= 0:
+        fl = st.pte_flags[p]
+        if fl & S.PTE_PRESENT:
+            st.pte_flags[p] = fl & ~(S.PTE_PRESENT | S.PTE_ACCESSED | S.PTE_DIRTY)
+            _tlb_shootdown(st, p)
+            _rss_add(st, st.pte_pid[p], -1)
+        p = st.pte_rmap_next[p]
+    ver = st.frame_ver[f]
+    if st.page_kind[g] == S.KIND_FILE:
+        if st.page_dirty[g]:
+            st.frame_ready[f] = _io(st, st.cost[S.C_FILE_W], True)
+            st.page_filever[g] = ver
+            st.sc[S.SC_FILE_WRITEBACKS] += 1
+        else:
+            st.sc[S.SC_CLEAN_DROPS] += 1
+    elif st.page_dirty[g] or needs_new_slot(st, f):
+        s = st.page_slot[g]
+        if s < 0:
+            s = _alloc_slot(st, g)
+        st.frame_ready[f] = _io(st, st.cost[S.C_SWAP_W], True)
+        st.slot_ver[s] = ver
+        st.sc[S.SC_SWAP_OUTS] += 1
+    else:
+        st.sc[S.SC_CLEAN_DROPS] += 1
+    st.page_dirty[g] = 0
+    st.page_frame[g] = -1
+    _release_frame(st, f, True)
+    st.sc[S.SC_EVICTIONS] += 1
+
+
+# ---------------------------------------------------------------- faults
+
+
+@njit(cache=True)
+def _fault_in(st, p, pid, i):
+    """Make PTE ``p`` present: S_OK (mapped a resident page), S_LOADED (filled a frame) or S_NEED_FRAME."""
+    g = st.pte_page[p]
+    if g < 0:
+        s = st.pte_static[p]
+        if s >= 0:
+            g = s
+        else:
+            if st.sc[S.SC_FREE_TOP] == 0:
+                return S.S_NEED_FRAME
+            g = _alloc_anon_page(st, pid, st.pte_vpn[p])
+        _link(st, p, g)
+    f = st.page_frame[g]
+    if f >= 0:
+        st.sc[S.SC_TIME] += st.cost[S.C_MINOR]
+        st.proc_stats[S.ST_MINOR, pid] += 1
+        _map_present(st, p)
+        hooks.on_meta(st, f)
+        return S.S_OK
+    if st.sc[S.SC_FREE_TOP] == 0:
+        return S.S_NEED_FRAME
+    f = _alloc_frame(st)
+    _wait_until(st, st.frame_ready[f])
+    kind = st.page_kind[g]
+    if kind == S.KIND_FILE:
+        st.sc[S.SC_TIME] += st.cost[S.C_MAJOR]
+        _wait_until(st, _io(st, st.cost[S.C_FILE_R], False))
+        st.frame_ver[f] = st.page_filever[g]
+        st.proc_stats[S.ST_MAJOR, pid] += 1
+        st.proc_stats[S.ST_FILE_READ, pid] += 1
+    elif st.page_slot[g] >= 0:
+        st.sc[S.SC_TIME] += st.cost[S.C_MAJOR]
+        _wait_until(st, _io(st, st.cost[S.C_SWAP_R], False))
+        st.frame_ver[f] = st.slot_ver[st.page_slot[g]]
+        st.proc_stats[S.ST_MAJOR, pid] += 1
+        st.proc_stats[S.ST_SWAP_IN, pid] += 1
+    else:
+        st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_ZERO]
+        st.frame_ver[f] = 0
+        st.proc_stats[S.ST_MINOR, pid] += 1
+        st.proc_stats[S.ST_ZERO_FILL, pid] += 1
+    st.page_dirty[g] = 0
+    st.page_frame[g] = f
+    st.frame_page[f] = g
+    st.frame_in[f] = i
+    st.frame_last[f] = i
+    st.frame_count[f] = 0
+    _map_present(st, p)
+    hooks.on_insert(st, f, g, i)
+    return S.S_LOADED
+
+
+@njit(cache=True)
+def _cow_break(st, p, pid, i):
+    """Write through copy-on-write PTE ``p`` (present): reuse the page if exclusive, else copy it."""
+    g = st.pte_page[p]
+    if st.page_kind[g] == S.KIND_ANON and st.page_mapcount[g] == 1:
+        st.pte_flags[p] &= ~S.PTE_COW
+        return S.S_OK
+    src = st.page_frame[g]
+    if st.sc[S.SC_FREE_TOP] == 0:
+        st.sc[S.SC_PROTECT] = src
+        return S.S_NEED_FRAME
+    f = _alloc_frame(st)
+    _wait_until(st, st.frame_ready[f])
+    locked = st.pte_flags[p] & S.PTE_LOCKED
+    _unlink(st, p)  # g keeps at least one other mapper, or is a page-cache page
+    n = _alloc_anon_page(st, pid, st.pte_vpn[p])
+    st.pte_flags[p] = (st.pte_flags[p] & ~S.PTE_COW) | locked
+    _link(st, p, n)
+    st.page_ver[n] = st.page_ver[g]
+    st.frame_ver[f] = st.frame_ver[src]
+    st.page_dirty[n] = 1  # a private copy has no backing store yet
+    st.page_frame[n] = f
+    st.frame_page[f] = n
+    st.frame_in[f] = i
+    st.frame_last[f] = i
+    st.frame_count[f] = 0
+    _map_present(st, p)
+    st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_COW]
+    st.proc_stats[S.ST_MINOR, pid] += 1
+    st.proc_stats[S.ST_COW, pid] += 1
+    hooks.on_insert(st, f, n, i)
+    return S.S_OK
+
+
+@njit(cache=True, inline="always")
+def _access(st, i, p, op, pid):
+    """One attempt at reference ``i`` (PTE ``p``); S_OK when complete, else S_NEED_FRAME."""
+    fl = st.pte_flags[p]
+    faulted = False
+    loaded = False
+    if fl & S.PTE_PRESENT == 0:
+        r = _fault_in(st, p, pid, i)
+        if r == S.S_NEED_FRAME:
+            return r
+        faulted = True
+        loaded = r == S.S_LOADED
+        fl = st.pte_flags[p]
+    if op == S.R_WRITE and fl & S.PTE_COW:
+        g0 = st.pte_page[p]
+        was_shared = st.page_kind[g0] != S.KIND_ANON or st.page_mapcount[g0] > 1
+        r = _cow_break(st, p, pid, i)
+        if r != S.S_OK:
+            return r
+        if was_shared:
+            faulted = True
+            loaded = True
+        elif not faulted:
+            st.sc[S.SC_TIME] += st.cost[S.C_MINOR]  # write-protect fault that just re-enables writing
+            st.proc_stats[S.ST_MINOR, pid] += 1
+            faulted = True
+    # the access itself
+    if st.cfg[S.CF_TLB_SETS] > 0:
+        if not faulted and _tlb_lookup(st, p):
+            st.sc[S.SC_TIME] += st.cost[S.C_TLB_HIT]
+            st.proc_stats[S.ST_TLB_HITS, pid] += 1
+        else:
+            st.sc[S.SC_TIME] += st.cost[S.C_WALK]
+            st.proc_stats[S.ST_TLB_MISSES, pid] += 1
+            _tlb_fill(st, p)
+    st.sc[S.SC_TIME] += st.cost[S.C_DRAM]
+    g = st.pte_page[p]
+    f = st.page_frame[g]
+    fl = st.pte_flags[p]
+    if op == S.R_WRITE:
+        fl |= S.PTE_DIRTY
+        st.page_dirty[g] = 1
+        st.page_ver[g] += 1
+        st.frame_ver[f] += 1
+        st.proc_stats[S.ST_WRITES, pid] += 1
+    elif op == S.R_READ:
+        st.proc_stats[S.ST_READS, pid] += 1
+    else:
+        st.proc_stats[S.ST_EXECS, pid] += 1
+    if not loaded:
+        fl |= S.PTE_ACCESSED
+    st.pte_flags[p] = fl
+    st.frame_last[f] = i
+    st.frame_count[f] += 1
+    st.proc_stats[S.ST_ACCESSES, pid] += 1
+    if not faulted:
+        st.proc_stats[S.ST_HITS, pid] += 1
+    if not loaded:
+        hooks.on_hit(st, f, g, i)
+    return S.S_OK
+
+
+# ---------------------------------------------------------------- processes and events
+
+
+@njit(cache=True)
+def _release_process(st, pid, new_state):
+    """Exit or kill ``pid``: unmap all its PTEs, freeing its private pages, frames and slots."""
+    for p in range(st.proc_pte_lo[pid], st.proc_pte_hi[pid]):
+        _unlink(st, p)
+        st.pte_flags[p] &= S.PTE_STATIC_BITS
+    st.proc_state[pid] = new_state
+
+
+@njit(cache=True)
+def _fork(st, child):
+    parent_pid = -1
+    for j in range(st.fork_lo[child], st.fork_hi[child]):
+        pp = st.fork_parent_pte[j]
+        cp = st.fork_child_pte[j]
+        parent_pid = st.pte_pid[pp]
+        g = st.pte_page[pp]
+        if g < 0:
+            continue
+        _link(st, cp, g)
+        fl = st.pte_flags[cp]
+        if st.pte_flags[pp] & S.PTE_PRESENT:
+            fl |= S.PTE_PRESENT
+            _rss_add(st, child, 1)
+        if fl & S.PTE_WRITABLE and fl & S.PTE_SHARED == 0:
+            fl |= S.PTE_COW
+            st.pte_flags[pp] |= S.PTE_COW
+        st.pte_flags[cp] = fl
+        if st.page_frame[g] >= 0:
+            hooks.on_meta(st, st.page_frame[g])
+    if parent_pid >= 0 and st.cfg[S.CF_TLB_SETS] > 0:
+        _tlb_flush_pid(st, parent_pid)  # the parent's writable entries became copy-on-write
+    st.proc_state[child] = S.P_RUN
+
+
+@njit(cache=True)
+def _vma_lock(st, v, lock):
+    for p in range(st.vma_pte_lo[v], st.vma_pte_hi[v]):
+        fl = st.pte_flags[p]
+        if lock and fl & S.PTE_LOCKED == 0:
+            st.pte_flags[p] = fl | S.PTE_LOCKED
+            if st.pte_page[p] >= 0:
+                st.page_pins[st.pte_page[p]] += 1
+        elif not lock and fl & S.PTE_LOCKED:
+            st.pte_flags[p] = fl & ~S.PTE_LOCKED
+            if st.pte_page[p] >= 0:
+                st.page_pins[st.pte_page[p]] -= 1
+
+
+@njit(cache=True)
+def _event(st, op, arg, pid):
+    if op == S.E_START:
+        st.proc_state[pid] = S.P_RUN
+        return
+    if st.proc_state[pid] != S.P_RUN:
+        return
+    if op == S.E_EXIT:
+        _release_process(st, pid, S.P_EXITED)
+    elif op == S.E_MUNMAP:
+        for p in range(st.vma_pte_lo[arg], st.vma_pte_hi[arg]):
+            _unlink(st, p)
+            st.pte_flags[p] &= S.PTE_STATIC_BITS
+    elif op == S.E_MLOCK:
+        _vma_lock(st, arg, True)
+    elif op == S.E_MUNLOCK:
+        _vma_lock(st, arg, False)
+    elif op == S.E_FORK:
+        _fork(st, arg)
+
+
+# ---------------------------------------------------------------- OOM
+
+
+@njit(cache=True)
+def oom_victim(st):
+    """The running process with the largest RSS + swapped pages (Linux badness); -1 if none holds memory."""
+    best = -1
+    best_score = 0
+    for pid in range(st.proc_state.shape[0]):
+        if st.proc_state[pid] != S.P_RUN:
+            continue
+        score = st.proc_stats[S.ST_RSS, pid]
+        for p in range(st.proc_pte_lo[pid], st.proc_pte_hi[pid]):
+            g = st.pte_page[p]
+            if g >= 0 and st.page_frame[g] < 0 and st.page_slot[g] >= 0:
+                score += 1
+        if score > best_score:
+            best = pid
+            best_score = score
+    return best
+
+
+@njit(cache=True)
+def oom_kill(st):
+    """Kill the OOM victim; return its pid or -1 (nothing to kill)."""
+    pid = oom_victim(st)
+    if pid >= 0:
+        _release_process(st, pid, S.P_OOM)
+        st.proc_stats[S.ST_OOM_KILLED, pid] = 1
+        st.sc[S.SC_OOM_KILLS] += 1
+    return pid
+
+
+@njit(cache=True)
+def evictable_mask(st):
+    """Boolean mask of the frames that may be evicted now."""
+    n = st.frame_page.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    for f in range(n):
+        out[f] = evictable(st, f)
+    return out
+
+
+@njit(cache=True)
+def any_evictable(st):
+    """True if at least one frame may be evicted now."""
+    for f in range(st.frame_page.shape[0]):
+        if evictable(st, f):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- the loop
+
+
+@njit(cache=True)
+def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
+    """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error.
+
+    Returns one of the ``ST_*`` status codes; the position is left at the
+    reference that needs a victim (or that raised the error).
+    """
+    n = st.ref_op.shape[0]
+    external = st.cfg[S.CF_POLICY] == hooks.EXTERNAL
+    tlb = st.cfg[S.CF_TLB_SETS] > 0
+    while True:
+        i = st.sc[S.SC_POS]
+        if i >= n:
+            return S.ST_DONE
+        if i >= stop:
+            return S.ST_STOPPED
+        op = st.ref_op[i]
+        pid = st.ref_pid[i]
+        if op >= S.EVENT_BASE:
+            _event(st, op, st.ref_pte[i], pid)
+            st.sc[S.SC_POS] = i + 1
+            continue
+        if st.proc_state[pid] != S.P_RUN:
+            st.sc[S.SC_POS] = i + 1
+            continue
+        if pid != st.sc[S.SC_CUR_PID]:
+            if st.sc[S.SC_CUR_PID] >= 0:
+                st.sc[S.SC_CTX] += 1
+                st.sc[S.SC_TIME] += st.cost[S.C_CTX]
+                if tlb and st.cfg[S.CF_ASID] == 0:
+                    st.tlb_tag[:] = -1
+            st.sc[S.SC_CUR_PID] = pid
+        p = st.ref_pte[i]
+        if p < 0:
+            st.proc_stats[S.ST_SEGV, pid] += 1
+            st.sc[S.SC_SEGVS] += 1
+            if st.cfg[S.CF_SEGV_ERROR]:
+                return S.ST_SEGV_ERROR
+            _release_process(st, pid, S.P_SEGV)
+            st.sc[S.SC_POS] = i + 1
+            continue
+        st.sc[S.SC_PROTECT] = -1
+        t0 = st.sc[S.SC_TIME]
+        r = _access(st, i, p, op, pid)
+        st.proc_stats[S.ST_TIME, pid] += st.sc[S.SC_TIME] - t0
+        if r == S.S_OK:
+            st.sc[S.SC_POS] = i + 1
+            continue
+        # a fault needs a frame and none is free
+        if external:
+            if any_evictable(st):
+                return S.ST_NEED_VICTIM
+            f = -1
+        else:
+            f = hooks.victim(st)
+        if f >= 0:
+            evict(st, f)
+            st.sc[S.SC_DECISIONS] += 1
+            continue
+        if st.cfg[S.CF_OOM_ERROR]:
+            return S.ST_OOM_ERROR
+        if oom_kill(st) < 0:
+            return S.ST_DEADLOCK

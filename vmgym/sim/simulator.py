@@ -1,0 +1,320 @@
+"""The Python face of the simulator: load, run whole, or step decision by decision.
+
+Two ways to drive it:
+
+- **Whole run, compiled policy.** ``Simulator(workload, config, "lru").run()``
+  never leaves compiled code except to report progress.
+- **Decision by decision.** With ``policy=None`` the simulator stops whenever a
+  victim must be chosen::
+
+      sim = Simulator(workload, config, policy=None)
+      while sim.advance():               # runs compiled until a decision is needed
+          frame = my_choice(sim.candidates())
+          sim.evict(frame)               # then advance() resumes the faulting reference
+      stats = sim.stats()
+
+  A Python callable ``policy(sim) -> frame`` is driven the same way by :meth:`run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from vmgym import policies
+from vmgym.policies.hooks import EXTERNAL
+from vmgym.sim import kernel
+from vmgym.sim import state as S
+from vmgym.sim.config import MachineConfig
+from vmgym.sim.invariants import check_invariants
+from vmgym.sim.loader import LoadedWorkload, load, oracle_keys
+from vmgym.sim.stats import RunStats, collect
+from workloads.model import Workload
+
+
+class SimulationError(RuntimeError):
+    """The simulation cannot go on (see the subclasses)."""
+
+
+class SegmentationFault(SimulationError):
+    """A process touched memory outside its VMAs or against their permissions (``segfault="error"``)."""
+
+
+class OutOfMemory(SimulationError):
+    """RAM and swap are full (``oom="error"``), or nothing at all can be freed."""
+
+
+class InvalidAction(ValueError):
+    """An eviction choice that is not an evictable frame; nothing was changed."""
+
+
+PythonPolicy = Callable[["Simulator"], int]
+
+
+def _build_state(
+    lw: LoadedWorkload, config: MachineConfig, policy: policies.Policy | None, oracle: bool
+) -> S.SimState:
+    F = config.frames
+    n_ptes = lw.pte_pid.shape[0]
+    n_private = int(np.count_nonzero((lw.pte_flags & S.PTE_SHARED) == 0))
+    G = lw.n_static + n_private
+    P = lw.proc_pte_lo.shape[0]
+    i64 = np.int64
+
+    def full(n, v=-1):
+        return np.full(n, v, dtype=i64)
+
+    page_kind = np.full(G, S.KIND_ANON, dtype=np.int8)
+    page_kind[: lw.n_static] = lw.static_kind
+    page_vpn = full(G)
+    for k in range(len(lw.obj_base) - 1):
+        page_vpn[lw.obj_base[k] : lw.obj_base[k + 1]] = np.arange(lw.obj_base[k + 1] - lw.obj_base[k])
+    if oracle:
+        ref_key, ref_next = oracle_keys(lw)
+        key_next = np.full(lw.n_static + n_ptes, S.INF, dtype=i64)
+        refs = ref_key >= 0
+        keys, first = np.unique(ref_key[refs], return_index=True)
+        key_next[keys] = np.flatnonzero(refs)[first]
+    else:
+        ref_key = ref_next = key_next = np.zeros(0, dtype=i64)
+    rows_f = policy.frame_rows if policy else 0
+    rows_p = policy.page_rows if policy else 0
+    rows_g = policy.global_rows if policy else 0
+    pol_f = np.zeros((rows_f, F), dtype=i64)
+    pol_p = np.zeros((rows_p, G), dtype=i64)
+    pol_g = np.zeros(rows_g, dtype=i64)
+    if policy:
+        policy.init_state(pol_f, pol_p, pol_g)
+    sc = np.zeros(S.N_SC, dtype=i64)
+    sc[S.SC_FREE_TOP] = F
+    sc[S.SC_SLOT_TOP] = config.swap_slots
+    sc[S.SC_ANON_TOP] = G - lw.n_static
+    sc[S.SC_PROTECT] = -1
+    sc[S.SC_CUR_PID] = -1
+    cfg = np.zeros(S.N_CF, dtype=i64)
+    cfg[S.CF_TLB_SETS] = config.tlb_entries // config.tlb_ways if config.tlb_entries else 0
+    cfg[S.CF_TLB_WAYS] = config.tlb_ways
+    cfg[S.CF_ASID] = int(config.tlb_asid)
+    cfg[S.CF_SEGV_ERROR] = int(config.segfault == "error")
+    cfg[S.CF_OOM_ERROR] = int(config.oom == "error")
+    cfg[S.CF_POLICY] = policy.kernel_id if policy else EXTERNAL
+    cfg[S.CF_N_STATIC] = lw.n_static
+    return S.SimState(
+        ref_op=lw.ref_op,
+        ref_pte=lw.ref_pte,
+        ref_pid=lw.ref_pid,
+        ref_key=ref_key,
+        ref_next=ref_next,
+        frame_page=full(F),
+        frame_ver=np.zeros(F, i64),
+        frame_in=full(F),
+        frame_last=full(F),
+        frame_count=np.zeros(F, i64),
+        frame_ready=np.zeros(F, i64),
+        free_stack=np.arange(F - 1, -1, -1, dtype=i64),
+        page_frame=full(G),
+        page_slot=full(G),
+        page_ver=np.zeros(G, i64),
+        page_kind=page_kind,
+        page_dirty=np.zeros(G, np.int8),
+        page_rmap=full(G),
+        page_mapcount=np.zeros(G, i64),
+        page_pins=np.zeros(G, i64),
+        page_filever=np.zeros(G, i64),
+        page_owner=full(G),
+        page_vpn=page_vpn,
+        anon_free=np.arange(G - 1, lw.n_static - 1, -1, dtype=i64),
+        pte_page=full(n_ptes),
+        pte_flags=lw.pte_flags.copy(),
+        pte_pid=lw.pte_pid,
+        pte_vpn=lw.pte_vpn,
+        pte_vma=lw.pte_vma,
+        pte_static=lw.pte_static,
+        pte_rmap_next=full(n_ptes),
+        proc_state=np.zeros(P, i64),
+        proc_pte_lo=lw.proc_pte_lo,
+        proc_pte_hi=lw.proc_pte_hi,
+        proc_stats=np.zeros((S.N_PROC_STATS, P), i64),
+        vma_pte_lo=lw.vma_pte_lo,
+        vma_pte_hi=lw.vma_pte_hi,
+        vma_pid=lw.vma_pid,
+        fork_lo=lw.fork_lo,
+        fork_hi=lw.fork_hi,
+        fork_parent_pte=lw.fork_parent_pte,
+        fork_child_pte=lw.fork_child_pte,
+        slot_page=full(config.swap_slots),
+        slot_ver=np.zeros(config.swap_slots, i64),
+        slot_free=np.arange(config.swap_slots - 1, -1, -1, dtype=i64),
+        tlb_tag=full(config.tlb_entries),
+        tlb_stamp=np.zeros(config.tlb_entries, i64),
+        key_next=key_next,
+        pol_f=pol_f,
+        pol_p=pol_p,
+        pol_g=pol_g,
+        sc=sc,
+        cost=config.costs.as_array(),
+        cfg=cfg,
+    )
+
+
+class Simulator:
+    """A machine running one workload under one replacement policy.
+
+    ``policy`` is a registered name (``"lru"``), a :class:`~vmgym.policies.Policy`,
+    a Python callable ``policy(sim) -> frame`` or ``None`` (the caller decides
+    through :meth:`advance` / :meth:`evict`). ``oracle=True`` computes the
+    next-use array even for a non-oracle policy (for :meth:`next_use`).
+    """
+
+    def __init__(
+        self,
+        workload: Workload,
+        config: MachineConfig | None = None,
+        policy: str | policies.Policy | PythonPolicy | None = "lru",
+        *,
+        oracle: bool = False,
+    ):
+        self.config = config if config is not None else MachineConfig()
+        self.workload = workload
+        self.python_policy: PythonPolicy | None = None
+        if policy is None or (callable(policy) and not isinstance(policy, policies.Policy)):
+            self.python_policy = policy
+            self.policy: policies.Policy | None = None
+            self.policy_name = getattr(policy, "__name__", "external") if policy else "external"
+        else:
+            self.policy = policies.make(policy)
+            self.policy_name = self.policy.name
+        self.loaded = load(workload, self.config)
+        need_oracle = oracle or bool(self.policy and self.policy.oracle)
+        self.state = _build_state(self.loaded, self.config, self.policy, need_oracle)
+        self.kstate = S.to_kernel(self.state)
+        self._status = S.ST_STOPPED
+
+    # -- running -------------------------------------------------------------
+    @property
+    def position(self) -> int:
+        """Index of the next entry of the global trace."""
+        return int(self.state.sc[S.SC_POS])
+
+    @property
+    def length(self) -> int:
+        """Number of entries (references and events) in the global trace."""
+        return int(self.state.ref_op.shape[0])
+
+    @property
+    def done(self) -> bool:
+        """True once the whole trace has been processed."""
+        return self._status == S.ST_DONE
+
+    def _step(self, stop: int) -> int:
+        status = int(kernel.run(self.kstate, stop))
+        self._status = status
+        if status == S.ST_SEGV_ERROR:
+            i = self.position
+            pid = int(self.state.ref_pid[i])
+            code = int(self.state.ref_pte[i])
+            why = "outside every VMA" if code == S.SEGV_UNMAPPED else "not permitted by its VMA"
+            raise SegmentationFault(
+                f"process {pid} ({self.loaded.process_names[pid]!r}) at trace position {i}: access {why}"
+            )
+        if status == S.ST_OOM_ERROR:
+            raise OutOfMemory(f"out of memory at trace position {self.position}: RAM and swap are full")
+        if status == S.ST_DEADLOCK:
+            raise OutOfMemory(
+                f"no frame can be freed at trace position {self.position}: every frame is pinned or "
+                "unreclaimable and no running process holds memory"
+            )
+        return status
+
+    def advance(self, stop: int | None = None) -> bool:
+        """Run until a victim must be chosen (True) or the trace ends / ``stop`` is reached (False)."""
+        status = self._step(self.length if stop is None else stop)
+        return status == S.ST_NEED_VICTIM
+
+    def run(self, progress: Callable[[int, int], None] | None = None, chunk: int = 1 << 22) -> RunStats:
+        """Run to the end and return the statistics.
+
+        ``progress(done, total)`` is called between chunks of ``chunk`` trace entries.
+        """
+        total = self.length
+        while True:
+            stop = total if progress is None else min(total, self.position + chunk)
+            status = self._step(stop)
+            if status == S.ST_NEED_VICTIM:
+                if self.python_policy is None:
+                    raise SimulationError(
+                        "a victim is needed: pass a policy, or drive with advance()/evict()"
+                    )
+                self.evict(self.python_policy(self))
+            elif status == S.ST_DONE:
+                break
+            elif progress is not None:
+                progress(self.position, total)
+        if progress is not None:
+            progress(total, total)
+        return self.stats()
+
+    # -- decisions -----------------------------------------------------------
+    def candidates(self) -> np.ndarray:
+        """Frames that may be evicted now (not free, not pinned, not the copy-on-write source)."""
+        return np.flatnonzero(_evictable_mask(self.kstate))
+
+    def evict(self, frame: int) -> None:
+        """Evict the page in ``frame`` (must be one of :meth:`candidates`)."""
+        f = int(frame)
+        if not 0 <= f < self.config.frames:
+            raise InvalidAction(f"frame {frame} out of range [0, {self.config.frames})")
+        if not bool(_evictable_mask(self.kstate)[f]):
+            raise InvalidAction(
+                f"frame {f} is not an eviction candidate (free, pinned or in use by the fault)"
+            )
+        kernel.evict(self.kstate, f)
+        self.state.sc[S.SC_DECISIONS] += 1
+
+    def next_use(self, frame: int) -> int:
+        """Trace position of the next use of the page in ``frame`` (needs ``oracle=True``)."""
+        from vmgym.policies.opt import page_next_use
+
+        if self.state.ref_key.shape[0] == 0:
+            raise SimulationError("next_use needs Simulator(..., oracle=True)")
+        return int(page_next_use(self.kstate, int(self.state.frame_page[frame])))
+
+    # -- inspection ----------------------------------------------------------
+    def stats(self) -> RunStats:
+        """Statistics so far."""
+        return collect(self.state, self.policy_name, self.loaded.process_names)
+
+    def check_invariants(self) -> None:
+        """Raise :class:`~vmgym.sim.invariants.InvariantError` if the state is inconsistent."""
+        check_invariants(self.state)
+
+    def describe(self) -> dict[str, Any]:
+        """Configuration snapshot for run records."""
+        return {
+            "workload": self.workload.name,
+            "policy": self.policy_name,
+            "policy_params": dict(self.policy.values) if self.policy else {},
+            "machine": self.config.to_dict(),
+        }
+
+
+def _evictable_mask(st: S.KernelState) -> np.ndarray:
+    return kernel.evictable_mask(st)
+
+
+def simulate(
+    workload: Workload,
+    policy: str | policies.Policy | PythonPolicy = "lru",
+    config: MachineConfig | None = None,
+    **config_fields: Any,
+) -> RunStats:
+    """One-call run: ``simulate(workload, "lru", frames=100)``.
+
+    Extra keyword arguments build the :class:`MachineConfig` (defaults otherwise).
+    """
+    if config is not None and config_fields:
+        raise TypeError("pass either config or config fields, not both")
+    cfg = config or MachineConfig(page_size=workload.page_size, **config_fields)
+    return Simulator(workload, cfg, policy).run()

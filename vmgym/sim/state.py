@@ -1,0 +1,301 @@
+"""The machine state: one NamedTuple of NumPy arrays shared by Python and the compiled kernel.
+
+Everything the simulator knows lives here as struct-of-arrays, indexed by dense
+integer ids: frames ``f``, pages ``g``, page-table entries ``p``, processes
+``pid``, VMAs ``v`` and swap slots ``s``. Scalars live in ``sc`` (indices ``SC_*``).
+Only the simulator kernel mutates it; everything else reads it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import types
+from numba.experimental import structref
+
+from workloads.model import (
+    EV_EXIT,
+    EV_FORK,
+    EV_MLOCK,
+    EV_MMAP,
+    EV_MUNLOCK,
+    EV_MUNMAP,
+    OP_EXEC,
+    OP_READ,
+    OP_WRITE,
+)
+
+__all__ = ["KernelState", "SimState", "to_kernel"]
+
+# Reference ops and events in the global trace (workload codes plus the scheduler's START).
+R_READ, R_WRITE, R_EXEC = OP_READ, OP_WRITE, OP_EXEC
+E_MMAP, E_MUNMAP, E_MLOCK, E_MUNLOCK, E_FORK, E_EXIT = (
+    EV_MMAP,
+    EV_MUNMAP,
+    EV_MLOCK,
+    EV_MUNLOCK,
+    EV_FORK,
+    EV_EXIT,
+)
+E_START = 14
+EVENT_BASE = EV_MMAP
+
+# Translation results for references that do not map (pre-computed at load time).
+SEGV_UNMAPPED = -1  # no VMA covers the address
+SEGV_PROT = -2  # the VMA does not allow the access (write to read-only, exec of non-exec)
+
+# PTE flag bits. The first four are hardware bits; the rest describe the mapping.
+PTE_PRESENT = 1
+PTE_ACCESSED = 2
+PTE_DIRTY = 4
+PTE_WRITABLE = 8  # the VMA allows writes
+PTE_COW = 16  # write-protected for copy-on-write
+PTE_LOCKED = 32  # in an mlocked VMA
+PTE_SHARED = 64  # maps a shared object page (shm or MAP_SHARED file)
+PTE_FILEPRIV = 128  # MAP_PRIVATE file mapping: reads see the file, a write makes a private copy
+PTE_STATIC_BITS = PTE_WRITABLE | PTE_SHARED | PTE_FILEPRIV
+
+# Page kinds.
+KIND_ANON = 0  # private anonymous (swap-backed; ids allocated at run time)
+KIND_SHM = 1  # shared anonymous segment (swap-backed; static ids)
+KIND_FILE = 2  # file page (file-backed; static ids)
+KIND_NAMES = ("anon", "shm", "file")
+
+# Process states.
+P_NEW, P_RUN, P_EXITED, P_SEGV, P_OOM = 0, 1, 2, 3, 4
+PROC_STATE_NAMES = ("new", "running", "exited", "killed (segfault)", "killed (OOM)")
+
+# Per-process statistics (rows of ``proc_stats``).
+(
+    ST_ACCESSES,
+    ST_READS,
+    ST_WRITES,
+    ST_EXECS,
+    ST_HITS,
+    ST_TLB_HITS,
+    ST_TLB_MISSES,
+    ST_MINOR,
+    ST_MAJOR,
+    ST_ZERO_FILL,
+    ST_SWAP_IN,
+    ST_FILE_READ,
+    ST_COW,
+    ST_SEGV,
+    ST_RSS,
+    ST_PEAK_RSS,
+    ST_TIME,
+    ST_OOM_KILLED,
+) = range(18)
+N_PROC_STATS = 18
+PROC_STAT_NAMES = (
+    "accesses",
+    "reads",
+    "writes",
+    "execs",
+    "hits",
+    "tlb_hits",
+    "tlb_misses",
+    "minor_faults",
+    "major_faults",
+    "zero_fills",
+    "swap_ins",
+    "file_reads",
+    "cow_faults",
+    "segfaults",
+    "rss",
+    "peak_rss",
+    "time_ns",
+    "oom_killed",
+)
+
+# Scalars (indices into ``sc``).
+(
+    SC_POS,  # next global trace position
+    SC_TIME,  # simulated time [ns]
+    SC_IO_FREE,  # time the I/O queue becomes idle [ns]
+    SC_FREE_TOP,  # number of free frames on the free stack
+    SC_SLOT_TOP,  # number of free swap slots on the slot stack
+    SC_ANON_TOP,  # number of free anonymous page ids
+    SC_PROTECT,  # frame that must not be evicted during the current fault (-1: none)
+    SC_TLB_TICK,  # TLB LRU clock
+    SC_CUR_PID,  # process on the CPU (-1: none yet)
+    SC_CTX,  # context switches
+    SC_OOM_KILLS,
+    SC_EVICTIONS,
+    SC_SWAP_OUTS,
+    SC_FILE_WRITEBACKS,
+    SC_CLEAN_DROPS,
+    SC_IO_READS,
+    SC_IO_WRITES,
+    SC_IO_BUSY,  # total device busy time [ns]
+    SC_IO_STALL,  # time the CPU waited for I/O [ns]
+    SC_SEGVS,
+    SC_DECISIONS,  # victims chosen (by the policy or the caller)
+    SC_SWAP_USED,  # swap slots in use
+    SC_PEAK_SWAP,
+) = range(23)
+N_SC = 23
+SC_NAMES = (
+    "pos",
+    "time_ns",
+    "io_free_ns",
+    "free_frames",
+    "free_slots",
+    "free_anon_ids",
+    "protect",
+    "tlb_tick",
+    "cur_pid",
+    "context_switches",
+    "oom_kills",
+    "evictions",
+    "swap_outs",
+    "file_writebacks",
+    "clean_drops",
+    "io_reads",
+    "io_writes",
+    "io_busy_ns",
+    "io_stall_ns",
+    "segfaults",
+    "decisions",
+    "swap_used",
+    "peak_swap_used",
+)
+
+# Cost array indices (order of CostModel fields).
+(
+    C_TLB_HIT,
+    C_WALK,
+    C_DRAM,
+    C_MINOR,
+    C_ZERO,
+    C_COW,
+    C_MAJOR,
+    C_SWAP_R,
+    C_SWAP_W,
+    C_FILE_R,
+    C_FILE_W,
+    C_CTX,
+) = range(12)
+
+# Configuration array indices.
+CF_TLB_SETS, CF_TLB_WAYS, CF_ASID, CF_SEGV_ERROR, CF_OOM_ERROR, CF_POLICY, CF_N_STATIC, CF_SEED = range(8)
+N_CF = 8
+
+# Kernel status codes.
+S_OK = 0  # reference completed (internal)
+S_NEED_FRAME = 1  # a fault needs a frame and none is free (internal)
+S_LOADED = 2  # the fault filled a frame (internal)
+ST_DONE = 0
+ST_NEED_VICTIM = 1
+ST_SEGV_ERROR = 2
+ST_OOM_ERROR = 3
+ST_STOPPED = 4
+ST_DEADLOCK = 5
+
+INF = np.int64(1) << 62  # "never used again"
+
+
+class SimState(NamedTuple):
+    """All machine state as arrays (see the module docstring for the id spaces)."""
+
+    # global trace (read-only after load)
+    ref_op: np.ndarray  # int8 [n_refs]
+    ref_pte: np.ndarray  # int64 [n_refs]: PTE id, SEGV_*, or the event argument
+    ref_pid: np.ndarray  # int32 [n_refs]
+    ref_key: np.ndarray  # int64 [n_refs or 0]: oracle identity of the referenced data
+    ref_next: np.ndarray  # int64 [n_refs or 0]: next position with the same key (INF: none)
+    # frames
+    frame_page: np.ndarray
+    frame_ver: np.ndarray
+    frame_in: np.ndarray  # trace position when the page was loaded
+    frame_last: np.ndarray  # trace position of the last access
+    frame_count: np.ndarray  # accesses since loaded
+    frame_ready: np.ndarray  # time its pending write-back completes [ns]
+    free_stack: np.ndarray
+    # pages
+    page_frame: np.ndarray
+    page_slot: np.ndarray
+    page_ver: np.ndarray  # the latest version (incremented by every write)
+    page_kind: np.ndarray
+    page_dirty: np.ndarray
+    page_rmap: np.ndarray  # head PTE of the reverse map (-1: none)
+    page_mapcount: np.ndarray
+    page_pins: np.ndarray  # PTEs in mlocked VMAs that map it
+    page_filever: np.ndarray  # version stored in the file (file pages)
+    page_owner: np.ndarray  # pid that created it (anon) or -1
+    page_vpn: np.ndarray  # vpn it was created at (anon) or object offset
+    anon_free: np.ndarray
+    # page-table entries
+    pte_page: np.ndarray
+    pte_flags: np.ndarray
+    pte_pid: np.ndarray
+    pte_vpn: np.ndarray
+    pte_vma: np.ndarray
+    pte_static: np.ndarray  # object page for shared/file mappings, -1 for anonymous
+    pte_rmap_next: np.ndarray
+    # processes, VMAs, forks
+    proc_state: np.ndarray
+    proc_pte_lo: np.ndarray
+    proc_pte_hi: np.ndarray
+    proc_stats: np.ndarray  # int64 [N_PROC_STATS, n_procs]
+    vma_pte_lo: np.ndarray
+    vma_pte_hi: np.ndarray
+    vma_pid: np.ndarray
+    fork_lo: np.ndarray  # per child pid: range into fork_parent_pte / fork_child_pte
+    fork_hi: np.ndarray
+    fork_parent_pte: np.ndarray
+    fork_child_pte: np.ndarray
+    # swap device
+    slot_page: np.ndarray
+    slot_ver: np.ndarray
+    slot_free: np.ndarray
+    # TLB
+    tlb_tag: np.ndarray  # PTE id cached, -1 invalid
+    tlb_stamp: np.ndarray
+    # oracle next use per key (OPT only)
+    key_next: np.ndarray
+    # policy state (layout owned by the policy)
+    pol_f: np.ndarray  # int64 [rows, n_frames]
+    pol_p: np.ndarray  # int64 [rows, n_pages]
+    pol_g: np.ndarray  # int64 [rows]
+    # scalars, costs, configuration
+    sc: np.ndarray
+    cost: np.ndarray
+    cfg: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        """RAM size in frames."""
+        return int(self.frame_page.shape[0])
+
+    @property
+    def n_procs(self) -> int:
+        """Number of processes in the workload (including forked children)."""
+        return int(self.proc_state.shape[0])
+
+
+@structref.register
+class KernelStateType(types.StructRef):
+    """Numba type of :class:`KernelState`."""
+
+    def preprocess_fields(self, fields):
+        """Store plain (non-literal) field types."""
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class KernelState(structref.StructRefProxy):
+    """The same arrays as a :class:`SimState`, passed to compiled code by reference.
+
+    A NamedTuple of ~50 arrays passed to a non-inlined compiled function costs a
+    reference-count update per array per call (~100 ns); a StructRef is one
+    pointer. Python code reads the :class:`SimState`; both see the same memory.
+    """
+
+
+structref.define_proxy(KernelState, KernelStateType, list(SimState._fields))
+
+
+def to_kernel(st: SimState) -> KernelState:
+    """Wrap the arrays of ``st`` (no copy) for the compiled kernel."""
+    return KernelState(*st)

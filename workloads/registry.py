@@ -1,0 +1,289 @@
+"""Named default workloads: a generator plus parameters and a suggested frame count.
+
+Usage::
+
+    from workloads import registry
+
+    registry.names()                     # ['default', 'zipf', ...]
+    w = registry.get("zipf")             # the named workload
+    w = registry.get("zipf", seed=3)     # with a parameter overridden
+    w = registry.get("zipf:alpha=0.8,n_pages=2000,length=50000")
+
+A name may carry overrides after a colon as ``key=value`` pairs separated by commas;
+keys are the generator's parameter names (``pages`` is accepted for ``n_pages``) and
+values are parsed as int, float, ``true``/``false`` or else kept as strings. Every
+named workload generates in well under a second (at most about 1M references).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from workloads import generators as gen
+from workloads.model import Workload, WorkloadError
+
+__all__ = ["WORKLOADS", "WorkloadSpec", "describe", "get", "names", "parse_name", "spec"]
+
+_ALIASES = {"pages": "n_pages"}
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """A named workload: ``generator(**params)`` with a one-line description and a suggested frame count."""
+
+    name: str
+    description: str
+    generator: Callable[..., Workload]
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    suggested_frames: int = 1000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def factory(self) -> Workload:
+        """Build the workload with the registered parameters."""
+        return self.build()
+
+    def build(self, **overrides: Any) -> Workload:
+        """Build the workload, replacing registered parameters by ``overrides``.
+
+        The workload is named after this spec. Unknown parameter names raise
+        :class:`WorkloadError` listing the generator's parameters.
+        """
+        allowed = list(inspect.signature(self.generator).parameters)
+        params = dict(self.params)
+        for key, value in overrides.items():
+            name = key if key in allowed else _ALIASES.get(key, key)
+            if name not in allowed:
+                raise WorkloadError(
+                    f"workload {self.name!r}: unknown parameter {key!r} for {self.generator.__name__}; "
+                    f"choose from: {', '.join(allowed)}"
+                )
+            params[name] = value
+        workload = self.generator(**params)
+        workload.name = self.name
+        return workload
+
+
+def _spec(
+    name: str, description: str, generator: Callable[..., Workload], frames: int, **params: Any
+) -> WorkloadSpec:
+    return WorkloadSpec(name, description, generator, params, frames)
+
+
+_SPECS = [
+    _spec(
+        "default",
+        "Zipf(0.9) over 5,000 pages, 100k refs, 30% writes",
+        gen.zipf,
+        500,
+        n_pages=5_000,
+        length=100_000,
+        alpha=0.9,
+        write_ratio=0.3,
+    ),
+    _spec(
+        "zipf",
+        "Zipf(0.9) over 10,000 pages, 1M refs, 30% writes",
+        gen.zipf,
+        1000,
+        n_pages=10_000,
+        length=1_000_000,
+        alpha=0.9,
+        write_ratio=0.3,
+    ),
+    _spec(
+        "uniform",
+        "uniform over 5,000 pages, 100k refs, 30% writes",
+        gen.uniform,
+        500,
+        n_pages=5_000,
+        length=100_000,
+        write_ratio=0.3,
+    ),
+    _spec(
+        "loop",
+        "cyclic loop over 1,100 pages, 110k refs (LRU/FIFO worst case at 1,000 frames)",
+        gen.loop,
+        1000,
+        n_pages=1_100,
+        length=110_000,
+    ),
+    _spec(
+        "sequential",
+        "sequential scan of 50,000 pages, 4 passes (200k refs), 10% writes",
+        gen.sequential,
+        1000,
+        n_pages=50_000,
+        length=200_000,
+        write_ratio=0.1,
+    ),
+    _spec(
+        "strided",
+        "strided walk (stride 17) over 4,096 pages, 200k refs",
+        gen.strided,
+        1000,
+        n_pages=4_096,
+        length=200_000,
+        stride=17,
+    ),
+    _spec(
+        "scan-hot",
+        "Zipf(0.9) hot set of 1,000 pages plus a 2,000-page scan every 20k refs, 500k refs",
+        gen.scan_hot,
+        1200,
+        hot_pages=1_000,
+        scan_pages=2_000,
+        length=500_000,
+        alpha=0.9,
+        scan_every=20_000,
+        write_ratio=0.2,
+    ),
+    _spec(
+        "phases",
+        "8 phases of a 400-page uniform working set shifting by 200 pages, 400k refs",
+        gen.phases,
+        500,
+        n_phases=8,
+        ws_pages=400,
+        length=400_000,
+        shift=200,
+        write_ratio=0.2,
+    ),
+    _spec(
+        "multiprocess",
+        "3 processes with 2,000-page private Zipf heaps sharing a 1,000-page shm segment",
+        gen.multiprocess_shm,
+        1500,
+        n_procs=3,
+        private_pages=2_000,
+        shared_pages=1_000,
+        length_per_proc=200_000,
+        alpha=0.9,
+        shared_fraction=0.3,
+        write_ratio=0.2,
+    ),
+    _spec(
+        "fork-server",
+        "server writes a 2,000-page heap, forks 4 workers sharing it copy-on-write",
+        gen.fork_server,
+        2000,
+        workers=4,
+        pages=2_000,
+        length_per_proc=100_000,
+        alpha=0.9,
+        write_ratio=0.1,
+    ),
+    _spec(
+        "mmap-readers",
+        "4 processes reading a 4,000-page file through private read-only mmaps",
+        gen.mmap_readers,
+        1000,
+        n_procs=4,
+        file_pages=4_000,
+        length_per_proc=100_000,
+        alpha=0.9,
+        buffer_pages=16,
+        write_ratio=0.1,
+    ),
+    _spec(
+        "matrix-row",
+        "row-major traversal of a 512x512 matrix of doubles (512 pages), 2 passes",
+        gen.matrix,
+        256,
+        rows=512,
+        cols=512,
+        order="row",
+        elem_size=8,
+        passes=2,
+    ),
+    _spec(
+        "matrix-col",
+        "column-major traversal of a 512x512 row-major matrix of doubles (512 pages), 2 passes",
+        gen.matrix,
+        256,
+        rows=512,
+        cols=512,
+        order="col",
+        elem_size=8,
+        passes=2,
+    ),
+    _spec(
+        "stack-heap",
+        "heap growing/shrinking by mmap/munmap in 16-page chunks plus a stack, 400k refs",
+        gen.stack_heap,
+        256,
+        steps=400,
+        refs_per_step=1_000,
+        chunk_pages=16,
+        max_chunks=32,
+        stack_pages=32,
+        write_ratio=0.3,
+    ),
+    _spec(
+        "leak",
+        "writes 64 fresh pages per step for 5,000 steps (320k pages), never freeing: runs out of memory",
+        gen.leak,
+        1000,
+        pages_per_step=64,
+        steps=5_000,
+    ),
+]
+
+WORKLOADS: dict[str, WorkloadSpec] = {s.name: s for s in _SPECS}
+
+
+def names() -> list[str]:
+    """Return the registered workload names in registration order."""
+    return list(WORKLOADS)
+
+
+def describe() -> list[tuple[str, str, int]]:
+    """Return ``(name, description, suggested_frames)`` for every registered workload."""
+    return [(s.name, s.description, s.suggested_frames) for s in WORKLOADS.values()]
+
+
+def spec(name: str) -> WorkloadSpec:
+    """Return the :class:`WorkloadSpec` registered as ``name`` (no overrides allowed here)."""
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise WorkloadError(f"unknown workload {name!r}; choose one of: {', '.join(WORKLOADS)}") from None
+
+
+def parse_name(text: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"name:key=value,key=value"`` into the name and a dict of parsed override values."""
+    name, _, rest = text.partition(":")
+    overrides: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise WorkloadError(f"workload {text!r}: override {item!r} is not of the form key=value")
+        overrides[key.strip()] = _parse_value(value.strip())
+    return name.strip(), overrides
+
+
+def _parse_value(value: str) -> Any:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for convert in (int, float):
+        try:
+            return convert(value.replace("_", ""))
+        except ValueError:
+            pass
+    return value
+
+
+def get(name: str, **overrides: Any) -> Workload:
+    """Build the named workload, e.g. ``get("zipf")`` or ``get("zipf:alpha=0.8,length=50000", seed=1)``.
+
+    Overrides in the name and keyword ``overrides`` replace the registered
+    parameters (keywords win). An unknown name raises :class:`WorkloadError` listing
+    the valid names; an unknown parameter lists the generator's parameters.
+    """
+    base, parsed = parse_name(name)
+    return spec(base).build(**{**parsed, **overrides})
