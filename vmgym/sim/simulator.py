@@ -19,6 +19,7 @@ Two ways to drive it:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,25 @@ class SegmentationFault(SimulationError):
 
 class OutOfMemory(SimulationError):
     """RAM and swap are full (``oom="error"``), or nothing at all can be freed."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One (process, vpn) translation: PTE id, page id, frame (-1: not resident), PTE flags, version."""
+
+    pid: int
+    vpn: int
+    pte: int
+    page: int
+    frame: int
+    flags: int
+    version: int
+    kind: str
+
+    @property
+    def present(self) -> bool:
+        """The PTE maps a frame."""
+        return bool(self.flags & S.PTE_PRESENT)
 
 
 class InvalidAction(ValueError):
@@ -282,6 +302,27 @@ class Simulator:
         return int(page_next_use(self.kstate, int(self.state.frame_page[frame])))
 
     # -- inspection ----------------------------------------------------------
+    def mapping(self, pid: int, vpn: int) -> Mapping:
+        """What process ``pid`` has at virtual page ``vpn`` now (its PTE, page and frame)."""
+        st = self.state
+        lo, hi = int(st.proc_pte_lo[pid]), int(st.proc_pte_hi[pid])
+        hits = np.flatnonzero(st.pte_vpn[lo:hi] == vpn) + lo
+        live = [int(p) for p in hits if st.pte_page[p] >= 0]
+        if not live:
+            return Mapping(pid, vpn, -1 if not len(hits) else int(hits[-1]), -1, -1, 0, 0, "none")
+        p = live[-1]
+        g = int(st.pte_page[p])
+        return Mapping(
+            pid=pid,
+            vpn=vpn,
+            pte=p,
+            page=g,
+            frame=int(st.page_frame[g]),
+            flags=int(st.pte_flags[p]),
+            version=int(st.page_ver[g]),
+            kind=S.KIND_NAMES[int(st.page_kind[g])],
+        )
+
     def stats(self) -> RunStats:
         """Statistics so far."""
         return collect(self.state, self.policy_name, self.loaded.process_names)
