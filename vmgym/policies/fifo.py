@@ -29,7 +29,7 @@ def on_remove(st, f):
     dll_remove(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def victim(st):
     """The oldest evictable frame, or -1."""
     f = st.pol_g[1]

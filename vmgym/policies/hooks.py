@@ -17,11 +17,13 @@ EXTERNAL = 0
 
 
 @njit(cache=True, inline="always")
-def on_hit(st, f, g, i):
-    """Reference ``i`` hit page ``g`` resident in frame ``f``."""
-    pol = st.cfg[S.CF_POLICY]
+def on_hit(st, pol, pol_f, pol_g, f, g, i):
+    """Reference ``i`` hit page ``g`` resident in frame ``f``.
+
+    The hot loop passes the policy id and state arrays it hoisted (see ``kernel.run``).
+    """
     if pol == lru.KERNEL_ID:
-        lru.on_hit(st, f)
+        lru.on_hit(pol_f, pol_g, f)
     elif pol == opt.KERNEL_ID:
         opt.on_access(st, f, g, i)
 
@@ -59,7 +61,7 @@ def on_meta(st, f):
         opt.on_meta(st, f)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def victim(st):
     """The policy's victim frame among evictable frames, or -1 if it has none."""
     pol = st.cfg[S.CF_POLICY]

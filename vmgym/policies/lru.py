@@ -18,9 +18,9 @@ KERNEL_ID = 2
 
 
 @njit(cache=True, inline="always")
-def on_hit(st, f):
+def on_hit(pol_f, pol_g, f):
     """Frame ``f`` was referenced: most recently used."""
-    dll_move_front(st.pol_f, st.pol_g, 0, 0, f)
+    dll_move_front(pol_f, pol_g, 0, 0, f)
 
 
 @njit(cache=True, inline="always")
@@ -35,7 +35,7 @@ def on_remove(st, f):
     dll_remove(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def victim(st):
     """The least recently used evictable frame, or -1."""
     f = st.pol_g[1]

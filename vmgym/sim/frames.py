@@ -37,7 +37,7 @@ def evictable(st, f):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def referenced(st, f):
     """True if any PTE mapping the page in frame ``f`` has its accessed bit set."""
     p = st.page_rmap[st.frame_page[f]]
@@ -48,7 +48,7 @@ def referenced(st, f):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def test_and_clear_referenced(st, f):
     """Clear the accessed bit in every PTE mapping frame ``f``'s page; return whether any was set."""
     p = st.page_rmap[st.frame_page[f]]

@@ -49,7 +49,7 @@ def _tlb_lookup(st, p):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _tlb_fill(st, p):
     """Cache PTE ``p`` after a walk, replacing an invalid or the LRU way of its set."""
     base = _tlb_base(st, p)
@@ -68,7 +68,7 @@ def _tlb_fill(st, p):
     st.tlb_stamp[best] = st.sc[S.SC_TLB_TICK]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _tlb_shootdown(st, p):
     """Invalidate the TLB entry of PTE ``p``, if any."""
     if st.cfg[S.CF_TLB_SETS] == 0:
@@ -97,7 +97,7 @@ def _rss_add(st, pid, d):
         st.proc_stats[S.ST_PEAK_RSS, pid] = st.proc_stats[S.ST_RSS, pid]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _io(st, latency, write):
     """Queue one device operation; return its completion time."""
     start = st.sc[S.SC_IO_FREE]
@@ -137,7 +137,7 @@ def _release_frame(st, f, evicted):
     st.sc[S.SC_FREE_TOP] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _free_slot(st, s):
     st.slot_page[s] = -1
     st.slot_free[st.sc[S.SC_SLOT_TOP]] = s
@@ -145,7 +145,7 @@ def _free_slot(st, s):
     st.sc[S.SC_SWAP_USED] -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _alloc_slot(st, g):
     st.sc[S.SC_SLOT_TOP] -= 1
     s = st.slot_free[st.sc[S.SC_SLOT_TOP]]
@@ -157,7 +157,7 @@ def _alloc_slot(st, g):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _alloc_anon_page(st, pid, vpn):
     st.sc[S.SC_ANON_TOP] -= 1
     g = st.anon_free[st.sc[S.SC_ANON_TOP]]
@@ -190,7 +190,7 @@ def _free_anon_page(st, g):
 # ---------------------------------------------------------------- reverse map
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _link(st, p, g):
     """Make PTE ``p`` (not present) refer to page ``g``."""
     st.pte_page[p] = g
@@ -242,7 +242,7 @@ def _map_present(st, p):
 # ---------------------------------------------------------------- eviction
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def evict(st, f):
     """Evict the page in frame ``f``: unmap it everywhere, write it back if needed, free the frame.
 
@@ -282,8 +282,11 @@ def evict(st, f):
 
 # ---------------------------------------------------------------- faults
 
+F_FAULTED = 1
+F_LOADED = 2
 
-@njit(cache=True)
+
+@njit(cache=True, inline="always")
 def _fault_in(st, p, pid, i):
     """Make PTE ``p`` present: S_OK (mapped a resident page), S_LOADED (filled a frame) or S_NEED_FRAME."""
     g = st.pte_page[p]
@@ -371,17 +374,20 @@ def _cow_break(st, p, pid, i):
 
 
 @njit(cache=True, inline="always")
-def _access(st, i, p, op, pid):
-    """One attempt at reference ``i`` (PTE ``p``); S_OK when complete, else S_NEED_FRAME."""
+def _fault(st, i, p, op, pid):
+    """Resolve the fault of reference ``i`` (PTE ``p`` not present, or a write to a COW PTE).
+
+    Returns S_NEED_FRAME (a retry will redo only what is left), or a bit set of
+    F_FAULTED (the access faulted) and F_LOADED (a frame was filled; the policy
+    was told through ``on_insert``).
+    """
     fl = st.pte_flags[p]
-    faulted = False
-    loaded = False
+    out = 0
     if fl & S.PTE_PRESENT == 0:
         r = _fault_in(st, p, pid, i)
         if r == S.S_NEED_FRAME:
             return r
-        faulted = True
-        loaded = r == S.S_LOADED
+        out = F_FAULTED | (F_LOADED if r == S.S_LOADED else 0)
         fl = st.pte_flags[p]
     if op == S.R_WRITE and fl & S.PTE_COW:
         g0 = st.pte_page[p]
@@ -390,46 +396,12 @@ def _access(st, i, p, op, pid):
         if r != S.S_OK:
             return r
         if was_shared:
-            faulted = True
-            loaded = True
-        elif not faulted:
+            out = F_FAULTED | F_LOADED
+        elif out == 0:
             st.sc[S.SC_TIME] += st.cost[S.C_MINOR]  # write-protect fault that just re-enables writing
             st.proc_stats[S.ST_MINOR, pid] += 1
-            faulted = True
-    # the access itself
-    if st.cfg[S.CF_TLB_SETS] > 0:
-        if not faulted and _tlb_lookup(st, p):
-            st.sc[S.SC_TIME] += st.cost[S.C_TLB_HIT]
-            st.proc_stats[S.ST_TLB_HITS, pid] += 1
-        else:
-            st.sc[S.SC_TIME] += st.cost[S.C_WALK]
-            st.proc_stats[S.ST_TLB_MISSES, pid] += 1
-            _tlb_fill(st, p)
-    st.sc[S.SC_TIME] += st.cost[S.C_DRAM]
-    g = st.pte_page[p]
-    f = st.page_frame[g]
-    fl = st.pte_flags[p]
-    if op == S.R_WRITE:
-        fl |= S.PTE_DIRTY
-        st.page_dirty[g] = 1
-        st.page_ver[g] += 1
-        st.frame_ver[f] += 1
-        st.proc_stats[S.ST_WRITES, pid] += 1
-    elif op == S.R_READ:
-        st.proc_stats[S.ST_READS, pid] += 1
-    else:
-        st.proc_stats[S.ST_EXECS, pid] += 1
-    if not loaded:
-        fl |= S.PTE_ACCESSED
-    st.pte_flags[p] = fl
-    st.frame_last[f] = i
-    st.frame_count[f] += 1
-    st.proc_stats[S.ST_ACCESSES, pid] += 1
-    if not faulted:
-        st.proc_stats[S.ST_HITS, pid] += 1
-    if not loaded:
-        hooks.on_hit(st, f, g, i)
-    return S.S_OK
+            out = F_FAULTED
+    return out
 
 
 # ---------------------------------------------------------------- processes and events
@@ -565,61 +537,118 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error.
 
     Returns one of the ``ST_*`` status codes; the position is left at the
-    reference that needs a victim (or that raised the error).
+    reference that needs a victim (or that raised the error). The arrays the
+    per-reference path touches are hoisted into locals: read through the state
+    object, every store would force the compiler to reload them.
     """
     n = st.ref_op.shape[0]
     external = st.cfg[S.CF_POLICY] == hooks.EXTERNAL
     tlb = st.cfg[S.CF_TLB_SETS] > 0
-    while True:
-        i = st.sc[S.SC_POS]
-        if i >= n:
-            return S.ST_DONE
-        if i >= stop:
-            return S.ST_STOPPED
-        op = st.ref_op[i]
-        pid = st.ref_pid[i]
+    ref_op, ref_pid, ref_pte = st.ref_op, st.ref_pid, st.ref_pte
+    proc_state, ps, sc = st.proc_state, st.proc_stats, st.sc
+    pte_flags, pte_page, page_frame = st.pte_flags, st.pte_page, st.page_frame
+    frame_last, frame_count, frame_ver = st.frame_last, st.frame_count, st.frame_ver
+    page_dirty, page_ver = st.page_dirty, st.page_ver
+    c_dram, c_tlb_hit, c_walk = st.cost[S.C_DRAM], st.cost[S.C_TLB_HIT], st.cost[S.C_WALK]
+    pol, pol_f, pol_g = st.cfg[S.CF_POLICY], st.pol_f, st.pol_g
+    end = min(n, stop)
+    i = sc[S.SC_POS]
+    while i < end:
+        op = ref_op[i]
+        pid = ref_pid[i]
         if op >= S.EVENT_BASE:
-            _event(st, op, st.ref_pte[i], pid)
-            st.sc[S.SC_POS] = i + 1
+            sc[S.SC_POS] = i
+            _event(st, op, ref_pte[i], pid)
+            i += 1
             continue
-        if st.proc_state[pid] != S.P_RUN:
-            st.sc[S.SC_POS] = i + 1
+        if proc_state[pid] != S.P_RUN:
+            i += 1
             continue
-        if pid != st.sc[S.SC_CUR_PID]:
-            if st.sc[S.SC_CUR_PID] >= 0:
-                st.sc[S.SC_CTX] += 1
-                st.sc[S.SC_TIME] += st.cost[S.C_CTX]
+        if pid != sc[S.SC_CUR_PID]:
+            if sc[S.SC_CUR_PID] >= 0:
+                sc[S.SC_CTX] += 1
+                sc[S.SC_TIME] += st.cost[S.C_CTX]
                 if tlb and st.cfg[S.CF_ASID] == 0:
                     st.tlb_tag[:] = -1
-            st.sc[S.SC_CUR_PID] = pid
-        p = st.ref_pte[i]
+            sc[S.SC_CUR_PID] = pid
+        p = ref_pte[i]
         if p < 0:
-            st.proc_stats[S.ST_SEGV, pid] += 1
-            st.sc[S.SC_SEGVS] += 1
+            ps[S.ST_SEGV, pid] += 1
+            sc[S.SC_SEGVS] += 1
             if st.cfg[S.CF_SEGV_ERROR]:
+                sc[S.SC_POS] = i
                 return S.ST_SEGV_ERROR
             _release_process(st, pid, S.P_SEGV)
-            st.sc[S.SC_POS] = i + 1
+            i += 1
             continue
-        st.sc[S.SC_PROTECT] = -1
-        t0 = st.sc[S.SC_TIME]
-        r = _access(st, i, p, op, pid)
-        st.proc_stats[S.ST_TIME, pid] += st.sc[S.SC_TIME] - t0
-        if r == S.S_OK:
-            st.sc[S.SC_POS] = i + 1
-            continue
-        # a fault needs a frame and none is free
-        if external:
-            if any_evictable(st):
-                return S.ST_NEED_VICTIM
-            f = -1
+        fl = pte_flags[p]
+        flt = 0
+        if fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):
+            sc[S.SC_POS] = i
+            sc[S.SC_PROTECT] = -1
+            if not external and sc[S.SC_FREE_TOP] == 0 and fl & S.PTE_PRESENT == 0:
+                # the common miss: make room first instead of failing one attempt
+                g = pte_page[p]
+                if g < 0:
+                    g = st.pte_static[p]
+                if g < 0 or page_frame[g] < 0:
+                    f = hooks.victim(st)
+                    if f >= 0:
+                        evict(st, f)
+                        sc[S.SC_DECISIONS] += 1
+            t0 = sc[S.SC_TIME]
+            flt = _fault(st, i, p, op, pid)
+            ps[S.ST_TIME, pid] += sc[S.SC_TIME] - t0
+            if flt == S.S_NEED_FRAME:
+                if external:
+                    if any_evictable(st):
+                        return S.ST_NEED_VICTIM
+                    f = -1
+                else:
+                    f = hooks.victim(st)
+                if f >= 0:
+                    evict(st, f)
+                    sc[S.SC_DECISIONS] += 1
+                    continue
+                if st.cfg[S.CF_OOM_ERROR]:
+                    return S.ST_OOM_ERROR
+                if oom_kill(st) < 0:
+                    return S.ST_DEADLOCK
+                continue
+            fl = pte_flags[p]
+        # the access itself
+        cost = c_dram
+        if tlb:
+            if flt == 0 and _tlb_lookup(st, p):
+                cost += c_tlb_hit
+                ps[S.ST_TLB_HITS, pid] += 1
+            else:
+                cost += c_walk
+                ps[S.ST_TLB_MISSES, pid] += 1
+                _tlb_fill(st, p)
+        sc[S.SC_TIME] += cost
+        ps[S.ST_TIME, pid] += cost
+        g = pte_page[p]
+        f = page_frame[g]
+        if op == S.R_WRITE:
+            fl |= S.PTE_DIRTY
+            page_dirty[g] = 1
+            page_ver[g] += 1
+            frame_ver[f] += 1
+            ps[S.ST_WRITES, pid] += 1
+        elif op == S.R_READ:
+            ps[S.ST_READS, pid] += 1
         else:
-            f = hooks.victim(st)
-        if f >= 0:
-            evict(st, f)
-            st.sc[S.SC_DECISIONS] += 1
-            continue
-        if st.cfg[S.CF_OOM_ERROR]:
-            return S.ST_OOM_ERROR
-        if oom_kill(st) < 0:
-            return S.ST_DEADLOCK
+            ps[S.ST_EXECS, pid] += 1
+        if flt & F_LOADED == 0:
+            fl |= S.PTE_ACCESSED
+        pte_flags[p] = fl
+        frame_last[f] = i
+        frame_count[f] += 1
+        if flt == 0:
+            ps[S.ST_HITS, pid] += 1
+        if flt & F_LOADED == 0:
+            hooks.on_hit(st, pol, pol_f, pol_g, f, g, i)
+        i += 1
+    sc[S.SC_POS] = i
+    return S.ST_DONE if i >= n else S.ST_STOPPED

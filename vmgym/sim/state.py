@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.experimental import structref
 
 from workloads.model import (
@@ -68,7 +68,7 @@ PROC_STATE_NAMES = ("new", "running", "exited", "killed (segfault)", "killed (OO
 
 # Per-process statistics (rows of ``proc_stats``).
 (
-    ST_ACCESSES,
+    ST_ACCESSES,  # derived: reads + writes + execs (filled in by stats.collect)
     ST_READS,
     ST_WRITES,
     ST_EXECS,
@@ -296,6 +296,125 @@ class KernelState(structref.StructRefProxy):
 structref.define_proxy(KernelState, KernelStateType, list(SimState._fields))
 
 
+@njit(cache=True)
+def _new_kernel_state(
+    ref_op,
+    ref_pte,
+    ref_pid,
+    ref_key,
+    ref_next,
+    frame_page,
+    frame_ver,
+    frame_in,
+    frame_last,
+    frame_count,
+    frame_ready,
+    free_stack,
+    page_frame,
+    page_slot,
+    page_ver,
+    page_kind,
+    page_dirty,
+    page_rmap,
+    page_mapcount,
+    page_pins,
+    page_filever,
+    page_owner,
+    page_vpn,
+    anon_free,
+    pte_page,
+    pte_flags,
+    pte_pid,
+    pte_vpn,
+    pte_vma,
+    pte_static,
+    pte_rmap_next,
+    proc_state,
+    proc_pte_lo,
+    proc_pte_hi,
+    proc_stats,
+    vma_pte_lo,
+    vma_pte_hi,
+    vma_pid,
+    fork_lo,
+    fork_hi,
+    fork_parent_pte,
+    fork_child_pte,
+    slot_page,
+    slot_ver,
+    slot_free,
+    tlb_tag,
+    tlb_stamp,
+    key_next,
+    pol_f,
+    pol_p,
+    pol_g,
+    sc,
+    cost,
+    cfg,
+):
+    return KernelState(
+        ref_op,
+        ref_pte,
+        ref_pid,
+        ref_key,
+        ref_next,
+        frame_page,
+        frame_ver,
+        frame_in,
+        frame_last,
+        frame_count,
+        frame_ready,
+        free_stack,
+        page_frame,
+        page_slot,
+        page_ver,
+        page_kind,
+        page_dirty,
+        page_rmap,
+        page_mapcount,
+        page_pins,
+        page_filever,
+        page_owner,
+        page_vpn,
+        anon_free,
+        pte_page,
+        pte_flags,
+        pte_pid,
+        pte_vpn,
+        pte_vma,
+        pte_static,
+        pte_rmap_next,
+        proc_state,
+        proc_pte_lo,
+        proc_pte_hi,
+        proc_stats,
+        vma_pte_lo,
+        vma_pte_hi,
+        vma_pid,
+        fork_lo,
+        fork_hi,
+        fork_parent_pte,
+        fork_child_pte,
+        slot_page,
+        slot_ver,
+        slot_free,
+        tlb_tag,
+        tlb_stamp,
+        key_next,
+        pol_f,
+        pol_p,
+        pol_g,
+        sc,
+        cost,
+        cfg,
+    )
+
+
 def to_kernel(st: SimState) -> KernelState:
-    """Wrap the arrays of ``st`` (no copy) for the compiled kernel."""
-    return KernelState(*st)
+    """Wrap the arrays of ``st`` (no copy) for the compiled kernel.
+
+    Built by a cached compiled function: the proxy's own constructor is
+    compiled afresh in every process (about a second).
+    """
+    return _new_kernel_state(*st)

@@ -86,7 +86,8 @@ class RunStats:
 
 def collect(st: S.SimState, policy: str, process_names: list[str]) -> RunStats:
     """Read a :class:`RunStats` out of a state."""
-    ps = st.proc_stats
+    ps = st.proc_stats.copy()
+    ps[S.ST_ACCESSES] = ps[S.ST_READS] + ps[S.ST_WRITES] + ps[S.ST_EXECS]  # not counted in the hot loop
     tot = ps.sum(axis=1)
     sc = st.sc
     procs = [
