@@ -98,9 +98,8 @@ def main() -> None:
         for label, wl, cfg in (("lean", lean, MachineConfig.lean(args.frames)), ("full", full, full_cfg)):
             load_t, run_t, stats = bench(wl, cfg, policy, args.repeat)
             rate = n / run_t
-            print(
-                f"{label:<6} {policy:<6} {rate / 1e6:8.2f} {rate * t_py / n:9.1f} {load_t:7.3f} {stats.misses:9,}"
-            )
+            cols = f"{label:<6} {policy:<6} {rate / 1e6:8.2f} {rate * t_py / n:9.1f}"
+            print(f"{cols} {load_t:7.3f} {stats.misses:9,}")
             if label == "lean" and policy == "lru":
                 assert stats.misses == py_misses, (stats.misses, py_misses)
 
