@@ -12,7 +12,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def dll_init(rows, heads, r, h):
     """Empty list: every link null."""
     rows[r, :] = -1
@@ -21,7 +21,7 @@ def dll_init(rows, heads, r, h):
     heads[h + 1] = -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def dll_push_front(rows, heads, r, h, x):
     """Insert ``x`` at the head."""
     head = heads[h]
@@ -34,7 +34,7 @@ def dll_push_front(rows, heads, r, h, x):
     heads[h] = x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def dll_remove(rows, heads, r, h, x):
     """Unlink ``x`` (which must be on the list)."""
     prv = rows[r, x]
@@ -51,7 +51,7 @@ def dll_remove(rows, heads, r, h, x):
     rows[r + 1, x] = -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def dll_move_front(rows, heads, r, h, x):
     """Move ``x`` (on the list) to the head."""
     if heads[h] != x:
@@ -62,7 +62,7 @@ def dll_move_front(rows, heads, r, h, x):
 # Indexed binary max-heap over frames: heap[k] = frame, pos[f] = index or -1, key[f].
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _swap(heap, pos, a, b):
     fa = heap[a]
     fb = heap[b]
@@ -72,7 +72,7 @@ def _swap(heap, pos, a, b):
     pos[fa] = b
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sift_up(heap, pos, key, k):
     while k > 0:
         parent = (k - 1) >> 1
@@ -82,7 +82,7 @@ def _sift_up(heap, pos, key, k):
         k = parent
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sift_down(heap, pos, key, k, n):
     while True:
         left = 2 * k + 1
@@ -98,7 +98,7 @@ def _sift_down(heap, pos, key, k, n):
         k = best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def heap_set(heap, pos, key, size, idx, f, value):
     """Insert frame ``f`` with ``value`` or change its key; ``size[idx]`` is the heap size."""
     k = pos[f]
@@ -118,7 +118,7 @@ def heap_set(heap, pos, key, size, idx, f, value):
         _sift_down(heap, pos, key, k, size[idx])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def heap_remove(heap, pos, key, size, idx, f):
     """Remove frame ``f`` if present."""
     k = pos[f]

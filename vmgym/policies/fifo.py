@@ -17,19 +17,19 @@ KERNEL_ID = 1
 # pol_f rows 0/1: prev/next of the insertion-order list; pol_g 0/1: head (newest), tail (oldest)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f):
     """A page entered frame ``f``: newest in the queue."""
     dll_push_front(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f):
     """Frame ``f`` was emptied (evicted or freed)."""
     dll_remove(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The oldest evictable frame, or -1."""
     f = st.pol_g[1]

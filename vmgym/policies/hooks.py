@@ -16,7 +16,7 @@ from vmgym.sim import state as S
 EXTERNAL = 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol, pol_f, pol_g, f, g, i):
     """Reference ``i`` hit page ``g`` resident in frame ``f``.
 
@@ -28,7 +28,7 @@ def on_hit(st, pol, pol_f, pol_g, f, g, i):
         opt.on_access(st, f, g, i)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` was loaded into frame ``f`` by reference ``i``."""
     pol = st.cfg[S.CF_POLICY]
@@ -42,7 +42,7 @@ def on_insert(st, f, g, i):
         opt.on_access(st, f, g, i)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` is being emptied: ``evicted`` (replacement) or freed (exit, munmap)."""
     pol = st.cfg[S.CF_POLICY]
@@ -54,14 +54,14 @@ def on_remove(st, f, evicted):
         opt.on_remove(st, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_meta(st, f):
     """The set of PTEs mapping frame ``f``'s page changed (fork, copy-on-write, unmap)."""
     if st.cfg[S.CF_POLICY] == opt.KERNEL_ID:
         opt.on_meta(st, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The policy's victim frame among evictable frames, or -1 if it has none."""
     pol = st.cfg[S.CF_POLICY]

@@ -17,25 +17,25 @@ KERNEL_ID = 2
 # pol_f rows 0/1: prev/next of the recency list; pol_g 0/1: head (MRU), tail (LRU)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(pol_f, pol_g, f):
     """Frame ``f`` was referenced: most recently used."""
     dll_move_front(pol_f, pol_g, 0, 0, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f):
     """A page entered frame ``f``: most recently used."""
     dll_push_front(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f):
     """Frame ``f`` was emptied."""
     dll_remove(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The least recently used evictable frame, or -1."""
     f = st.pol_g[1]

@@ -18,7 +18,7 @@ KERNEL_ID = 4
 # pol_f rows 0: heap (frames), 1: position in heap, 2: key (next use); pol_g 0: heap size
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def page_next_use(st, g):
     """Trace position of the next reference to page ``g`` through any mapping (INF: never)."""
     n_static = st.cfg[S.CF_N_STATIC]
@@ -35,26 +35,26 @@ def page_next_use(st, g):
     return best
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_access(st, f, g, i):
     """Reference ``i`` touched page ``g`` in frame ``f``: advance its next use."""
     st.key_next[st.ref_key[i]] = st.ref_next[i]
     heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, g))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_meta(st, f):
     """The mappings of frame ``f``'s page changed: recompute its next use."""
     heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, st.frame_page[f]))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f):
     """Frame ``f`` was emptied."""
     heap_remove(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The evictable frame whose next use is furthest (heap top, else a scan)."""
     if st.pol_g[0] > 0:

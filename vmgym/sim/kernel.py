@@ -18,11 +18,18 @@ Conventions (documented in the README too):
   marks the page dirty and increments its version.
 - One I/O queue: a demand read waits for everything queued before it; write-back
   is asynchronous but a frame is reusable only when its write-back completes.
+
+Compilation choices (measured in ``benchmarks/bench_sim.py``): every kernel is
+compiled with ``_nrt=False``. The state arrays are owned by the Python
+:class:`~vmgym.sim.state.SimState` for the whole run, so reference counting them
+buys nothing, and it cost an atomic instruction per array per inlined call: most
+of the time of a fault. The helpers on the per-reference and per-fault paths are
+``inline="always"``: an ordinary call passing the state NamedTuple copies every
+array descriptor (~100 ns). Rare paths (events, copy-on-write, OOM) stay calls.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from vmgym.policies import hooks
@@ -32,12 +39,12 @@ from vmgym.sim.frames import evictable, needs_new_slot
 # ---------------------------------------------------------------- TLB
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_base(st, p):
     return (st.pte_vpn[p] & (st.cfg[S.CF_TLB_SETS] - 1)) * st.cfg[S.CF_TLB_WAYS]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_lookup(st, p):
     """True on a TLB hit for PTE ``p`` (refreshes the entry's LRU stamp)."""
     base = _tlb_base(st, p)
@@ -49,7 +56,7 @@ def _tlb_lookup(st, p):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_fill(st, p):
     """Cache PTE ``p`` after a walk, replacing an invalid or the LRU way of its set."""
     base = _tlb_base(st, p)
@@ -68,7 +75,7 @@ def _tlb_fill(st, p):
     st.tlb_stamp[best] = st.sc[S.SC_TLB_TICK]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_shootdown(st, p):
     """Invalidate the TLB entry of PTE ``p``, if any."""
     if st.cfg[S.CF_TLB_SETS] == 0:
@@ -79,7 +86,7 @@ def _tlb_shootdown(st, p):
             st.tlb_tag[base + w] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tlb_flush_pid(st, pid):
     for k in range(st.tlb_tag.shape[0]):
         p = st.tlb_tag[k]
@@ -90,14 +97,14 @@ def _tlb_flush_pid(st, pid):
 # ---------------------------------------------------------------- accounting
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _rss_add(st, pid, d):
     st.proc_stats[S.ST_RSS, pid] += d
     if st.proc_stats[S.ST_RSS, pid] > st.proc_stats[S.ST_PEAK_RSS, pid]:
         st.proc_stats[S.ST_PEAK_RSS, pid] = st.proc_stats[S.ST_RSS, pid]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _io(st, latency, write):
     """Queue one device operation; return its completion time."""
     start = st.sc[S.SC_IO_FREE]
@@ -113,7 +120,7 @@ def _io(st, latency, write):
     return done
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _wait_until(st, t):
     if t > st.sc[S.SC_TIME]:
         st.sc[S.SC_IO_STALL] += t - st.sc[S.SC_TIME]
@@ -123,13 +130,13 @@ def _wait_until(st, t):
 # ---------------------------------------------------------------- pages, frames, slots
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _alloc_frame(st):
     st.sc[S.SC_FREE_TOP] -= 1
     return st.free_stack[st.sc[S.SC_FREE_TOP]]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _release_frame(st, f, evicted):
     hooks.on_remove(st, f, evicted)
     st.frame_page[f] = -1
@@ -137,7 +144,7 @@ def _release_frame(st, f, evicted):
     st.sc[S.SC_FREE_TOP] += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _free_slot(st, s):
     st.slot_page[s] = -1
     st.slot_free[st.sc[S.SC_SLOT_TOP]] = s
@@ -145,7 +152,7 @@ def _free_slot(st, s):
     st.sc[S.SC_SWAP_USED] -= 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _alloc_slot(st, g):
     st.sc[S.SC_SLOT_TOP] -= 1
     s = st.slot_free[st.sc[S.SC_SLOT_TOP]]
@@ -157,7 +164,7 @@ def _alloc_slot(st, g):
     return s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _alloc_anon_page(st, pid, vpn):
     st.sc[S.SC_ANON_TOP] -= 1
     g = st.anon_free[st.sc[S.SC_ANON_TOP]]
@@ -173,7 +180,7 @@ def _alloc_anon_page(st, pid, vpn):
     return g
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _free_anon_page(st, g):
     f = st.page_frame[g]
     if f >= 0:
@@ -190,7 +197,7 @@ def _free_anon_page(st, g):
 # ---------------------------------------------------------------- reverse map
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _link(st, p, g):
     """Make PTE ``p`` (not present) refer to page ``g``."""
     st.pte_page[p] = g
@@ -204,7 +211,7 @@ def _link(st, p, g):
         st.pte_flags[p] = fl | S.PTE_COW
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _unlink(st, p):
     """Detach PTE ``p`` from its page (unmapping it if present); free an anonymous page left unmapped."""
     g = st.pte_page[p]
@@ -233,7 +240,7 @@ def _unlink(st, p):
         hooks.on_meta(st, st.page_frame[g])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _map_present(st, p):
     st.pte_flags[p] |= S.PTE_PRESENT | S.PTE_ACCESSED
     _rss_add(st, st.pte_pid[p], 1)
@@ -242,7 +249,7 @@ def _map_present(st, p):
 # ---------------------------------------------------------------- eviction
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def evict(st, f):
     """Evict the page in frame ``f``: unmap it everywhere, write it back if needed, free the frame.
 
@@ -286,7 +293,7 @@ F_FAULTED = 1
 F_LOADED = 2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _fault_in(st, p, pid, i):
     """Make PTE ``p`` present: S_OK (mapped a resident page), S_LOADED (filled a frame) or S_NEED_FRAME."""
     g = st.pte_page[p]
@@ -339,7 +346,7 @@ def _fault_in(st, p, pid, i):
     return S.S_LOADED
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cow_break(st, p, pid, i):
     """Write through copy-on-write PTE ``p`` (present): reuse the page if exclusive, else copy it."""
     g = st.pte_page[p]
@@ -373,7 +380,7 @@ def _cow_break(st, p, pid, i):
     return S.S_OK
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _fault(st, i, p, op, pid):
     """Resolve the fault of reference ``i`` (PTE ``p`` not present, or a write to a COW PTE).
 
@@ -407,7 +414,7 @@ def _fault(st, i, p, op, pid):
 # ---------------------------------------------------------------- processes and events
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _release_process(st, pid, new_state):
     """Exit or kill ``pid``: unmap all its PTEs, freeing its private pages, frames and slots."""
     for p in range(st.proc_pte_lo[pid], st.proc_pte_hi[pid]):
@@ -416,7 +423,7 @@ def _release_process(st, pid, new_state):
     st.proc_state[pid] = new_state
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _fork(st, child):
     parent_pid = -1
     for j in range(st.fork_lo[child], st.fork_hi[child]):
@@ -442,7 +449,7 @@ def _fork(st, child):
     st.proc_state[child] = S.P_RUN
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _vma_lock(st, v, lock):
     for p in range(st.vma_pte_lo[v], st.vma_pte_hi[v]):
         fl = st.pte_flags[p]
@@ -456,7 +463,7 @@ def _vma_lock(st, v, lock):
                 st.page_pins[st.pte_page[p]] -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _event(st, op, arg, pid):
     if op == S.E_START:
         st.proc_state[pid] = S.P_RUN
@@ -480,7 +487,7 @@ def _event(st, op, arg, pid):
 # ---------------------------------------------------------------- OOM
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def oom_victim(st):
     """The running process with the largest RSS + swapped pages (Linux badness); -1 if none holds memory."""
     best = -1
@@ -499,7 +506,7 @@ def oom_victim(st):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def oom_kill(st):
     """Kill the OOM victim; return its pid or -1 (nothing to kill)."""
     pid = oom_victim(st)
@@ -510,17 +517,14 @@ def oom_kill(st):
     return pid
 
 
-@njit(cache=True)
-def evictable_mask(st):
-    """Boolean mask of the frames that may be evicted now."""
-    n = st.frame_page.shape[0]
-    out = np.zeros(n, dtype=np.bool_)
-    for f in range(n):
+@njit(cache=True, _nrt=False)
+def evictable_mask(st, out):
+    """Fill the boolean array ``out`` with which frames may be evicted now."""
+    for f in range(st.frame_page.shape[0]):
         out[f] = evictable(st, f)
-    return out
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def any_evictable(st):
     """True if at least one frame may be evicted now."""
     for f in range(st.frame_page.shape[0]):
@@ -532,7 +536,7 @@ def any_evictable(st):
 # ---------------------------------------------------------------- the loop
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error.
 

@@ -209,7 +209,6 @@ class Simulator:
         self.loaded = load(workload, self.config)
         need_oracle = oracle or bool(self.policy and self.policy.oracle)
         self.state = _build_state(self.loaded, self.config, self.policy, need_oracle)
-        self.kstate = S.to_kernel(self.state)
         self._status = S.ST_STOPPED
 
     # -- running -------------------------------------------------------------
@@ -229,7 +228,7 @@ class Simulator:
         return self._status == S.ST_DONE
 
     def _step(self, stop: int) -> int:
-        status = int(kernel.run(self.kstate, stop))
+        status = int(kernel.run(self.state, stop))
         self._status = status
         if status == S.ST_SEGV_ERROR:
             i = self.position
@@ -279,18 +278,18 @@ class Simulator:
     # -- decisions -----------------------------------------------------------
     def candidates(self) -> np.ndarray:
         """Frames that may be evicted now (not free, not pinned, not the copy-on-write source)."""
-        return np.flatnonzero(_evictable_mask(self.kstate))
+        return np.flatnonzero(_evictable_mask(self.state))
 
     def evict(self, frame: int) -> None:
         """Evict the page in ``frame`` (must be one of :meth:`candidates`)."""
         f = int(frame)
         if not 0 <= f < self.config.frames:
             raise InvalidAction(f"frame {frame} out of range [0, {self.config.frames})")
-        if not bool(_evictable_mask(self.kstate)[f]):
+        if not bool(_evictable_mask(self.state)[f]):
             raise InvalidAction(
                 f"frame {f} is not an eviction candidate (free, pinned or in use by the fault)"
             )
-        kernel.evict(self.kstate, f)
+        kernel.evict(self.state, f)
         self.state.sc[S.SC_DECISIONS] += 1
 
     def next_use(self, frame: int) -> int:
@@ -299,7 +298,7 @@ class Simulator:
 
         if self.state.ref_key.shape[0] == 0:
             raise SimulationError("next_use needs Simulator(..., oracle=True)")
-        return int(page_next_use(self.kstate, int(self.state.frame_page[frame])))
+        return int(page_next_use(self.state, int(self.state.frame_page[frame])))
 
     # -- inspection ----------------------------------------------------------
     def mapping(self, pid: int, vpn: int) -> Mapping:
@@ -341,8 +340,10 @@ class Simulator:
         }
 
 
-def _evictable_mask(st: S.KernelState) -> np.ndarray:
-    return kernel.evictable_mask(st)
+def _evictable_mask(st: S.SimState) -> np.ndarray:
+    out = np.zeros(st.frame_page.shape[0], dtype=np.bool_)
+    kernel.evictable_mask(st, out)
+    return out
 
 
 def simulate(

@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, types
-from numba.experimental import structref
 
 from workloads.model import (
     EV_EXIT,
@@ -26,7 +24,7 @@ from workloads.model import (
     OP_WRITE,
 )
 
-__all__ = ["KernelState", "SimState", "to_kernel"]
+__all__ = ["SimState"]
 
 # Reference ops and events in the global trace (workload codes plus the scheduler's START).
 R_READ, R_WRITE, R_EXEC = OP_READ, OP_WRITE, OP_EXEC
@@ -273,148 +271,3 @@ class SimState(NamedTuple):
     def n_procs(self) -> int:
         """Number of processes in the workload (including forked children)."""
         return int(self.proc_state.shape[0])
-
-
-@structref.register
-class KernelStateType(types.StructRef):
-    """Numba type of :class:`KernelState`."""
-
-    def preprocess_fields(self, fields):
-        """Store plain (non-literal) field types."""
-        return tuple((name, types.unliteral(typ)) for name, typ in fields)
-
-
-class KernelState(structref.StructRefProxy):
-    """The same arrays as a :class:`SimState`, passed to compiled code by reference.
-
-    A NamedTuple of ~50 arrays passed to a non-inlined compiled function costs a
-    reference-count update per array per call (~100 ns); a StructRef is one
-    pointer. Python code reads the :class:`SimState`; both see the same memory.
-    """
-
-
-structref.define_proxy(KernelState, KernelStateType, list(SimState._fields))
-
-
-@njit(cache=True)
-def _new_kernel_state(
-    ref_op,
-    ref_pte,
-    ref_pid,
-    ref_key,
-    ref_next,
-    frame_page,
-    frame_ver,
-    frame_in,
-    frame_last,
-    frame_count,
-    frame_ready,
-    free_stack,
-    page_frame,
-    page_slot,
-    page_ver,
-    page_kind,
-    page_dirty,
-    page_rmap,
-    page_mapcount,
-    page_pins,
-    page_filever,
-    page_owner,
-    page_vpn,
-    anon_free,
-    pte_page,
-    pte_flags,
-    pte_pid,
-    pte_vpn,
-    pte_vma,
-    pte_static,
-    pte_rmap_next,
-    proc_state,
-    proc_pte_lo,
-    proc_pte_hi,
-    proc_stats,
-    vma_pte_lo,
-    vma_pte_hi,
-    vma_pid,
-    fork_lo,
-    fork_hi,
-    fork_parent_pte,
-    fork_child_pte,
-    slot_page,
-    slot_ver,
-    slot_free,
-    tlb_tag,
-    tlb_stamp,
-    key_next,
-    pol_f,
-    pol_p,
-    pol_g,
-    sc,
-    cost,
-    cfg,
-):
-    return KernelState(
-        ref_op,
-        ref_pte,
-        ref_pid,
-        ref_key,
-        ref_next,
-        frame_page,
-        frame_ver,
-        frame_in,
-        frame_last,
-        frame_count,
-        frame_ready,
-        free_stack,
-        page_frame,
-        page_slot,
-        page_ver,
-        page_kind,
-        page_dirty,
-        page_rmap,
-        page_mapcount,
-        page_pins,
-        page_filever,
-        page_owner,
-        page_vpn,
-        anon_free,
-        pte_page,
-        pte_flags,
-        pte_pid,
-        pte_vpn,
-        pte_vma,
-        pte_static,
-        pte_rmap_next,
-        proc_state,
-        proc_pte_lo,
-        proc_pte_hi,
-        proc_stats,
-        vma_pte_lo,
-        vma_pte_hi,
-        vma_pid,
-        fork_lo,
-        fork_hi,
-        fork_parent_pte,
-        fork_child_pte,
-        slot_page,
-        slot_ver,
-        slot_free,
-        tlb_tag,
-        tlb_stamp,
-        key_next,
-        pol_f,
-        pol_p,
-        pol_g,
-        sc,
-        cost,
-        cfg,
-    )
-
-
-def to_kernel(st: SimState) -> KernelState:
-    """Wrap the arrays of ``st`` (no copy) for the compiled kernel.
-
-    Built by a cached compiled function: the proxy's own constructor is
-    compiled afresh in every process (about a second).
-    """
-    return _new_kernel_state(*st)
