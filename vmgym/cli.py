@@ -26,6 +26,12 @@ workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads.")
 app.add_typer(workloads_app, name="workloads")
 console = Console(stderr=True)
 
+
+def _out() -> Console:
+    """Console for results: the terminal's width, or 120 columns when piped."""
+    return Console() if sys.stdout.isatty() else Console(width=120)
+
+
 WorkloadOpt = Annotated[
     str, typer.Option("--workload", "-w", help="Workload name (see `vmgym workloads list`).")
 ]
@@ -96,7 +102,7 @@ def run(
     table.add_column("value", justify="right")
     for key, value in stats.summary().items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    _out().print(table)
     if len(stats.processes) > 1:
         pt = Table(title="per process")
         cols = [
@@ -114,7 +120,7 @@ def run(
             pt.add_column(c, justify="right" if c not in ("name", "state") else "left")
         for p in stats.processes:
             pt.add_row(*(str(getattr(p, c)) for c in cols))
-        Console().print(pt)
+        _out().print(pt)
 
 
 @app.command("compare")
@@ -168,8 +174,19 @@ def _write_csv(fh, rows) -> None:
 
 def _print_compare(rows, name: str, frames: int) -> None:
     table = Table(title=f"{name}, {frames} frames")
-    for c in COLUMNS:
-        table.add_column(c.replace("_", " "), justify="left" if c == "policy" else "right")
+    headers = (
+        "policy",
+        "misses",
+        "minor",
+        "major",
+        "hit ratio",
+        "swap-outs",
+        "file wb",
+        "sim time",
+        "LRU→OPT",
+    )
+    for c, h in zip(COLUMNS, headers, strict=True):
+        table.add_column(h, justify="left" if c == "policy" else "right", no_wrap=True)
     for r in rows:
         gap = r["lru_to_opt"]
         cells = [
@@ -180,11 +197,11 @@ def _print_compare(rows, name: str, frames: int) -> None:
             f"{r['hit_ratio']:.4f}",
             str(r["swap_outs"]),
             str(r["file_writebacks"]),
-            f"{r['time_ns'] / 1e6:.2f} ms",
+            f"{r['time_ns'] / 1e9:.3f} s",
             "n/a" if gap is None else f"{100 * gap:.1f} %",
         ]
         table.add_row(*cells)
-    Console().print(table)
+    _out().print(table)
 
 
 @app.command("policies")
@@ -197,7 +214,7 @@ def policies_cmd() -> None:
     for name in policies.names():
         cls = policies.get_class(name)
         table.add_row(name, ", ".join(cls.aliases), cls.source)
-    Console().print(table)
+    _out().print(table)
 
 
 @workloads_app.command("list")
@@ -209,7 +226,7 @@ def workloads_list() -> None:
     table.add_column("description")
     for name, desc, frames in registry.describe():
         table.add_row(name, str(frames), desc)
-    Console().print(table)
+    _out().print(table)
 
 
 def main() -> None:

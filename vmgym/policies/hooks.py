@@ -32,9 +32,7 @@ def on_hit(st, pol, pol_f, pol_g, f, g, i):
 def on_insert(st, f, g, i):
     """Page ``g`` was loaded into frame ``f`` by reference ``i``."""
     pol = st.cfg[S.CF_POLICY]
-    if pol == lru.KERNEL_ID:
-        lru.on_insert(st, f)
-    elif pol == fifo.KERNEL_ID:
+    if pol == lru.KERNEL_ID or pol == fifo.KERNEL_ID:
         fifo.on_insert(st, f)
     elif pol == clock.KERNEL_ID:
         clock.on_insert(st, f)
@@ -46,9 +44,7 @@ def on_insert(st, f, g, i):
 def on_remove(st, f, evicted):
     """Frame ``f`` is being emptied: ``evicted`` (replacement) or freed (exit, munmap)."""
     pol = st.cfg[S.CF_POLICY]
-    if pol == lru.KERNEL_ID:
-        lru.on_remove(st, f)
-    elif pol == fifo.KERNEL_ID:
+    if pol == lru.KERNEL_ID or pol == fifo.KERNEL_ID:
         fifo.on_remove(st, f)
     elif pol == opt.KERNEL_ID:
         opt.on_remove(st, f)
@@ -65,10 +61,8 @@ def on_meta(st, f):
 def victim(st):
     """The policy's victim frame among evictable frames, or -1 if it has none."""
     pol = st.cfg[S.CF_POLICY]
-    if pol == lru.KERNEL_ID:
-        return lru.victim(st)
-    if pol == fifo.KERNEL_ID:
-        return fifo.victim(st)
+    if pol == lru.KERNEL_ID or pol == fifo.KERNEL_ID:
+        return fifo.victim(st)  # LRU keeps FIFO's queue, reordered on hits
     if pol == clock.KERNEL_ID:
         return clock.victim(st)
     if pol == opt.KERNEL_ID:
