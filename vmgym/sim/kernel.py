@@ -190,6 +190,7 @@ def _free_anon_page(st, g):
         _free_slot(st, st.page_slot[g])
         st.page_slot[g] = -1
     st.page_owner[g] = -1
+    hooks.on_page_free(st, g)
     st.anon_free[st.sc[S.SC_ANON_TOP]] = g
     st.sc[S.SC_ANON_TOP] += 1
 
