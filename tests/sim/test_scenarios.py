@@ -336,3 +336,14 @@ def test_from_pages_textbook_string_through_simulate():
 
     w = Workload.from_pages([7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2, 1, 2, 0, 1, 7, 0, 1])
     assert simulate(w, "lru", frames=3).faults == 12
+
+
+def test_minor_fault_on_resident_shared_page_evicts_nothing():
+    wb = WorkloadBuilder("shm-minor")
+    wb.shm("ipc", 4)
+    for k in range(2):
+        p = wb.process(f"p{k}")
+        p.map(Vma(0, 4, "rw", obj="ipc", shared=True))
+        refs(p, *[(v, R) for v in range(4)])
+    s = Simulator(wb.build(), cfg(frames=8, quantum=4), "lru").run()
+    assert s.evictions == 0 and s.minor_faults == 8

@@ -290,8 +290,8 @@ def evict(st, f):
 
 # ---------------------------------------------------------------- faults
 
-F_FAULTED = 1
-F_LOADED = 2
+F_FAULTED = 4  # distinct from S_NEED_FRAME (1): a fault that maps a resident page is not a need for a frame
+F_LOADED = 8
 
 
 @njit(cache=True, inline="always", _nrt=False)
