@@ -27,14 +27,20 @@ def cfg(**kw):
     return MachineConfig(**{**base, **kw})
 
 
-def test_shared_page_evicted_from_both_processes_and_writes_are_visible():
-    wb = WorkloadBuilder("shm")
-    wb.shm("ipc", 1)
+def _shm_pair(name, private_pages, shm_pages):
+    """Two processes, each with private pages at vpn 0 and the shm segment "ipc" at vpn 10."""
+    wb = WorkloadBuilder(name)
+    wb.shm("ipc", shm_pages)
     a = wb.process("a")
     b = wb.process("b")
     for p in (a, b):
-        p.map(Vma(0, 4, "rw"))
-        p.map(Vma(10, 1, "rw", obj="ipc", shared=True))
+        p.map(Vma(0, private_pages, "rw"))
+        p.map(Vma(10, shm_pages, "rw", obj="ipc", shared=True))
+    return wb, a, b
+
+
+def test_shared_page_evicted_from_both_processes_and_writes_are_visible():
+    wb, a, b = _shm_pair("shm", 4, 1)
     refs(a, (10, W), (2, R), (3, R))  # a writes the shared page
     refs(b, (10, R), (0, W), (1, W))  # b reads it (minor fault), then needs frames
     sim = Simulator(wb.build(), cfg(tlb_entries=4, tlb_ways=2, quantum=1), policy=None)
@@ -255,13 +261,7 @@ def test_all_pinned_means_oom_kill():
 
 
 def test_nothing_to_free_is_a_clear_error():
-    wb = WorkloadBuilder("stuck")
-    wb.shm("ipc", 2)
-    a = wb.process("a")
-    b = wb.process("b")
-    for p in (a, b):
-        p.map(Vma(0, 2, "rw"))
-        p.map(Vma(10, 2, "rw", obj="ipc", shared=True))
+    wb, a, b = _shm_pair("stuck", 2, 2)
     refs(a, (10, W), (11, W), (0, W))  # dirty shm fills RAM, no swap: a is OOM-killed
     refs(b, (0, W))  # shm pages outlive a and b holds nothing: no way forward
     with pytest.raises(OutOfMemory, match="no frame can be freed"):
