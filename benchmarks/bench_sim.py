@@ -19,6 +19,7 @@ from collections import OrderedDict
 import numpy as np
 
 from vmgym import MachineConfig, Simulator
+from vmgym.compare import parse_policies
 from workloads import OP_READ, OP_WRITE, Vma, Workload, WorkloadBuilder
 from workloads.generators import zipf_ranks
 
@@ -81,7 +82,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=10_000)
     ap.add_argument("--frames", type=int, default=1_000)
     ap.add_argument("--alpha", type=float, default=0.9)
-    ap.add_argument("--policies", default="lru,fifo,clock,opt")
+    ap.add_argument("--policies", default="lru,fifo,clock,opt", help="comma-separated, or 'all'")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     pages = zipf_pages(args.pages, args.refs, args.alpha, seed=42)
@@ -92,13 +93,13 @@ def main() -> None:
     lean = Workload.from_pages(pages)
     full = multi_process(pages, 4, args.pages, 0.3, seed=7)
     full_cfg = MachineConfig(frames=args.frames, tlb_entries=64, tlb_ways=4, swap_slots=1 << 16, quantum=1000)
-    header = f"{'config':<6} {'policy':<6} {'M req/s':>8} {'x python':>9} {'load s':>7} {'misses':>9}"
+    header = f"{'config':<6} {'policy':<9} {'M req/s':>8} {'x python':>9} {'load s':>7} {'misses':>9}"
     print(header)
-    for policy in args.policies.split(","):
+    for policy in parse_policies(args.policies):
         for label, wl, cfg in (("lean", lean, MachineConfig.lean(args.frames)), ("full", full, full_cfg)):
             load_t, run_t, stats = bench(wl, cfg, policy, args.repeat)
             rate = n / run_t
-            cols = f"{label:<6} {policy:<6} {rate / 1e6:8.2f} {rate * t_py / n:9.1f}"
+            cols = f"{label:<6} {policy:<9} {rate / 1e6:8.2f} {rate * t_py / n:9.1f}"
             print(f"{cols} {load_t:7.3f} {stats.misses:9,}")
             if label == "lean" and policy == "lru":
                 assert stats.misses == py_misses, (stats.misses, py_misses)

@@ -221,8 +221,9 @@ def test_fault_count_matches_reference(policy, tw, k):
 @settings(max_examples=60, deadline=None)
 @given(tw=traces_with_writes(), k=frame_counts)
 def test_writes_do_not_change_faults(tw, k):
+    """Only NRU reads the dirty bit by design (its classes are 2R + M)."""
     pages, writes = tw
-    for policy in policies.names():
+    for policy in (name for name in policies.names() if name != "nru"):
         assert sim_faults(pages, k, policy, writes) == sim_faults(pages, k, policy, None)
 
 

@@ -88,6 +88,6 @@ def test_event_errors():
 def test_unknown_policy_lists_valid_names():
     from vmgym.policies import PolicyError
 
-    match = "unknown policy 'lfu3'; choose one of: .*clock, fifo, .*lru, .*opt"
+    match = "unknown policy 'lfu3'; choose one of: .*clock, .*fifo, .*lru, .*opt"
     with pytest.raises(PolicyError, match=match):
         Simulator(Workload.from_pages([1]), MachineConfig(frames=2), "lfu3")

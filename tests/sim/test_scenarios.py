@@ -205,6 +205,24 @@ def test_write_after_fork_by_sole_owner_reuses_the_page():
     assert s.cow_faults == 1
 
 
+def test_write_protect_fault_drops_the_stale_tlb_entry():
+    """Regression: a read cached the COW PTE in the TLB; the write fault must not cache it twice."""
+    wb = WorkloadBuilder("cow-tlb")
+    parent = wb.process("parent")
+    parent.map(Vma(0, 4, "rw"))
+    refs(parent, (0, W))
+    child = parent.fork()
+    refs(child, (0, W))  # the child copies: the parent's page becomes exclusive
+    refs(parent, (1, R), (1, R), (0, R), (0, W), (0, R))  # (the child runs) TLB fill, write fault, TLB hit
+    sim = Simulator(wb.build(), cfg(frames=8, quantum=2, tlb_entries=16, tlb_ways=4), "lru")
+    while not sim.done:
+        sim.advance(stop=sim.position + 1)
+        sim.check_invariants()
+    s = sim.run()
+    assert s.cow_faults == 1 and s.processes[0].minor_faults == 3  # w0 zero fill, r1 zero fill, w0 protect
+    assert s.processes[0].tlb_hits == 2  # the second r1 and the last r0
+
+
 def test_private_file_mapping_copies_on_write_and_never_writes_the_file():
     wb = WorkloadBuilder("filepriv")
     wb.file("f", 2)

@@ -5,7 +5,26 @@
 LRU()
 """
 
-from vmgym.policies import clock, fifo, lru, opt  # noqa: F401  (registration)
-from vmgym.policies.base import Policy, PolicyError, aliases, get_class, make, names, register
+from vmgym.policies import (  # noqa: F401  (registration)
+    aging,
+    arc,
+    car,
+    clock,
+    clockpro,
+    fifo,
+    gclock,
+    lfu,
+    lirs,
+    lru,
+    lruk,
+    nfu,
+    nru,
+    opt,
+    randompolicy,
+    s3fifo,
+    sieve,
+    twoq,
+)
+from vmgym.policies.base import Policy, PolicyError, aliases, get_class, make, names, register, unregister
 
-__all__ = ["Policy", "PolicyError", "aliases", "get_class", "make", "names", "register"]
+__all__ = ["Policy", "PolicyError", "aliases", "get_class", "make", "names", "register", "unregister"]

@@ -21,7 +21,7 @@ def dll_init(rows, heads, r, h):
     heads[h + 1] = -1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def dll_push_front(rows, heads, r, h, x):
     """Insert ``x`` at the head."""
     head = heads[h]
@@ -34,7 +34,7 @@ def dll_push_front(rows, heads, r, h, x):
     heads[h] = x
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def dll_remove(rows, heads, r, h, x):
     """Unlink ``x`` (which must be on the list)."""
     prv = rows[r, x]
@@ -51,7 +51,7 @@ def dll_remove(rows, heads, r, h, x):
     rows[r + 1, x] = -1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def dll_move_front(rows, heads, r, h, x):
     """Move ``x`` (on the list) to the head."""
     if heads[h] != x:

@@ -2,8 +2,9 @@
 
 A replacement policy has two halves:
 
-- compiled hooks (in its module) that the simulator calls at every hit, insertion,
-  eviction and removal, and when it needs a victim (see :mod:`vmgym.policies.hooks`);
+- compiled hooks (functions named ``on_hit``, ``on_insert``, ..., ``victim`` in its
+  module) that the simulator calls at every hit, insertion, eviction and removal,
+  and when it needs a victim (the contract: :mod:`vmgym.policies.hooks`);
 - a :class:`Policy` subclass that names it, validates its parameters and sizes and
   initialises its state arrays (``pol_f`` rows per frame, ``pol_p`` rows per page,
   ``pol_g`` global slots).
@@ -11,9 +12,12 @@ A replacement policy has two halves:
 
 from __future__ import annotations
 
+import sys
 from typing import Any, ClassVar
 
 import numpy as np
+
+from vmgym.policies import hooks as _hooks
 
 
 class PolicyError(ValueError):
@@ -37,6 +41,7 @@ class Policy:
     global_rows: ClassVar[int] = 0
     oracle: ClassVar[bool] = False  # needs the future (next-use array)
     params: ClassVar[dict[str, Any]] = {}
+    hooks: ClassVar[dict[str, Any]] = {}  # filled by @register from the policy's module
 
     def __init__(self, **params: Any):
         unknown = set(params) - set(self.params)
@@ -67,7 +72,16 @@ _ALIASES: dict[str, str] = {}
 
 
 def register(cls: type[Policy]) -> type[Policy]:
-    """Class decorator: register a policy under its name and aliases."""
+    """Class decorator: register a policy under its name and aliases.
+
+    Unless the class sets ``hooks`` itself, its hooks are the functions of the
+    module that defines it named as in :mod:`vmgym.policies.hooks`; ``victim``
+    is required.
+    """
+    if "hooks" not in cls.__dict__:
+        cls.hooks = _hooks.collect(sys.modules[cls.__module__])
+    if "victim" not in cls.hooks:
+        raise TypeError(f"policy {cls.name!r} ({cls.__module__}) defines no victim hook")
     for key in (cls.name, *cls.aliases):
         key = key.lower()
         if key in _ALIASES:
@@ -75,6 +89,14 @@ def register(cls: type[Policy]) -> type[Policy]:
         _ALIASES[key] = cls.name
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a registered policy and its aliases (e.g. to redefine one in a notebook)."""
+    cls = get_class(name)
+    for key in [k for k, v in _ALIASES.items() if v == cls.name]:
+        del _ALIASES[key]
+    del _REGISTRY[cls.name]
 
 
 def names() -> list[str]:

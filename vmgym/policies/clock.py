@@ -16,7 +16,7 @@ KERNEL_ID = 3
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_insert(st, f):
+def on_insert(st, f, g, i):
     """A page entered frame ``f``: by default it starts with its reference bit clear."""
     if st.pol_g[1] == 0:
         test_and_clear_referenced(st, f)

@@ -18,13 +18,13 @@ KERNEL_ID = 1
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_insert(st, f):
+def on_insert(st, f, g, i):
     """A page entered frame ``f``: newest in the queue."""
     dll_push_front(st.pol_f, st.pol_g, 0, 0, f)
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_remove(st, f):
+def on_remove(st, f, evicted):
     """Frame ``f`` was emptied (evicted or freed)."""
     dll_remove(st.pol_f, st.pol_g, 0, 0, f)
 

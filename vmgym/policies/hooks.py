@@ -1,51 +1,40 @@
-"""Dispatch from the simulator flow to the compiled policy hooks.
+"""The hook contract between the simulator flow and a replacement policy.
 
-The flow is written once (:mod:`vmgym.sim.kernel`); policies plug in here. Each
-hook branches on the policy's kernel id, a constant for a whole run, so the
-branch costs next to nothing. Kernel id 0 is the *external* policy: the
-simulator stops and asks its caller (a Python policy or an RL agent).
+The flow (:mod:`vmgym.sim.kernel`) is written once and calls six hooks through a
+module-level name ``hooks``. :func:`vmgym.sim.specialize.flow_for` compiles one
+copy of the flow per policy with ``hooks`` bound to that policy's functions, so a
+run compiles (and inlines) only the policy it uses and no dispatch is left in
+the hot loop. A policy module defines any of the hooks below under these exact
+names and signatures; the ones it omits are these no-op defaults.
 
-Adding a policy: see ``docs/writing-a-policy.md``. Each ``# <dispatch:...>``
-marker is where a new ``elif`` branch goes.
+The *external* policy (kernel id 0) has only defaults: the simulator stops and
+asks its caller (a Python policy or an RL agent) for each victim.
 """
 
 from __future__ import annotations
 
-from numba import njit
+import inspect
+from types import ModuleType
+from typing import Any
 
-from vmgym.policies import clock, fifo, lru, opt
-from vmgym.sim import state as S
-
-# <dispatch:imports>
+from numba import config, njit
+from numba.core.registry import CPUDispatcher
 
 EXTERNAL = 0
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_hit(st, pol, pol_f, pol_g, f, g, i):
-    """Reference ``i`` hit page ``g`` resident in frame ``f``.
+def on_hit(st, pol_f, pol_g, f, g, i):
+    """Reference ``i`` touched page ``g``, resident in frame ``f``, without loading it.
 
-    The hot loop passes the policy id and the ``pol_f``/``pol_g`` arrays it
-    hoisted (see ``kernel.run``); ``st`` has everything else.
+    The hot loop passes ``st.pol_f`` / ``st.pol_g`` it hoisted into locals: use
+    those for the cheap common case.
     """
-    if pol == lru.KERNEL_ID:
-        lru.on_hit(pol_f, pol_g, f)
-    elif pol == opt.KERNEL_ID:
-        opt.on_access(st, f, g, i)
-    # <dispatch:on_hit>
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
-    """Page ``g`` was loaded into frame ``f`` by reference ``i``."""
-    pol = st.cfg[S.CF_POLICY]
-    if pol == lru.KERNEL_ID or pol == fifo.KERNEL_ID:
-        fifo.on_insert(st, f)
-    elif pol == clock.KERNEL_ID:
-        clock.on_insert(st, f)
-    elif pol == opt.KERNEL_ID:
-        opt.on_access(st, f, g, i)
-    # <dispatch:on_insert>
+    """Page ``g`` was loaded into frame ``f`` by reference ``i`` (the position is ``st.sc[SC_POS]``)."""
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -54,12 +43,6 @@ def on_remove(st, f, evicted):
 
     ``st.frame_page[f]`` still names the page during this call.
     """
-    pol = st.cfg[S.CF_POLICY]
-    if pol == lru.KERNEL_ID or pol == fifo.KERNEL_ID:
-        fifo.on_remove(st, f)
-    elif pol == opt.KERNEL_ID:
-        opt.on_remove(st, f)
-    # <dispatch:on_remove>
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -68,30 +51,61 @@ def on_page_free(st, g):
 
     Policies that remember non-resident pages (ghost lists) must forget ``g`` here.
     """
-    pol = st.cfg[S.CF_POLICY]
-    if pol < 0:
-        pass
-    # <dispatch:on_page_free>
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_meta(st, f):
     """The set of PTEs mapping frame ``f``'s page changed (fork, copy-on-write, unmap)."""
-    pol = st.cfg[S.CF_POLICY]
-    if pol == opt.KERNEL_ID:
-        opt.on_meta(st, f)
-    # <dispatch:on_meta>
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def victim(st):
-    """The policy's victim frame among evictable frames, or -1 if it has none."""
-    pol = st.cfg[S.CF_POLICY]
-    if pol == lru.KERNEL_ID or pol == fifo.KERNEL_ID:
-        return fifo.victim(st)  # LRU keeps FIFO's queue, reordered on hits
-    if pol == clock.KERNEL_ID:
-        return clock.victim(st)
-    if pol == opt.KERNEL_ID:
-        return opt.victim(st)
-    # <dispatch:victim>
+    """The policy's victim among evictable frames, or -1 if it has none.
+
+    Called when a fault needs a frame and none is free; the faulting reference is
+    ``st.sc[SC_POS]`` (policies with ghost lists, such as ARC, read it to adapt).
+    """
     return -1
+
+
+DEFAULTS: dict[str, Any] = {
+    "on_hit": on_hit,
+    "on_insert": on_insert,
+    "on_remove": on_remove,
+    "on_page_free": on_page_free,
+    "on_meta": on_meta,
+    "victim": victim,
+}
+
+
+def _arity(fn: object) -> int:
+    return len(inspect.signature(getattr(fn, "py_func", fn)).parameters)
+
+
+def collect(module: ModuleType) -> dict[str, Any]:
+    """The hooks a policy module defines (by name), checked against the contract.
+
+    Raises ``TypeError`` naming the module and hook if one is not a compiled
+    function or has the wrong number of parameters.
+    """
+    found = {}
+    for name, default in DEFAULTS.items():
+        fn = getattr(module, name, None)
+        if fn is None or fn is default:
+            continue
+        if not isinstance(fn, CPUDispatcher) and not config.DISABLE_JIT:
+            raise TypeError(f"{module.__name__}.{name} must be a numba @njit function (the hook contract)")
+        if _arity(fn) != _arity(default):
+            expected = ", ".join(inspect.signature(getattr(default, "py_func", default)).parameters)
+            raise TypeError(f"{module.__name__}.{name} must take ({expected})")
+        found[name] = fn
+    return found
+
+
+def hook_module(label: str, hooks: dict[str, Any]) -> ModuleType:
+    """A module object holding ``hooks`` (defaults filled in): what the flow's ``hooks`` name binds to."""
+    mod = ModuleType(f"vmgym.policies.hooks[{label}]")
+    mod.EXTERNAL = EXTERNAL
+    for name, default in DEFAULTS.items():
+        setattr(mod, name, hooks.get(name, default))
+    return mod

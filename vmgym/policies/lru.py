@@ -24,7 +24,7 @@ victim = fifo.victim
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_hit(pol_f, pol_g, f):
+def on_hit(st, pol_f, pol_g, f, g, i):
     """Frame ``f`` was referenced: most recently used."""
     dll_move_front(pol_f, pol_g, 0, 0, f)
 

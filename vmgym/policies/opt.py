@@ -36,10 +36,16 @@ def page_next_use(st, g):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_access(st, f, g, i):
+def on_insert(st, f, g, i):
     """Reference ``i`` touched page ``g`` in frame ``f``: advance its next use."""
     st.key_next[st.ref_key[i]] = st.ref_next[i]
     heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, g))
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_hit(st, pol_f, pol_g, f, g, i):
+    """A hit is an access like a load: advance the page's next use."""
+    on_insert(st, f, g, i)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -49,7 +55,7 @@ def on_meta(st, f):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_remove(st, f):
+def on_remove(st, f, evicted):
     """Frame ``f`` was emptied."""
     heap_remove(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f)
 

@@ -145,8 +145,11 @@ def check_invariants(st: S.SimState) -> None:
     Checks: frame ownership and the free list; swap-slot ownership and
     accounting; reverse maps, mapcounts, pins and present bits; RSS per process,
     dead processes hold nothing, no leaked anonymous page; page versions (no data
-    lost, clean pages have a valid backing copy); no stale TLB entries.
+    lost, clean pages have a valid backing copy); no stale TLB entries; no
+    hook call left undelivered to the policy.
     """
+    if st.sc[S.SC_NOTES] != 0:
+        _fail(f"{int(st.sc[S.SC_NOTES])} queued hook calls were not delivered to the policy")
     _check_frames(st)
     _check_slots(st)
     _check_rmap(st)

@@ -180,17 +180,45 @@ def _alloc_anon_page(st, pid, vpn):
     return g
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _note(st, kind, arg):
+    """Queue a hook call for :func:`_deliver_notes` (rare paths are shared by all policies)."""
+    st.notes[st.sc[S.SC_NOTES]] = (arg << 3) | kind
+    st.sc[S.SC_NOTES] += 1
+
+
+@njit(cache=True, _nrt=False)
+def _deliver_notes(st):
+    """Make the hook calls the rare paths queued, in order; called right after each rare path returns.
+
+    A frame whose page was freed stays allocated (``frame_page`` intact) until its
+    NOTE_REMOVE is delivered, so ``on_remove`` sees the page as its contract says.
+    """
+    for j in range(st.sc[S.SC_NOTES]):
+        kind = st.notes[j] & 7
+        arg = st.notes[j] >> 3
+        if kind == S.NOTE_REMOVE:
+            _release_frame(st, arg, False)
+        elif kind == S.NOTE_PAGE_FREE:
+            hooks.on_page_free(st, arg)
+        elif kind == S.NOTE_META:
+            hooks.on_meta(st, arg)
+        else:
+            hooks.on_insert(st, arg, st.frame_page[arg], st.sc[S.SC_POS])
+    st.sc[S.SC_NOTES] = 0
+
+
 @njit(cache=True, _nrt=False)
 def _free_anon_page(st, g):
     f = st.page_frame[g]
     if f >= 0:
-        _release_frame(st, f, False)
+        _note(st, S.NOTE_REMOVE, f)
         st.page_frame[g] = -1
     if st.page_slot[g] >= 0:
         _free_slot(st, st.page_slot[g])
         st.page_slot[g] = -1
     st.page_owner[g] = -1
-    hooks.on_page_free(st, g)
+    _note(st, S.NOTE_PAGE_FREE, g)
     st.anon_free[st.sc[S.SC_ANON_TOP]] = g
     st.sc[S.SC_ANON_TOP] += 1
 
@@ -238,7 +266,7 @@ def _unlink(st, p):
     if st.page_kind[g] == S.KIND_ANON and st.page_mapcount[g] == 0:
         _free_anon_page(st, g)
     elif st.page_frame[g] >= 0:
-        hooks.on_meta(st, st.page_frame[g])
+        _note(st, S.NOTE_META, st.page_frame[g])
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -353,6 +381,7 @@ def _cow_break(st, p, pid, i):
     g = st.pte_page[p]
     if st.page_kind[g] == S.KIND_ANON and st.page_mapcount[g] == 1:
         st.pte_flags[p] &= ~S.PTE_COW
+        _tlb_shootdown(st, p)  # the PTE's permissions changed: drop its stale entry (flush_tlb_page)
         return S.S_OK
     src = st.page_frame[g]
     if st.sc[S.SC_FREE_TOP] == 0:
@@ -377,7 +406,7 @@ def _cow_break(st, p, pid, i):
     st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_COW]
     st.proc_stats[S.ST_MINOR, pid] += 1
     st.proc_stats[S.ST_COW, pid] += 1
-    hooks.on_insert(st, f, n, i)
+    _note(st, S.NOTE_INSERT, f)
     return S.S_OK
 
 
@@ -444,7 +473,7 @@ def _fork(st, child):
             st.pte_flags[pp] |= S.PTE_COW
         st.pte_flags[cp] = fl
         if st.page_frame[g] >= 0:
-            hooks.on_meta(st, st.page_frame[g])
+            _note(st, S.NOTE_META, st.page_frame[g])
     if parent_pid >= 0 and st.cfg[S.CF_TLB_SETS] > 0:
         _tlb_flush_pid(st, parent_pid)  # the parent's writable entries became copy-on-write
     st.proc_state[child] = S.P_RUN
@@ -555,7 +584,7 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     frame_last, frame_count, frame_ver = st.frame_last, st.frame_count, st.frame_ver
     page_dirty, page_ver = st.page_dirty, st.page_ver
     c_dram, c_tlb_hit, c_walk = st.cost[S.C_DRAM], st.cost[S.C_TLB_HIT], st.cost[S.C_WALK]
-    pol, pol_f, pol_g = st.cfg[S.CF_POLICY], st.pol_f, st.pol_g
+    pol_f, pol_g = st.pol_f, st.pol_g
     end = min(n, stop)
     i = sc[S.SC_POS]
     while i < end:
@@ -564,6 +593,8 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
         if op >= S.EVENT_BASE:
             sc[S.SC_POS] = i
             _event(st, op, ref_pte[i], pid)
+            if sc[S.SC_NOTES]:
+                _deliver_notes(st)
             i += 1
             continue
         if proc_state[pid] != S.P_RUN:
@@ -584,6 +615,8 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                 sc[S.SC_POS] = i
                 return S.ST_SEGV_ERROR
             _release_process(st, pid, S.P_SEGV)
+            if sc[S.SC_NOTES]:
+                _deliver_notes(st)
             i += 1
             continue
         fl = pte_flags[p]
@@ -591,20 +624,21 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
         if fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):
             sc[S.SC_POS] = i
             sc[S.SC_PROTECT] = -1
+            need = False
             if not external and sc[S.SC_FREE_TOP] == 0 and fl & S.PTE_PRESENT == 0:
                 # the common miss: make room first instead of failing one attempt
                 g = pte_page[p]
                 if g < 0:
                     g = st.pte_static[p]
-                if g < 0 or page_frame[g] < 0:
-                    f = hooks.victim(st)
-                    if f >= 0:
-                        evict(st, f)
-                        sc[S.SC_DECISIONS] += 1
-            t0 = sc[S.SC_TIME]
-            flt = _fault(st, i, p, op, pid)
-            ps[S.ST_TIME, pid] += sc[S.SC_TIME] - t0
-            if flt == S.S_NEED_FRAME:
+                need = g < 0 or page_frame[g] < 0
+            if not need:
+                t0 = sc[S.SC_TIME]
+                flt = _fault(st, i, p, op, pid)
+                if sc[S.SC_NOTES]:
+                    _deliver_notes(st)
+                ps[S.ST_TIME, pid] += sc[S.SC_TIME] - t0
+                need = flt == S.S_NEED_FRAME
+            if need:  # one call site each for victim and evict: they are inlined
                 if external:
                     if any_evictable(st):
                         return S.ST_NEED_VICTIM
@@ -617,7 +651,10 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                     continue
                 if st.cfg[S.CF_OOM_ERROR]:
                     return S.ST_OOM_ERROR
-                if oom_kill(st) < 0:
+                killed = oom_kill(st)
+                if sc[S.SC_NOTES]:
+                    _deliver_notes(st)
+                if killed < 0:
                     return S.ST_DEADLOCK
                 continue
             fl = pte_flags[p]
@@ -653,7 +690,7 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
         if flt == 0:
             ps[S.ST_HITS, pid] += 1
         if flt & F_LOADED == 0:
-            hooks.on_hit(st, pol, pol_f, pol_g, f, g, i)
+            hooks.on_hit(st, pol_f, pol_g, f, g, i)
         i += 1
     sc[S.SC_POS] = i
     return S.ST_DONE if i >= n else S.ST_STOPPED

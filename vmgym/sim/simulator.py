@@ -31,6 +31,7 @@ from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.invariants import check_invariants
 from vmgym.sim.loader import LoadedWorkload, load, oracle_keys
+from vmgym.sim.specialize import flow_for
 from vmgym.sim.stats import RunStats, collect
 from workloads.model import Workload
 
@@ -173,6 +174,7 @@ def _build_state(
         pol_f=pol_f,
         pol_p=pol_p,
         pol_g=pol_g,
+        notes=np.zeros(2 * n_ptes + 8, i64),  # a rare path queues at most 2 notes per PTE it touches
         sc=sc,
         cost=config.costs.as_array(),
         cfg=cfg,
@@ -209,6 +211,7 @@ class Simulator:
         self.loaded = load(workload, self.config)
         need_oracle = oracle or bool(self.policy and self.policy.oracle)
         self.state = _build_state(self.loaded, self.config, self.policy, need_oracle)
+        self._flow = flow_for(self.policy)  # the kernels compiled for this policy
         self._status = S.ST_STOPPED
 
     # -- running -------------------------------------------------------------
@@ -228,7 +231,7 @@ class Simulator:
         return self._status == S.ST_DONE
 
     def _step(self, stop: int) -> int:
-        status = int(kernel.run(self.state, stop))
+        status = int(self._flow.run(self.state, stop))
         self._status = status
         if status == S.ST_SEGV_ERROR:
             i = self.position
@@ -289,7 +292,7 @@ class Simulator:
             raise InvalidAction(
                 f"frame {f} is not an eviction candidate (free, pinned or in use by the fault)"
             )
-        kernel.evict(self.state, f)
+        self._flow.evict(self.state, f)
         self.state.sc[S.SC_DECISIONS] += 1
 
     def next_use(self, frame: int) -> int:

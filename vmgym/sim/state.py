@@ -132,8 +132,9 @@ PROC_STAT_NAMES = (
     SC_DECISIONS,  # victims chosen (by the policy or the caller)
     SC_SWAP_USED,  # swap slots in use
     SC_PEAK_SWAP,
-) = range(23)
-N_SC = 23
+    SC_NOTES,  # hook calls queued in ``notes`` by the rare paths, not yet delivered
+) = range(24)
+N_SC = 24
 SC_NAMES = (
     "pos",
     "time_ns",
@@ -158,6 +159,7 @@ SC_NAMES = (
     "decisions",
     "swap_used",
     "peak_swap_used",
+    "notes",
 )
 
 # Cost array indices (order of CostModel fields).
@@ -257,6 +259,8 @@ class SimState(NamedTuple):
     pol_f: np.ndarray  # int64 [rows, n_frames]
     pol_p: np.ndarray  # int64 [rows, n_pages]
     pol_g: np.ndarray  # int64 [rows]
+    # hook calls queued by the rare paths (exit, munmap, fork, copy-on-write): (arg << 3) | NOTE_*
+    notes: np.ndarray
     # scalars, costs, configuration
     sc: np.ndarray
     cost: np.ndarray
@@ -271,3 +275,11 @@ class SimState(NamedTuple):
     def n_procs(self) -> int:
         """Number of processes in the workload (including forked children)."""
         return int(self.proc_state.shape[0])
+
+
+# Hook calls that the rare paths (compiled once, shared by every policy) queue in
+# ``notes`` for the policy-specific flow to deliver right after they return.
+NOTE_REMOVE = 1  # arg: frame whose page was freed (released and on_remove(evicted=False) on delivery)
+NOTE_PAGE_FREE = 2  # arg: page id that stopped existing (on_page_free)
+NOTE_META = 3  # arg: frame whose page's mappings changed (on_meta)
+NOTE_INSERT = 4  # arg: frame filled by a copy-on-write copy (on_insert)

@@ -1,0 +1,68 @@
+"""Compiled helpers shared by the adaptive policies (ARC, CAR, 2Q, S3-FIFO).
+
+- :func:`faulting_page`: the page whose fault is being served when ``victim`` runs.
+  The simulator calls ``victim(st)`` before ``on_insert`` and does not pass the
+  faulting page, but it sets ``sc[SC_POS]`` to the faulting reference first, so the
+  page can be read from the trace: its PTE ``ref_pte[pos]`` and the PTE's page
+  (``pte_page``, or ``pte_static`` for a shared/file page this PTE has not linked
+  yet). A present PTE means the fault is a copy-on-write break, whose page is a
+  fresh private copy that no policy can know: -1. So is a never-touched anonymous
+  page (no page id yet).
+- :func:`get_real` / :func:`set_real`: a float64 kept exactly in two int64 slots
+  (mantissa and exponent), for the real-valued target ``p`` of ARC and CAR.
+- :func:`ratio_count`: how a size ratio becomes a count of frames (Python side).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+from vmgym.sim import state as S
+
+_TWO53 = 9007199254740992.0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def faulting_page(st):
+    """Page id of the fault in progress (see the module docstring), or -1."""
+    pos = st.sc[S.SC_POS]
+    if pos < 0 or pos >= st.ref_pte.shape[0]:
+        return -1
+    p = st.ref_pte[pos]
+    if p < 0 or st.ref_op[pos] >= S.EVENT_BASE:
+        return -1
+    if st.pte_flags[p] & S.PTE_PRESENT:
+        return -1
+    g = st.pte_page[p]
+    if g < 0:
+        g = st.pte_static[p]
+    return g
+
+
+@njit(cache=True, _nrt=False)
+def get_real(slots, k):
+    """The float stored by :func:`set_real` at ``slots[k]``, ``slots[k + 1]``."""
+    return math.ldexp(np.float64(slots[k]), int(slots[k + 1]))
+
+
+@njit(cache=True, _nrt=False)
+def set_real(slots, k, x):
+    """Store float ``x`` exactly: ``x == mantissa * 2**exponent`` with an integer mantissa."""
+    m, e = math.frexp(x)
+    slots[k] = np.int64(m * _TWO53)
+    slots[k + 1] = e - 53
+
+
+def exact_ratio(value: float) -> Fraction:
+    """A ratio parameter as an exact fraction (0.1 is 1/10, not the nearest binary double)."""
+    return Fraction(value).limit_denominator(1_000_000)
+
+
+def ratio_count(value: float, frames: int, *, ceil: bool = False) -> int:
+    """``floor(value * frames)`` (or ``ceil``), computed exactly."""
+    x = exact_ratio(value) * frames
+    return math.ceil(x) if ceil else math.floor(x)

@@ -1,0 +1,96 @@
+"""Aging: NFU with the counters shifted right at each tick, the R bit entering at the top.
+
+Source: Tanenbaum & Bos, *Modern Operating Systems*, 4th ed., 3.4.7 (Fig. 3-17):
+each page has a ``bits``-wide shift register; at every clock tick it is shifted
+right one bit and the page's R bit is put into the leftmost bit, then R is
+cleared. On a page fault the page with the smallest register is evicted.
+
+The clock is NFU's (:mod:`vmgym.policies.nfu`): a tick right after the access
+whose global trace position reaches the next multiple of ``period``.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from vmgym.policies.base import Policy, PolicyError, register
+from vmgym.policies.nfu import check_period, older, tick_due
+from vmgym.sim.frames import evictable, test_and_clear_referenced
+
+KERNEL_ID = 14
+# pol_f 0: shift register; pol_g 0: next tick position, 1: period, 2: bits
+
+
+@njit(cache=True, _nrt=False)
+def _tick(st):
+    reg = st.pol_f[0]
+    top = 1 << (st.pol_g[2] - 1)
+    for f in range(st.frame_page.shape[0]):
+        if st.frame_page[f] >= 0:
+            v = reg[f] >> 1
+            if test_and_clear_referenced(st, f):
+                v |= top
+            reg[f] = v
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_hit(st, pol_f, pol_g, f, g, i):
+    """Access ``i`` completed: tick if due."""
+    if tick_due(st.pol_g, 0, i):
+        _tick(st)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_insert(st, f, g, i):
+    """A page entered frame ``f`` (register 0, R bit set by the faulting access); tick if due."""
+    st.pol_f[0, f] = 0
+    if tick_due(st.pol_g, 0, i):
+        _tick(st)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def victim(st):
+    """The evictable frame with the smallest register (ties: loaded earliest, then lowest index), or -1."""
+    reg = st.pol_f[0]
+    best = -1
+    for f in range(st.frame_page.shape[0]):
+        if best >= 0 and not (reg[f] < reg[best] or (reg[f] == reg[best] and older(st, f, best))):
+            continue
+        if evictable(st, f):  # tested only for a better candidate (free frames are not evictable)
+            best = f
+    return best
+
+
+@register
+class Aging(Policy):
+    """Aging (Tanenbaum & Bos, MOS 4e 3.4.7): R bits shifted into per-page registers; evict the smallest."""
+
+    name = "aging"
+    aliases = ()
+    kernel_id = KERNEL_ID
+    source = "Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.7"
+    conventions = (
+        "The R bit is the MMU accessed bit (every PTE mapping the page). A new page starts with register 0 "
+        "and keeps the R bit its faulting access set, so it enters the top bit at the next tick. A clock "
+        "tick (shift every resident register right, R into bit `bits`-1, clear R) happens right after the "
+        "access whose global trace position reaches the next multiple of `period` (one tick at most per "
+        "access). The victim has the smallest register; ties go to the page loaded earliest, then to the "
+        "lowest frame index."
+    )
+    frame_rows = 1
+    global_rows = 3
+    params = {"period": 1000, "bits": 8}
+
+    def validate(self):
+        """``period`` must be an int >= 1, ``bits`` an int in [1, 62]."""
+        check_period(self.name, self.values["period"])
+        bits = self.values["bits"]
+        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 62:
+            raise PolicyError(f"policy 'aging': bits must be an integer in [1, 62], got {bits!r}")
+
+    def init_state(self, pol_f, pol_p, pol_g):
+        """Registers 0, first tick at position ``period``."""
+        pol_f[:] = 0
+        pol_g[0] = self.values["period"]
+        pol_g[1] = self.values["period"]
+        pol_g[2] = self.values["bits"]

@@ -1,0 +1,155 @@
+"""One compiled simulator flow per policy.
+
+The flow in :mod:`vmgym.sim.kernel` calls the policy through the module-level
+name ``hooks``. Compiling it once with every policy behind a runtime switch
+made numba type and inline all of them into one function: a cold compile of
+the whole library took half an hour and ~10 GB of RAM. Instead, :func:`flow_for`
+rebuilds the kernel functions that (transitively) call ``hooks`` with ``hooks``
+bound to one policy's functions, and compiles them as new numba functions whose
+names carry the policy (``run__lru``), so each policy has its own entry in
+numba's on-disk cache. A run compiles only the policy it uses, and nothing in
+its hot loop branches on the policy.
+
+Cache keys: numba keys a cached function by its source file and name, so the
+suffix also carries a hash of the sources of the modules that define the
+policy's hooks; the cache folder itself is keyed by the package's kernel sources
+(:mod:`vmgym._cache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+import types
+from types import ModuleType
+
+import numba
+from numba.core.registry import CPUDispatcher
+
+from vmgym.policies import hooks as hook_contract
+from vmgym.policies.base import Policy
+from vmgym.sim import kernel
+
+_FLOWS: dict[object, ModuleType] = {}
+
+
+def _py_func(obj: object) -> types.FunctionType | None:
+    """The Python function behind a numba dispatcher (or a plain function, under NUMBA_DISABLE_JIT)."""
+    if isinstance(obj, CPUDispatcher):
+        return obj.py_func
+    return obj if isinstance(obj, types.FunctionType) else None
+
+
+def _kernels(module: ModuleType) -> dict[str, types.FunctionType]:
+    found = {}
+    for name, obj in vars(module).items():
+        fn = _py_func(obj)
+        if fn is not None and fn.__module__ == module.__name__:
+            found[name] = fn
+    return found
+
+
+def _callers_of_hooks(funcs: dict[str, types.FunctionType]) -> set[str]:
+    """Names of the functions that reach ``hooks`` through calls within the module."""
+    uses = {name: set(fn.__code__.co_names) for name, fn in funcs.items()}
+    tainted = {name for name, names in uses.items() if "hooks" in names}
+    grew = True
+    while grew:
+        grew = False
+        for name, names in uses.items():
+            if name not in tainted and names & tainted:
+                tainted.add(name)
+                grew = True
+    return tainted
+
+
+def _source_tag(hooks: dict[str, object]) -> str:
+    h = hashlib.sha1()
+    for path in sorted({inspect.getfile(_py_func(fn)) for fn in hooks.values()}):
+        with open(path, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:8]
+
+
+def specialize(module: ModuleType, hooks: ModuleType, tag: str) -> ModuleType:
+    """A copy of ``module``'s kernels with its global ``hooks`` replaced by ``hooks``.
+
+    Functions that do not reach ``hooks`` are shared with ``module``; the others
+    are recompiled under the name ``<name>__<tag>``.
+    """
+    funcs = _kernels(module)
+    env = dict(vars(module))
+    env["hooks"] = hooks
+    for name in sorted(_callers_of_hooks(funcs)):
+        fn = funcs[name]
+        copy = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+        copy.__qualname__ = f"{fn.__qualname__}__{tag}"
+        copy.__module__ = fn.__module__
+        copy.__doc__ = fn.__doc__
+        options = getattr(vars(module)[name], "targetoptions", {"nopython": True})
+        env[name] = numba.jit(cache=True, **options)(copy)
+    out = ModuleType(f"{module.__name__}[{tag}]")
+    out.__dict__.update({k: v for k, v in env.items() if not k.startswith("__")})
+    return out
+
+
+def flow_for(policy: type[Policy] | Policy | None) -> ModuleType:
+    """The simulator kernels (``run``, ``evict``, ...) compiled for ``policy`` (None: external).
+
+    Built once per policy class and process; compiled lazily on first call (or
+    loaded from numba's cache).
+    """
+    cls = type(policy) if isinstance(policy, Policy) else policy
+    flow = _FLOWS.get(cls)
+    if flow is None:
+        if cls is None:
+            flow = kernel  # its own ``hooks`` are the contract's defaults: the external policy
+        else:
+            label = re.sub(r"\W", "_", cls.name) + "_" + _source_tag(cls.hooks)
+            flow = specialize(kernel, hook_contract.hook_module(label, cls.hooks), label)
+        _FLOWS[cls] = flow
+    return flow
+
+
+def _compile_one(name: str | None) -> tuple[str, float]:
+    """Compile (or load from cache) the flow of policy ``name`` (None: external); return the seconds."""
+    import time
+
+    from vmgym.sim.config import MachineConfig
+    from vmgym.sim.simulator import Simulator
+    from workloads.model import Workload
+
+    t0 = time.perf_counter()
+    sim = Simulator(Workload.from_pages([0, 1, 2, 0]), MachineConfig(frames=2), policy=name)
+    while sim.advance():  # only the external policy stops: compiles evict and the candidate scan too
+        sim.evict(sim.candidates()[0])
+    return name or "external", time.perf_counter() - t0
+
+
+def precompile(names: list[str | None], jobs: int = 1, on_done=None) -> dict[str, float]:
+    """Compile the flows of ``names`` into numba's cache, ``jobs`` processes at a time.
+
+    A cold compile takes ~20-30 s per policy on one core; later runs load the
+    cache in well under a second. ``on_done(name, seconds)`` is called as each
+    finishes. Returns the seconds per policy.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    times: dict[str, float] = {}
+    if jobs <= 1 or len(names) <= 1:
+        for name in names:
+            key, secs = _compile_one(name)
+            times[key] = secs
+            if on_done:
+                on_done(key, secs)
+        return times
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(_compile_one, name) for name in names]
+        for fut in as_completed(futures):
+            key, secs = fut.result()
+            times[key] = secs
+            if on_done:
+                on_done(key, secs)
+    return times
