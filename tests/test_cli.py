@@ -2,6 +2,7 @@ import json
 
 from typer.testing import CliRunner
 
+from vmgym import policies
 from vmgym.cli import app
 
 runner = CliRunner()
@@ -26,7 +27,7 @@ def test_compare_table_csv_and_out(tmp_path):
     )
     assert res.exit_code == 0, res.output
     lines = res.stdout.strip().splitlines()
-    assert lines[0].startswith("policy,misses") and len(lines) == 1 + 4
+    assert lines[0].startswith("policy,misses") and len(lines) == 1 + len(policies.names())
     rec = json.loads((tmp_path / "record.json").read_text())
     assert rec["command"] == "compare" and (tmp_path / "results.csv").exists()
 

@@ -13,17 +13,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
+from vmgym.cli_trace import trace_app
 from vmgym.compare import COLUMNS, compare, parse_policies
 from vmgym.records import record, write_record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
-from workloads import registry
+from workloads import registry, resolve, suites
 from workloads.model import Workload, WorkloadError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Page replacement on a virtual-memory simulator."
 )
-workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads.")
+workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads and suites.")
 app.add_typer(workloads_app, name="workloads")
+app.add_typer(trace_app, name="trace")
 console = Console(stderr=True)
 
 
@@ -33,15 +35,29 @@ def _out() -> Console:
 
 
 WorkloadOpt = Annotated[
-    str, typer.Option("--workload", "-w", help="Workload name (see `vmgym workloads list`).")
+    str,
+    typer.Option(
+        "--workload",
+        "-w",
+        help="A named workload with optional overrides (zipf:alpha=0.8; see `vmgym workloads list`), "
+        "a suite entry (train/zipf-a), a .toml spec file, or a trace file (run.lackey, x.din:max_refs=1000).",
+    ),
 ]
 FramesOpt = Annotated[
     int | None, typer.Option("--frames", "-f", help="RAM frames [default: the workload's hint].")
 ]
-SwapOpt = Annotated[int, typer.Option("--swap-slots", help="Swap device size [pages].")]
-TlbOpt = Annotated[
-    int, typer.Option("--tlb-entries", help="TLB entries (0 = no TLB, the lean configuration).")
+SwapOpt = Annotated[
+    int | None, typer.Option("--swap-slots", help="Swap device size [pages; default: hint, else 262144].")
 ]
+TlbOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--tlb-entries", help="TLB entries (0 = no TLB, the lean configuration) [default: hint, else 64]."
+    ),
+]
+DEFAULT_FRAMES = 1024
+DEFAULT_SWAP_SLOTS = 1 << 18
+DEFAULT_TLB_ENTRIES = 64
 
 
 def _fail(msg: str) -> None:
@@ -50,13 +66,19 @@ def _fail(msg: str) -> None:
 
 
 def _load(
-    workload: str, frames: int | None, swap_slots: int, tlb_entries: int
+    workload: str, frames: int | None, swap_slots: int | None, tlb_entries: int | None
 ) -> tuple[Workload, MachineConfig]:
+    """Resolve the workload (name, suite entry, spec or trace); options win over its hints."""
     try:
-        spec_name = registry.parse_name(workload)[0]
-        wl = registry.get(workload)
-        n = frames if frames is not None else registry.spec(spec_name).suggested_frames
-        cfg = MachineConfig(frames=n, swap_slots=swap_slots, tlb_entries=tlb_entries, page_size=wl.page_size)
+        wl = resolve(workload)
+        given = {"frames": frames, "swap_slots": swap_slots, "tlb_entries": tlb_entries}
+        defaults = {
+            "frames": DEFAULT_FRAMES,
+            "swap_slots": DEFAULT_SWAP_SLOTS,
+            "tlb_entries": DEFAULT_TLB_ENTRIES,
+        }
+        machine = {**defaults, **wl.hints, **{k: v for k, v in given.items() if v is not None}}
+        cfg = MachineConfig(**machine, page_size=wl.page_size)
     except (WorkloadError, ConfigError) as e:
         _fail(str(e))
     return wl, cfg
@@ -80,8 +102,8 @@ def run(
         str, typer.Option("--policy", "-p", help="Policy name (see `vmgym policies`).")
     ] = "lru",
     frames: FramesOpt = None,
-    swap_slots: SwapOpt = 1 << 18,
-    tlb_entries: TlbOpt = 64,
+    swap_slots: SwapOpt = None,
+    tlb_entries: TlbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Run one policy on one workload and print its statistics."""
@@ -130,8 +152,8 @@ def compare_cmd(
         str, typer.Option("--policies", "-p", help="Comma-separated policy names, or 'all'.")
     ] = "fifo,lru,clock,opt",
     frames: FramesOpt = None,
-    swap_slots: SwapOpt = 1 << 18,
-    tlb_entries: TlbOpt = 64,
+    swap_slots: SwapOpt = None,
+    tlb_entries: TlbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     out: Annotated[
@@ -204,6 +226,36 @@ def _print_compare(rows, name: str, frames: int) -> None:
     _out().print(table)
 
 
+@app.command("compile")
+def compile_cmd(
+    policy_list: Annotated[
+        str, typer.Option("--policies", "-p", help="Comma-separated policy names, or 'all'.")
+    ] = "all",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel compile processes.")] = 0,
+) -> None:
+    """Compile the simulator for these policies into numba's cache (once per machine and version).
+
+    Each policy has its own compiled flow; a cold compile takes ~15-25 s per policy
+    on one core, a warm start well under a second.
+    """
+    import os
+
+    from vmgym.sim.specialize import precompile
+
+    try:
+        names = [None, *parse_policies(policy_list)]
+    except policies.PolicyError as e:
+        _fail(str(e))
+    with _progress() as bar:
+        task = bar.add_task("compiling", total=len(names))
+
+        def done(name: str, secs: float) -> None:
+            bar.console.print(f"{name:>12}  {secs:6.1f} s")
+            bar.advance(task)
+
+        precompile(names, jobs=jobs or os.cpu_count() or 1, on_done=done)
+
+
 @app.command("policies")
 def policies_cmd() -> None:
     """List the replacement policies with their sources."""
@@ -219,14 +271,25 @@ def policies_cmd() -> None:
 
 @workloads_app.command("list")
 def workloads_list() -> None:
-    """List the named workloads."""
-    table = Table()
+    """List the named workloads and the suites."""
+    table = Table(title="workloads (-w NAME, NAME:key=value,...)")
     table.add_column("name")
     table.add_column("frames hint", justify="right")
     table.add_column("description")
     for name, desc, frames in registry.describe():
         table.add_row(name, str(frames), desc)
     _out().print(table)
+    try:
+        rows = suites.describe()
+    except WorkloadError as e:
+        _fail(str(e))
+    st = Table(title="suites (-w SUITE/ENTRY; workloads/suites/*.toml)")
+    st.add_column("suite")
+    st.add_column("description")
+    st.add_column("entries")
+    for name, desc, labels in rows:
+        st.add_row(name, desc, ", ".join(labels))
+    _out().print(st)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ Build workloads with :class:`WorkloadBuilder` rather than by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,8 @@ EVENT_NAMES = {
 }
 OBJECT_KINDS = ("shm", "file")
 DEFAULT_PAGE_SIZE = 4096
+HINT_KEYS = ("frames", "swap_slots", "tlb_entries", "tlb_ways", "tlb_asid", "quantum")
+"""Machine settings a workload may suggest (names of ``vmgym.MachineConfig`` fields)."""
 
 
 class WorkloadError(ValueError):
@@ -123,13 +126,19 @@ class Process:
 
 @dataclass
 class Workload:
-    """A complete workload: page size, shared objects and processes."""
+    """A complete workload: page size, shared objects and processes.
+
+    ``hints`` suggests a machine for it (keys of :data:`HINT_KEYS`, e.g. ``{"frames":
+    500}``): named workloads, TOML specs and trace files fill it in, the CLI uses it for
+    settings not given on the command line, and the simulator ignores it.
+    """
 
     name: str
     processes: list[Process]
     objects: list[MemObject] = field(default_factory=list)
     page_size: int = DEFAULT_PAGE_SIZE
     description: str = ""
+    hints: dict[str, Any] = field(default_factory=dict)
 
     @property
     def references(self) -> int:

@@ -1,0 +1,87 @@
+"""Re-record the bundled real traces (see README.md in this folder).
+
+Run from the repository root: .venv/bin/python workloads/data/make_bundled.py [--only NAME] [--out DIR]
+
+Each trace is one real program run under ``valgrind --tool=lackey --trace-mem=yes``
+through :func:`workloads.record.record` (page size 4096, consecutive duplicate
+(page, op) references collapsed). The inputs are generated here deterministically, so
+a re-run records the same program on the same input; the addresses can still differ
+slightly from run to run (address-space layout randomisation, environment size), and
+other versions of the programs or of valgrind give other traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from workloads.record import record
+
+HERE = Path(__file__).resolve().parent
+
+PY_SCRIPT = """\
+words = [format(i * 2654435761 % 1000003, "x") for i in range(3000)]
+counts = {}
+for w in words:
+    counts[w[:2]] = counts.get(w[:2], 0) + 1
+print(sorted(counts.items(), key=lambda kv: -kv[1])[:3])
+"""
+
+SQL = """\
+CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, v TEXT);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400)
+INSERT INTO t SELECT x, (x * 7919) % 101, printf('%08x', (x * 2654435761) % 4294967296) FROM c;
+CREATE INDEX t_k ON t(k);
+SELECT k, count(*), max(v) FROM t WHERE k BETWEEN 10 AND 60 GROUP BY k ORDER BY 2 DESC, 1 LIMIT 5;
+"""
+
+
+def words_file(path: Path, n: int, seed: int = 1) -> Path:
+    """``n`` random lowercase words of 3 to 12 letters, one per line (Python's ``random``, seeded)."""
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 12))) for _ in range(n)]
+    path.write_text("\n".join(words) + "\n")
+    return path
+
+
+def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
+    """Name -> (command line, record() options) of every bundled trace (inputs written into ``tmp``)."""
+    return {
+        "sort": (["sort", str(words_file(tmp / "words.txt", 4_000))], {}),
+        "gzip": (["gzip", "-6", "-c", str(words_file(tmp / "text.txt", 2_500, seed=2))], {}),
+        # the interpreter's start-up alone is ~16M page references: keep 4M from 15.5M on
+        "python": (
+            ["/usr/bin/python3.11", "-I", "-S", "-c", PY_SCRIPT],
+            {"skip_refs": 15_500_000, "max_refs": 4_000_000},
+        ),
+        "sqlite": (["sqlite3", ":memory:", SQL], {}),
+    }
+
+
+def main() -> None:
+    """Record the traces named by --only (default: all) into --out."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", action="append", help="record only these traces")
+    ap.add_argument("--out", type=Path, default=HERE)
+    args = ap.parse_args()
+    os.environ["LC_ALL"] = "C"  # sort order and messages independent of the locale
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (cmd, options) in commands(Path(tmp)).items():
+            if args.only and name not in args.only:
+                continue
+            t = time.perf_counter()
+            out = args.out / f"{name}.npz"
+            w = record(cmd, out, 4096, quiet=True, **options)
+            print(
+                f"{name:8} {w.references:>11,} references  {out.stat().st_size / 1e6:6.2f} MB  "
+                f"{time.perf_counter() - t:6.1f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()
