@@ -55,9 +55,6 @@ TlbOpt = Annotated[
         "--tlb-entries", help="TLB entries (0 = no TLB, the lean configuration) [default: hint, else 64]."
     ),
 ]
-DEFAULT_FRAMES = 1024
-DEFAULT_SWAP_SLOTS = 1 << 18
-DEFAULT_TLB_ENTRIES = 64
 
 
 def _fail(msg: str) -> None:
@@ -71,14 +68,7 @@ def _load(
     """Resolve the workload (name, suite entry, spec or trace); options win over its hints."""
     try:
         wl = resolve(workload)
-        given = {"frames": frames, "swap_slots": swap_slots, "tlb_entries": tlb_entries}
-        defaults = {
-            "frames": DEFAULT_FRAMES,
-            "swap_slots": DEFAULT_SWAP_SLOTS,
-            "tlb_entries": DEFAULT_TLB_ENTRIES,
-        }
-        machine = {**defaults, **wl.hints, **{k: v for k, v in given.items() if v is not None}}
-        cfg = MachineConfig(**machine, page_size=wl.page_size)
+        cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
     except (WorkloadError, ConfigError) as e:
         _fail(str(e))
     return wl, cfg
@@ -223,6 +213,39 @@ def _print_compare(rows, name: str, frames: int) -> None:
             "n/a" if gap is None else f"{100 * gap:.1f} %",
         ]
         table.add_row(*cells)
+    _out().print(table)
+
+
+@app.command("ceiling")
+def ceiling_cmd(
+    workload: WorkloadOpt = "default",
+    frames: FramesOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="Candidates per decision.")] = 16,
+    sources: Annotated[
+        str, typer.Option("--candidates", "-c", help="Candidate sources, comma-separated.")
+    ] = "lru,random,mix",
+    seed: Annotated[int, typer.Option(help="Seed of the random candidate samples.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """How much of the LRU-to-OPT gap an agent could close: Belady's choice among the candidates."""
+    from vmgym.envs import SOURCES, ceiling
+
+    wl, cfg = _load(workload, frames, None, None)
+    rows = []
+    for source in [s.strip() for s in sources.split(",") if s.strip()]:
+        if source not in SOURCES:
+            _fail(f"unknown candidate source {source!r}; choose from: {', '.join(SOURCES)}")
+        console.print(f"oracle over {k} {source} candidates ...")
+        rows.append(ceiling(wl, cfg.to_dict(), k=k, candidates=source, seed=seed))
+    if json_out:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{wl.name}, {cfg.frames} frames: Belady among K={k} candidates")
+    for col in ("candidates", "misses", "LRU", "OPT", "LRU→OPT"):
+        table.add_column(col, justify="left" if col == "candidates" else "right")
+    for r in rows:
+        gap = "n/a" if r["lru_to_opt"] is None else f"{100 * r['lru_to_opt']:.1f} %"
+        table.add_row(r["candidates"], str(r["misses"]), str(r["lru_misses"]), str(r["opt_misses"]), gap)
     _out().print(table)
 
 

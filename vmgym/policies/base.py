@@ -40,6 +40,7 @@ class Policy:
     page_rows: ClassVar[int] = 0
     global_rows: ClassVar[int] = 0
     oracle: ClassVar[bool] = False  # needs the future (next-use array)
+    reads_dirty_bit: ClassVar[bool] = False  # its choices depend on writes (NRU, WSClock)
     params: ClassVar[dict[str, Any]] = {}
     hooks: ClassVar[dict[str, Any]] = {}  # filled by @register from the policy's module
 

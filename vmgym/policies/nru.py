@@ -107,6 +107,7 @@ class NRU(Policy):
     """Not Recently Used (Tanenbaum & Bos, MOS 4e 3.4.2): a random page of the lowest (R, M) class."""
 
     name = "nru"
+    reads_dirty_bit = True
     aliases = ("not-recently-used",)
     kernel_id = KERNEL_ID
     source = "Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.2"

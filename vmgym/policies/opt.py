@@ -37,8 +37,7 @@ def page_next_use(st, g):
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
-    """Reference ``i`` touched page ``g`` in frame ``f``: advance its next use."""
-    st.key_next[st.ref_key[i]] = st.ref_next[i]
+    """Reference ``i`` touched page ``g`` in frame ``f`` (the flow advanced its key): re-key it."""
     heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, g))
 
 

@@ -143,6 +143,15 @@ class MachineConfig:
         return cls(frames=frames, **{"tlb_entries": 0, **overrides})
 
     @classmethod
+    def for_workload(cls, workload: Any, **overrides: Any) -> MachineConfig:
+        """The machine for ``workload``: defaults, its hints, then ``overrides``.
+
+        A ``None`` override is ignored; the page size is the workload's.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls.from_dict({**getattr(workload, "hints", {}), **given, "page_size": workload.page_size})
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MachineConfig:
         """Build from a flat dict (as read from TOML/JSON); unknown keys are errors."""
         data = dict(data)

@@ -62,7 +62,7 @@ def test_and_clear_referenced(st, f):
     return was
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def page_dirty(st, f):
     """True if the page in frame ``f`` has been written since it was last cleaned."""
     return st.page_dirty[st.frame_page[f]] != 0

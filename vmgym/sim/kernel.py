@@ -370,6 +370,7 @@ def _fault_in(st, p, pid, i):
     st.frame_in[f] = i
     st.frame_last[f] = i
     st.frame_count[f] = 0
+    st.frame_gap[f] = -1
     _map_present(st, p)
     hooks.on_insert(st, f, g, i)
     return S.S_LOADED
@@ -402,6 +403,7 @@ def _cow_break(st, p, pid, i):
     st.frame_in[f] = i
     st.frame_last[f] = i
     st.frame_count[f] = 0
+    st.frame_gap[f] = -1
     _map_present(st, p)
     st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_COW]
     st.proc_stats[S.ST_MINOR, pid] += 1
@@ -582,6 +584,9 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     proc_state, ps, sc = st.proc_state, st.proc_stats, st.sc
     pte_flags, pte_page, page_frame = st.pte_flags, st.pte_page, st.page_frame
     frame_last, frame_count, frame_ver = st.frame_last, st.frame_count, st.frame_ver
+    frame_gap = st.frame_gap
+    ref_key, ref_next, key_next = st.ref_key, st.ref_next, st.key_next
+    oracle = ref_key.shape[0] > 0  # next uses are tracked (OPT, or Simulator(oracle=True))
     page_dirty, page_ver = st.page_dirty, st.page_ver
     c_dram, c_tlb_hit, c_walk = st.cost[S.C_DRAM], st.cost[S.C_TLB_HIT], st.cost[S.C_WALK]
     pol_f, pol_g = st.pol_f, st.pol_g
@@ -619,6 +624,8 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                 _deliver_notes(st)
             i += 1
             continue
+        if oracle:
+            key_next[ref_key[i]] = ref_next[i]  # before any hook: the next use after this one
         fl = pte_flags[p]
         flt = 0
         if fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):
@@ -684,6 +691,7 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
             ps[S.ST_EXECS, pid] += 1
         if flt & F_LOADED == 0:
             fl |= S.PTE_ACCESSED
+            frame_gap[f] = i - frame_last[f]
         pte_flags[p] = fl
         frame_last[f] = i
         frame_count[f] += 1

@@ -133,6 +133,7 @@ def _build_state(
         frame_in=full(F),
         frame_last=full(F),
         frame_count=np.zeros(F, i64),
+        frame_gap=full(F),
         frame_ready=np.zeros(F, i64),
         free_stack=np.arange(F - 1, -1, -1, dtype=i64),
         page_frame=full(G),

@@ -211,6 +211,7 @@ class SimState(NamedTuple):
     frame_in: np.ndarray  # trace position when the page was loaded
     frame_last: np.ndarray  # trace position of the last access
     frame_count: np.ndarray  # accesses since loaded
+    frame_gap: np.ndarray  # references between the page's last two uses while resident (-1: one use)
     frame_ready: np.ndarray  # time its pending write-back completes [ns]
     free_stack: np.ndarray
     # pages
