@@ -14,16 +14,21 @@ from vmgym.policies import (  # noqa: F401  (registration)
     fifo,
     gclock,
     lfu,
+    linux2q,
     lirs,
     lru,
     lruk,
+    mglru,
     nfu,
     nru,
     opt,
+    pff,
     randompolicy,
     s3fifo,
     sieve,
     twoq,
+    ws,
+    wsclock,
 )
 from vmgym.policies.base import Policy, PolicyError, aliases, get_class, make, names, register, unregister
 
