@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_helpers import sim_stepwise
 
 from vmgym import MachineConfig, Simulator, policies, simulate
 from workloads import Vma, Workload, WorkloadBuilder
@@ -264,25 +265,6 @@ def sim_faults(pages, k, policy, writes=None):
     stats = simulate(Workload.from_pages(pages, writes=writes), policy, config=lean(k))
     assert stats.accesses == len(pages) and stats.hits + stats.misses == stats.accesses
     return stats.faults
-
-
-def sim_stepwise(pages, k, policy, writes=None):
-    """Hit flag of every reference and the page in each frame after the last one (see test_reference)."""
-    sim = Simulator(Workload.from_pages(pages, writes=writes), lean(k), policy)
-    hits = []
-    resident = [None] * k
-    before = sim.stats()
-    for stop in range(1, sim.length + 1):
-        assert not sim.advance(stop)
-        now = sim.stats()
-        if now.accesses != before.accesses:
-            hits.append(now.hits != before.hits)
-            if len(hits) == len(pages):
-                fp = sim.state.frame_page
-                resident = [int(sim.state.page_vpn[g]) if g >= 0 else None for g in fp]
-        before = now
-    assert sim.done
-    return hits, resident
 
 
 traces = st.lists(st.integers(0, 20), max_size=300)

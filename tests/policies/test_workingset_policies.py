@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sim_helpers import busy_workload, sim_stepwise
 
 from vmgym import MachineConfig, Simulator, policies, simulate
 from vmgym.policies import linux2q, mglru
 from vmgym.sim import OutOfMemory
-from workloads import OP_READ, OP_WRITE, Vma, Workload, WorkloadBuilder
+from workloads import Workload
 
 # --------------------------------------------------------------------------- references
 
@@ -260,25 +261,6 @@ def sim_faults(pages, k, policy, writes=None):
     stats = simulate(Workload.from_pages(pages, writes=writes), policy, config=MachineConfig.lean(k))
     assert stats.accesses == len(pages) and stats.hits + stats.misses == stats.accesses
     return stats.misses
-
-
-def sim_stepwise(pages, k, policy, writes=None):
-    """Hit flag of every reference and the page in each frame after the last one."""
-    sim = Simulator(Workload.from_pages(pages, writes=writes), MachineConfig.lean(k), policy)
-    hits = []
-    resident = [None] * k
-    before = sim.stats()
-    for stop in range(1, sim.length + 1):
-        assert not sim.advance(stop)
-        now = sim.stats()
-        if now.accesses != before.accesses:
-            hits.append(now.hits != before.hits)
-            if len(hits) == len(pages):
-                fp = sim.state.frame_page
-                resident = [int(sim.state.page_vpn[g]) if g >= 0 else None for g in fp]
-        before = now
-    assert sim.done
-    return hits, resident
 
 
 @st.composite
@@ -556,38 +538,11 @@ CHECKS = {
 }
 
 
-def _busy_workload(seed):
-    """Processes with shared memory, fork/COW, mlock, munmap and early exits (page ids get reused)."""
-    rng = np.random.default_rng(seed)
-    wb = WorkloadBuilder("busy")
-    wb.shm("ipc", 6)
-    for k in range(3):
-        p = wb.process(f"p{k}", start=k * 40)
-        p.map(Vma(0, 14, "rw"))
-        p.map(Vma(20, 6, "rw", obj="ipc", shared=True))
-        p.map(Vma(40, 3, "rw"))
-        p.mlock(40)
-        for rnd in range(3):
-            vpn = np.where(rng.random(80) < 0.3, 20 + rng.integers(0, 6, 80), rng.integers(0, 14, 80))
-            if rnd == 1:
-                vpn[::7] = 40 + rng.integers(0, 3, len(vpn[::7]))
-            p.access(vpn * 4096, np.where(rng.random(80) < 0.4, OP_WRITE, OP_READ))
-            if k == 0 and rnd == 0:
-                child = p.fork()
-                child.access(rng.integers(0, 14, 60) * 4096, OP_WRITE)
-            if rnd == 1:
-                p.munmap(0)
-                p.map(Vma(0, 14, "rw"))
-        if k == 1:
-            p.exit()
-    return wb.build()
-
-
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("frames", [3, 6, 9])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_state_stays_consistent_in_a_busy_run(name, frames, seed):
-    sim = Simulator(_busy_workload(seed), MachineConfig(frames=frames, swap_slots=48, quantum=5), name)
+    sim = Simulator(busy_workload(seed), MachineConfig(frames=frames, swap_slots=48, quantum=5), name)
     try:
         while not sim.done:
             sim.advance(stop=sim.position + 3)

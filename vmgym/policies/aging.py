@@ -14,8 +14,9 @@ from __future__ import annotations
 from numba import njit
 
 from vmgym.policies.base import Policy, PolicyError, register
-from vmgym.policies.nfu import check_period, older, tick_due
-from vmgym.sim.frames import evictable, test_and_clear_referenced
+from vmgym.policies.nfu import check_period, tick_due
+from vmgym.policies.nfu import victim as victim  # the same rule: smallest value, ties to the oldest load
+from vmgym.sim.frames import test_and_clear_referenced
 
 KERNEL_ID = 14
 # pol_f 0: shift register; pol_g 0: next tick position, 1: period, 2: bits
@@ -46,19 +47,6 @@ def on_insert(st, f, g, i):
     st.pol_f[0, f] = 0
     if tick_due(st.pol_g, 0, i):
         _tick(st)
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def victim(st):
-    """The evictable frame with the smallest register (ties: loaded earliest, then lowest index), or -1."""
-    reg = st.pol_f[0]
-    best = -1
-    for f in range(st.frame_page.shape[0]):
-        if best >= 0 and not (reg[f] < reg[best] or (reg[f] == reg[best] and older(st, f, best))):
-            continue
-        if evictable(st, f):  # tested only for a better candidate (free frames are not evictable)
-            best = f
-    return best
 
 
 @register
