@@ -3,6 +3,7 @@
 import numpy as np
 
 from vmgym import MachineConfig, Simulator
+from vmgym.sim import OutOfMemory
 from workloads import OP_READ, OP_WRITE, Vma, Workload, WorkloadBuilder
 
 
@@ -57,3 +58,18 @@ def busy_workload(seed):
         if k == 1:
             p.exit()
     return wb.build()
+
+
+def run_busy(name, frames, seed, check):
+    """Run ``busy_workload(seed)`` under policy ``name`` in steps of 3 trace entries, checking the
+    machine invariants and ``check(sim)`` (the policy's own state) after each; OOM may end it."""
+    sim = Simulator(busy_workload(seed), MachineConfig(frames=frames, swap_slots=48, quantum=5), name)
+    try:
+        while not sim.done:
+            sim.advance(stop=sim.position + 3)
+            sim.check_invariants()
+            check(sim)
+    except OutOfMemory:
+        sim.check_invariants()
+        check(sim)
+    assert sim.stats().accesses > 0

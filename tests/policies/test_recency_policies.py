@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sim_helpers import busy_workload, sim_stepwise
+from sim_helpers import run_busy, sim_stepwise
 
-from vmgym import MachineConfig, Simulator, policies, simulate
+from vmgym import MachineConfig, policies, simulate
 from vmgym.policies import clockpro, lirs
-from vmgym.sim import OutOfMemory
 from workloads import Workload
 
 # --------------------------------------------------------------------------- references
@@ -590,16 +589,7 @@ CHECKS = {"lirs": check_lirs_state, "clock-pro": check_clockpro_state, "gclock":
 @pytest.mark.parametrize("frames", [3, 6, 9])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_state_stays_consistent_in_a_busy_run(name, frames, seed):
-    sim = Simulator(busy_workload(seed), MachineConfig(frames=frames, swap_slots=48, quantum=5), name)
-    try:
-        while not sim.done:
-            sim.advance(stop=sim.position + 3)
-            sim.check_invariants()
-            CHECKS[name](sim)
-    except OutOfMemory:
-        sim.check_invariants()
-        CHECKS[name](sim)
-    assert sim.stats().accesses > 0
+    run_busy(name, frames, seed, CHECKS[name])
 
 
 # --------------------------------------------------------------------------- 5. registry and parameters

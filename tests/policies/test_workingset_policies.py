@@ -19,11 +19,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sim_helpers import busy_workload, sim_stepwise
+from sim_helpers import run_busy, sim_stepwise
 
 from vmgym import MachineConfig, Simulator, policies, simulate
 from vmgym.policies import linux2q, mglru
-from vmgym.sim import OutOfMemory
 from workloads import Workload
 
 # --------------------------------------------------------------------------- references
@@ -542,16 +541,7 @@ CHECKS = {
 @pytest.mark.parametrize("frames", [3, 6, 9])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_state_stays_consistent_in_a_busy_run(name, frames, seed):
-    sim = Simulator(busy_workload(seed), MachineConfig(frames=frames, swap_slots=48, quantum=5), name)
-    try:
-        while not sim.done:
-            sim.advance(stop=sim.position + 3)
-            sim.check_invariants()
-            CHECKS[name](sim)
-    except OutOfMemory:
-        sim.check_invariants()
-        CHECKS[name](sim)
-    assert sim.stats().accesses > 0
+    run_busy(name, frames, seed, CHECKS[name])
 
 
 # --------------------------------------------------------------------------- 5. registry and parameters

@@ -23,6 +23,8 @@ from numba import njit
 
 from vmgym.policies._adaptive import get_real, set_real
 from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove
+from vmgym.policies.arc import B1, B2, IN_B1, IN_B2, IN_T1, IN_T2, N_B1, N_B2, N_T1, N_T2, T1, T2, P
+from vmgym.policies.arc import on_remove as _arc_on_remove
 from vmgym.policies.base import Policy, register
 from vmgym.sim.frames import evictable
 
@@ -32,11 +34,7 @@ KERNEL_ID = 21
 # pol_p rows 0/1: prev/next in B1 or B2 (page ids, MRU = list head); row 2: IN_B1/IN_B2 (0: neither)
 # pol_g: 0/1 T1 newest/oldest, 2/3 T2, 4/5 B1 MRU/LRU, 6/7 B2, 8-11 |T1| |T2| |B1| |B2|,
 #        12/13 p (float64 as mantissa/exponent)
-T1, T2, B1, B2 = 0, 2, 4, 6
-N_T1, N_T2, N_B1, N_B2 = 8, 9, 10, 11
-P = 12
-IN_T1, IN_T2 = 1, 2
-IN_B1, IN_B2 = 1, 2
+# (the list and size slots are ARC's: the constants below come from vmgym.policies.arc)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -98,28 +96,9 @@ def victim(st):
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
-    """Frame ``f`` leaves its clock; an evicted (demoted) page becomes the MRU page of B1/B2."""
-    lst = st.pol_f[2, f]
-    if lst == IN_T1:
-        dll_remove(st.pol_f, st.pol_g, 0, T1, f)
-        st.pol_g[N_T1] -= 1
-    elif lst == IN_T2:
-        dll_remove(st.pol_f, st.pol_g, 0, T2, f)
-        st.pol_g[N_T2] -= 1
-    else:
-        return
-    st.pol_f[2, f] = 0
+    """Frame ``f`` leaves its clock (bit cleared); an evicted page becomes the MRU of B1/B2, as in ARC."""
     st.pol_f[3, f] = 0
-    if evicted:
-        g = st.frame_page[f]
-        if lst == IN_T1:
-            dll_push_front(st.pol_p, st.pol_g, 0, B1, g)
-            st.pol_g[N_B1] += 1
-            st.pol_p[2, g] = IN_B1
-        else:
-            dll_push_front(st.pol_p, st.pol_g, 0, B2, g)
-            st.pol_g[N_B2] += 1
-            st.pol_p[2, g] = IN_B2
+    _arc_on_remove(st, f, evicted)
 
 
 @njit(cache=True, inline="always", _nrt=False)
