@@ -64,10 +64,13 @@ Mapping to a workload
 
 Large files are read in blocks (``block_size``, 32 MiB by default) into one reused
 buffer (compressed files are decompressed on the fly, 64 KiB of input at a time), and
-each block is parsed by a compiled (numba) kernel, so memory is the parsed (collapsed)
-arrays (9 bytes per reference, twice that briefly when the chunks are joined) plus one
-block, whatever the file size: a 289 MB lackey log of 15M references peaks at about 260
-MB above the interpreter's own. A lackey log reads at about 18 M lines/s, 20 M
+each block is parsed by a compiled (numba) kernel, 256Ki references at a time; each such
+chunk is collapsed straight into the output arrays, which grow by a quarter when full. So
+memory is the parsed (collapsed) arrays (9 bytes per reference, at most a quarter more
+while growing) plus one block and one chunk buffer, whatever the file size: a 67 MB lackey
+log (``ls /usr/bin``, 2.97M references after collapsing, 27 MB of arrays) peaks at about
+33 MB above the interpreter's own (RSS; 62 MB allocated per ``tracemalloc``, 32 of them the
+block). A lackey log reads at about 18 M lines/s, 20 M
 references/s, on a 2-core machine (``benchmarks/bench_traces.py``). With
 ``NUMBA_DISABLE_JIT=1`` the kernels run as plain Python (same results, far slower).
 Malformed input raises :class:`TraceError`
@@ -203,7 +206,7 @@ class TraceError(WorkloadError):
 # are (nearly) full, and returns (next_pos, n_out, err, err_pos, lines): err is 0 or one
 # of the codes below, err_pos the start of the offending line (or of the next line to
 # parse), lines the number of whole lines consumed before it. The Python side turns a
-# failing line into a message. The kernels do not collapse: _Collector does, vectorised.
+# failing line into a message. The kernels do not collapse: _Collector does (_k_collect).
 
 
 def _kbuf(buf: np.ndarray) -> Any:
@@ -952,8 +955,48 @@ def _sniff_text(head: bytes) -> str | None:
 # == collecting parsed references ===========================================================
 
 
+@njit(cache=True)
+def _k_collect(ops, vals, pids, has_pids, shift, collapse, state, last_page, out_ops, out_vals, out_pids, j):
+    """Append ops/vals(/pids) to ``out_*[j:]``, dropping consecutive duplicates when ``collapse``.
+
+    ``state`` is ``[have_last, last_pid, last_op]`` and ``last_page[0]`` the page (``val >>
+    shift``, ``shift`` of the dtype of ``vals``) of the previous reference; both are updated
+    in place. Returns the new end of the output.
+    """
+    have = state[0] != 0
+    lpid = state[1]
+    lop = state[2]
+    lpage = last_page[0]
+    for i in range(ops.shape[0]):
+        op = ops[i]
+        v = vals[i]
+        page = v >> shift
+        pid = pids[i] if has_pids else 0
+        if not (collapse and have and page == lpage and op == lop and pid == lpid):
+            out_ops[j] = op
+            out_vals[j] = v
+            if has_pids:
+                out_pids[j] = pid
+            j += 1
+        have = True
+        lpid = pid
+        lpage = page
+        lop = op
+    state[0] = 1 if have else 0
+    state[1] = lpid
+    state[2] = lop
+    last_page[0] = lpage
+    return j
+
+
 class _Collector:
-    """Accumulates parsed chunks: collapses consecutive duplicates, enforces max_refs."""
+    """Accumulates parsed chunks: collapses consecutive duplicates, enforces max_refs.
+
+    Each chunk is collapsed straight into preallocated output arrays (int8 ops, int64
+    addresses or uint64 ids, int64 pids) that grow by a quarter when full (``resize``,
+    i.e. ``realloc``, which moves large blocks without copying), so parsing holds the
+    collapsed references plus at most a quarter of slack, never a list of chunks to join.
+    """
 
     def __init__(self, shift: int, collapse: bool, max_refs: int | None, is_address: bool, skip: int = 0):
         self.skip = skip  # references (after collapsing) to drop first
@@ -961,63 +1004,74 @@ class _Collector:
         self.collapse = collapse
         self.max_refs = max_refs
         self.is_address = is_address
-        self.pids: list[np.ndarray] = []
-        self.ops: list[np.ndarray] = []
-        self.vals: list[np.ndarray] = []
+        self._vtype = np.dtype(np.int64 if is_address else np.uint64)
+        self._shift = self._vtype.type(shift if is_address else 0)
+        self._ops = np.zeros(0, np.int8)
+        self._vals = np.zeros(0, self._vtype)
+        self._pids: np.ndarray | None = None
+        self._state = np.zeros(3, np.int64)  # have_last, pid, op of the last reference
+        self._last_page = np.zeros(1, self._vtype)
         self.count = 0
         self.seen = 0  # references before collapsing
-        self._last: tuple[int, int, int] | None = None  # (pid, page, op) of the last kept ref
 
     @property
     def full(self) -> bool:
         return self.max_refs is not None and self.count >= self.max_refs
 
+    def _reserve(self, need: int, with_pids: bool) -> None:
+        cap = self._ops.size
+        if with_pids and self._pids is None:  # (earlier references without pids: pid 0)
+            self._pids = np.zeros(cap, np.int64)
+        if need <= cap:
+            return
+        new = max(need, cap + cap // 4)
+        for arr in (self._ops, self._vals, self._pids):
+            if arr is not None:
+                arr.resize(new, refcheck=False)  # realloc; the new tail is zero-filled
+
     def add(self, pids: np.ndarray | None, ops: np.ndarray, vals: np.ndarray) -> None:
         if ops.size == 0 or self.full:
             return
-        self.seen += ops.size
-        if self.collapse:
-            pages = vals >> self.shift if self.is_address else vals
-            keep = np.empty(ops.size, dtype=bool)
-            same = (pages[1:] == pages[:-1]) & (ops[1:] == ops[:-1])
-            if pids is not None:
-                same &= pids[1:] == pids[:-1]
-            keep[1:] = ~same
-            if self._last is None:
-                keep[0] = True
-            else:
-                lp, lpage, lop = self._last
-                keep[0] = not (
-                    int(pages[0]) == lpage and int(ops[0]) == lop and (pids is None or int(pids[0]) == lp)
-                )
-            self._last = (0 if pids is None else int(pids[-1]), int(pages[-1]), int(ops[-1]))
-            if not keep.all():
-                idx = np.flatnonzero(keep)
-                ops, vals = ops[idx], vals[idx]
-                pids = None if pids is None else pids[idx]
+        n = ops.size
+        self.seen += n
+        has_pids = pids is not None
+        self._reserve(self.count + n, has_pids)
+        dummy = self._state  # stands in for the pid arrays of a stream without pids
+        end = _k_collect(
+            ops.astype(np.int8, copy=False),
+            vals.astype(self._vtype, copy=False),
+            pids.astype(np.int64, copy=False) if has_pids else dummy,
+            has_pids,
+            self._shift,
+            self.collapse,
+            self._state,
+            self._last_page,
+            self._ops,
+            self._vals,
+            self._pids if has_pids else dummy,
+            self.count,
+        )
         if self.skip:
-            k = min(self.skip, ops.size)
-            ops, vals = ops[k:], vals[k:]
-            pids = None if pids is None else pids[k:]
-            self.skip -= k
-        if self.max_refs is not None and self.count + ops.size > self.max_refs:
-            k = self.max_refs - self.count
-            ops, vals = ops[:k], vals[:k]
-            pids = None if pids is None else pids[:k]
-        self.ops.append(np.array(ops, dtype=np.int8))
-        self.vals.append(np.array(vals))
-        if pids is not None:
-            self.pids.append(np.array(pids, dtype=np.int64))
-        self.count += ops.size
+            k = min(self.skip, end - self.count)
+            if k:
+                for arr in (self._ops, self._vals, self._pids):
+                    if arr is not None:
+                        arr[self.count : end - k] = arr[self.count + k : end].copy()
+                end -= k
+                self.skip -= k
+        if self.max_refs is not None:
+            end = min(end, self.max_refs)
+        self.count = end
 
     def arrays(self) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        """The collected references, the chunks released one array at a time (lower peak memory)."""
-        ops = np.concatenate(self.ops) if self.ops else np.zeros(0, np.int8)
-        self.ops = []
-        vals = np.concatenate(self.vals) if self.vals else np.zeros(0, np.int64)
-        self.vals = []
-        pids = np.concatenate(self.pids) if self.pids else None
-        self.pids = []
+        """The collected references, trimmed in place to their count (the collector lets go of them)."""
+        out = []
+        for arr in (self._pids, self._ops, self._vals):
+            if arr is not None:
+                arr.resize(self.count, refcheck=False)
+            out.append(arr)
+        self._pids, self._ops, self._vals = None, np.zeros(0, np.int8), np.zeros(0, self._vtype)
+        pids, ops, vals = out
         return pids, ops, vals
 
 
@@ -1081,18 +1135,24 @@ class _Blocks:
                 return
 
 
-_OUT_CAP = 1 << 20  # references per kernel call
+_OUT_CAP = 1 << 20  # most references one kernel call may produce (one access's pages must fit)
+_CHUNK = 1 << 18  # references per kernel call (the reused output buffers)
 
 
 def _parse_text(
     stream: IO[bytes], fmt: str, label: str, shift: int, coll: _Collector, block_size: int
 ) -> int:
     """Run the kernel of ``fmt`` over the stream into ``coll``; return bytes read."""
-    pids = np.zeros(_OUT_CAP, np.int64)
-    ops = np.zeros(_OUT_CAP, np.int8)
-    vals = np.zeros(_OUT_CAP, np.int64)
-    ids = np.zeros(_OUT_CAP, np.uint64)
-    reads = np.zeros(_OUT_CAP, np.int8)
+
+    def buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The reused output buffers of one kernel call: only those the kernel of fmt writes."""
+        ops = np.zeros(size, np.int8)  # lcs-txt: every reference a read (its kernel leaves 0)
+        pids = np.zeros(size if fmt == "plain" else 0, np.int64)
+        vals = np.zeros(size if fmt != "lcs-txt" else 0, np.int64)
+        ids = np.zeros(size if fmt == "lcs-txt" else 0, np.uint64)
+        return ops, pids, vals, ids
+
+    ops, pids, vals, ids = buffers(_CHUNK)
     lines = 0
     blocks = _Blocks(stream, block_size, label)
     for buf in blocks:
@@ -1110,8 +1170,11 @@ def _parse_text(
                 chunk = (pids[:n], ops[:n], vals[:n])
             else:
                 pos, n, err, epos, nl = _k_lcs_txt(kb, pos, ids)
-                chunk = (None, reads[:n], ids[:n])
+                chunk = (None, ops[:n], ids[:n])
             lines += nl
+            if err == _E_SPAN and ops.size < _OUT_CAP:  # one access covers many pages: retry it
+                ops, pids, vals, ids = buffers(_OUT_CAP)
+                continue
             if err:
                 raise _text_error(label, fmt, buf, epos, lines, err)
             coll.add(*chunk)
@@ -1258,8 +1321,8 @@ def _parse_csv(
     obj_id_col: int | None,
     op_col: int | None,
 ) -> int:
-    ops = np.zeros(_OUT_CAP, np.int8)
-    ids = np.zeros(_OUT_CAP, np.uint64)
+    ops = np.zeros(_CHUNK, np.int8)
+    ids = np.zeros(_CHUNK, np.uint64)
     setup: _CsvSetup | None = None
     lines = 0
     blocks = _Blocks(stream, block_size, label)
@@ -1423,7 +1486,7 @@ def _ids_to_pages(ids: np.ndarray, dense: bool | None) -> tuple[np.ndarray, bool
         return inv.astype(np.int64).ravel(), True
     if ids.size and int(ids.max()) >= _DENSE_BELOW << 4:
         raise TraceError(f"object id {int(ids.max())} is too large for a page number; use dense=True")
-    return ids.astype(np.int64), False
+    return ids.view(np.int64), False  # the same values (all below 2**40), no copy
 
 
 def _trace_name(path: Path) -> str:
@@ -1512,7 +1575,9 @@ def _finish(
         addrs = vals.astype(np.int64, copy=False)
     else:
         pages, renumbered = _ids_to_pages(vals, dense)
-        addrs = pages << (page_size.bit_length() - 1)
+        del vals
+        pages <<= page_size.bit_length() - 1  # in place: pages is ours (a fresh array or vals)
+        addrs = pages
         note = ", object ids renumbered densely" if renumbered else ""
     collapsed = f" ({coll.seen:,} before collapsing)" if collapse and coll.seen != coll.count else ""
     desc = f"{fmt} trace {Path(label).name}: {coll.count:,} references{collapsed}{note}"

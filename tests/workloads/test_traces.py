@@ -362,6 +362,46 @@ def test_chunked_equals_one_shot(tmp_path, name, block):
     assert load_trace(tmp_path / name, fmt, block_size=block, max_refs=37).references == 37
 
 
+@pytest.mark.parametrize("collapse", [True, False])
+def test_parsing_memory_is_bounded_by_the_output(tmp_path, collapse):
+    """Issue 5: peak memory while parsing is about the parsed arrays, not the file size."""
+    import tracemalloc
+
+    slow = traces._numba_config.DISABLE_JIT  # the kernels as plain Python: a smaller file
+    lines, block = (20_000, 1 << 16) if slow else (300_000, 1 << 20)
+    rng = np.random.default_rng(5)
+    kind = np.array(["I  ", " L ", " S ", " M "])[rng.integers(0, 4, size=lines)]
+    addr = rng.integers(0x400000, 0x400000 + (1 << 32), size=lines)
+    addr[::3] = addr[1::3][: addr[::3].size] + 8  # some same-page neighbours to collapse
+    body = np.char.add(np.char.add(kind, np.char.mod("%09x", addr)), ",8")
+    path = tmp_path / "big.lackey"
+    path.write_text("==1== Lackey\n" + "\n".join(body.tolist()) + "\n")
+    load_trace(path, max_refs=10, block_size=block)  # warm up: load the compiled kernels
+    tracemalloc.start()
+    try:
+        w = load_trace(path, collapse=collapse, block_size=block)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    proc = w.processes[0]
+    out = proc.ops.nbytes + proc.args.nbytes
+    assert path.stat().st_size > 4 * block
+    assert proc.ops.size > 0.9 * lines
+    chunk = traces._CHUNK * (1 + 8)  # the kernel's reused output buffers
+    assert peak <= 1.3 * out + block + chunk + (256 << 10), (peak, out)
+
+
+def test_access_spanning_more_pages_than_a_chunk(tmp_path):
+    pages = traces._CHUNK + 1000  # more than one kernel call's buffer holds, fewer than _OUT_CAP
+    path = tmp_path / "wide.lackey"
+    path.write_text(f"I  00001000,4\n L 00002000,{pages}\n S 00000010,1\n")
+    w = load_trace(path, page_size=1, collapse=False)
+    ops, addrs = w.processes[0].ops, w.processes[0].args
+    assert ops.size == 4 + pages + 1
+    assert np.array_equal(addrs[4 : 4 + pages], np.arange(0x2000, 0x2000 + pages))
+    assert (ops[4 : 4 + pages] == OP_READ).all() and ops[0] == OP_EXEC and ops[-1] == OP_WRITE
+
+
 # -- malformed input ------------------------------------------------------------------------
 
 
