@@ -73,3 +73,17 @@ def run_busy(name, frames, seed, check):
         sim.check_invariants()
         check(sim)
     assert sim.stats().accesses > 0
+
+
+def locality_trace(rng, k, n_parts):
+    """Pages of ``n_parts`` phases (random hot sets, loops around ``k``, scans of new pages)."""
+    parts = []
+    for _ in range(n_parts):
+        kind = rng.integers(3)
+        if kind == 0:
+            parts.append(rng.integers(0, int(rng.integers(5, 60)), 150))
+        elif kind == 1:
+            parts.append(np.tile(np.arange(int(rng.integers(k // 2, 2 * k))), 3))
+        else:
+            parts.append(np.arange(100, 100 + int(rng.integers(20, 200))))
+    return np.concatenate(parts).tolist()

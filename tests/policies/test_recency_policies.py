@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sim_helpers import run_busy, sim_stepwise
+from sim_helpers import locality_trace, run_busy, sim_stepwise
 
 from vmgym import MachineConfig, policies, simulate
 from vmgym.policies import clockpro, lirs
@@ -386,16 +386,7 @@ def test_larger_memories_with_locality(name, seed, k):
     # phases of hot sets, loops and scans over a few hundred pages, so that LIR/hot sets of
     # realistic size, test periods and the adaptive m_c all come into play
     rng = np.random.default_rng(seed)
-    parts = []
-    for _ in range(8):
-        kind = rng.integers(3)
-        if kind == 0:
-            parts.append(rng.integers(0, int(rng.integers(5, 60)), 150))
-        elif kind == 1:
-            parts.append(np.tile(np.arange(int(rng.integers(k // 2, 2 * k))), 3))
-        else:
-            parts.append(np.arange(100, 100 + int(rng.integers(20, 200))))
-    pages = np.concatenate(parts).tolist()
+    pages = locality_trace(rng, k, 8)
     ref_hits, _ = REFS[name](pages, k)
     assert sim_faults(pages, k, name) == ref_hits.count(False)
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_helpers import sim_stepwise as stepwise
 
-from vmgym import MachineConfig, Simulator, policies, simulate
+from vmgym import MachineConfig, policies, simulate
 from vmgym.sim import ConfigError
 from workloads import Workload
 
@@ -139,28 +140,8 @@ def sim_faults(pages, k, policy, writes=None):
 
 
 def sim_stepwise(pages, k, policy, writes=None):
-    """Step the simulator one trace entry at a time.
-
-    Returns the hit/miss flag of every reference and the page (vpn) in each frame
-    right after the last reference (before the process exits and frees its memory).
-    """
-    sim = Simulator(Workload.from_pages(pages, writes=writes), lean(k), sim_policy(policy))
-    hits = []
-    resident = [None] * k
-    before = sim.stats()
-    for stop in range(1, sim.length + 1):
-        assert not sim.advance(stop)
-        now = sim.stats()
-        d_acc, d_hit = now.accesses - before.accesses, now.hits - before.hits
-        assert d_acc in (0, 1) and d_hit in (0, d_acc)
-        if d_acc:
-            hits.append(bool(d_hit))
-            if len(hits) == len(pages):
-                fp = sim.state.frame_page
-                resident = [int(sim.state.page_vpn[g]) if g >= 0 else None for g in fp]
-        before = now
-    assert sim.done
-    return hits, resident
+    """Hit/miss flags and final frames (``sim_helpers.sim_stepwise``) for a REF_STEPWISE key."""
+    return stepwise(pages, k, sim_policy(policy), writes)
 
 
 traces = st.lists(st.integers(0, 20), max_size=300)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sim_helpers import run_busy, sim_stepwise
+from sim_helpers import locality_trace, run_busy, sim_stepwise
 
 from vmgym import MachineConfig, Simulator, policies, simulate
 from vmgym.policies import linux2q, mglru
@@ -309,16 +309,7 @@ def test_default_miss_count_matches_reference(name, tw, k):
 def test_larger_memories_with_locality(name, seed, k):
     # phases of hot sets, loops and scans, so that windows, lists and generations fill up
     rng = np.random.default_rng(seed)
-    parts = []
-    for _ in range(6):
-        kind = rng.integers(3)
-        if kind == 0:
-            parts.append(rng.integers(0, int(rng.integers(5, 60)), 150))
-        elif kind == 1:
-            parts.append(np.tile(np.arange(int(rng.integers(k // 2, 2 * k))), 3))
-        else:
-            parts.append(np.arange(100, 100 + int(rng.integers(20, 200))))
-    pages = np.concatenate(parts).tolist()
+    pages = locality_trace(rng, k, 6)
     writes = (rng.random(len(pages)) < 0.3).tolist()
     params = {"wsclock": {"tau": 50}, "ws": {"tau": 50}, "pff": {"threshold": 4}}.get(name, {})
     ref_hits, _ = ref_run(name, pages, k, writes, **params)

@@ -200,9 +200,9 @@ class PageReplacementEnv(gym.Env):
         elif mode == "faults":
             reward = -float(self._faults() - f0)
         else:
-            b0 = self._shadow_faults()
+            b0 = self._faults(self._shadow)
             self._shadow.advance(stop=self.sim.position)
-            reward = float((self._shadow_faults() - b0) - (self._faults() - f0))
+            reward = float((self._faults(self._shadow) - b0) - (self._faults() - f0))
         terminated = self._done
         truncated = (
             not terminated
@@ -281,12 +281,9 @@ class PageReplacementEnv(gym.Env):
         self.sim._step(self.sim.length)  # raises the simulator's own error (segfault, OOM, deadlock)
         self._done = True
 
-    def _faults(self) -> int:
-        ps = self.sim.state.proc_stats
-        return int(ps[S.ST_MINOR].sum() + ps[S.ST_MAJOR].sum())
-
-    def _shadow_faults(self) -> int:
-        ps = self._shadow.state.proc_stats
+    def _faults(self, sim: Simulator | None = None) -> int:
+        """Faults so far of the agent's simulator (or of ``sim``, e.g. the shadow baseline)."""
+        ps = (sim or self.sim).state.proc_stats
         return int(ps[S.ST_MINOR].sum() + ps[S.ST_MAJOR].sum())
 
     def _observation(self) -> np.ndarray:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from vmgym.sim.frames import evictable
+
 
 @njit(cache=True, _nrt=False)
 def dll_init(rows, heads, r, h):
@@ -60,6 +62,21 @@ def dll_move_front(rows, heads, r, h, x):
 
 
 # Indexed binary max-heap over frames: heap[k] = frame, pos[f] = index or -1, key[f].
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def oldest_evictable(st, h):
+    """The evictable frame nearest the tail (oldest end) of frame list ``h``, or -1.
+
+    The list is ``st.pol_f`` rows 0/1 with head/tail in ``st.pol_g[h]``/``[h + 1]``
+    (FIFO's victim; 2Q's and the Linux lists' scans).
+    """
+    f = st.pol_g[h + 1]
+    while f >= 0:
+        if evictable(st, f):
+            return f
+        f = st.pol_f[0, f]
+    return -1
 
 
 @njit(cache=True, _nrt=False)

@@ -143,15 +143,25 @@ def victim(st):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _drop_lru_ghost(st, h, n):
-    """Delete the LRU page of ghost list ``h`` (B1 or B2; size slot ``n``), if any."""
+def drop_lru_ghost(st, h, n):
+    """Delete the LRU page of ghost list ``h`` (B1 or B2; size slot ``n``), if any; return it (-1: none).
+
+    Shared with CAR (same list layout).
+    """
     g = st.pol_g[h + 1]
     if g >= 0:
         dll_remove(st.pol_p, st.pol_g, 0, h, g)
         st.pol_g[n] -= 1
         st.pol_p[2, g] = 0
-        if st.pol_g[PENDING] == g:
-            st.pol_g[PENDING] = -1
+    return g
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _drop_lru_ghost(st, h, n):
+    """:func:`drop_lru_ghost`, forgetting a pending adaptation of that page."""
+    g = drop_lru_ghost(st, h, n)
+    if g >= 0 and st.pol_g[PENDING] == g:
+        st.pol_g[PENDING] = -1
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -213,8 +223,8 @@ def on_insert(st, f, g, i):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_page_free(st, g):
-    """Page id ``g`` no longer exists: drop it from B1/B2."""
+def forget_ghost(st, g):
+    """Drop page ``g`` from B1/B2 if it is there (shared with CAR)."""
     ghost = st.pol_p[2, g] & 3
     if ghost == IN_B1:
         dll_remove(st.pol_p, st.pol_g, 0, B1, g)
@@ -223,8 +233,27 @@ def on_page_free(st, g):
         dll_remove(st.pol_p, st.pol_g, 0, B2, g)
         st.pol_g[N_B2] -= 1
     st.pol_p[2, g] = 0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_page_free(st, g):
+    """Page id ``g`` no longer exists: drop it from B1/B2."""
+    forget_ghost(st, g)
     if st.pol_g[PENDING] == g:
         st.pol_g[PENDING] = -1
+
+
+def init_lists(pol_f, pol_p, pol_g):
+    """Empty T1/T2 (frames) and B1/B2 (pages), zero sizes and p = 0 (shared with CAR)."""
+    for h in (T1, T2):
+        dll_init(pol_f, pol_g, 0, h)
+    for h in (B1, B2):
+        dll_init(pol_p, pol_g, 0, h)
+    pol_f[2, :] = 0
+    pol_p[2, :] = 0
+    pol_g[N_T1 : N_B2 + 1] = 0
+    pol_g[P] = 0
+    pol_g[P + 1] = 0
 
 
 @register
@@ -255,13 +284,5 @@ class ARC(Policy):
 
     def init_state(self, pol_f, pol_p, pol_g):
         """Empty lists, p = 0."""
-        for h in (T1, T2):
-            dll_init(pol_f, pol_g, 0, h)
-        for h in (B1, B2):
-            dll_init(pol_p, pol_g, 0, h)
-        pol_f[2, :] = 0
-        pol_p[2, :] = 0
-        pol_g[N_T1 : N_B2 + 1] = 0
-        pol_g[P] = 0
-        pol_g[P + 1] = 0
+        init_lists(pol_f, pol_p, pol_g)
         pol_g[PENDING] = -1

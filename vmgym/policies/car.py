@@ -22,8 +22,24 @@ from __future__ import annotations
 from numba import njit
 
 from vmgym.policies._adaptive import get_real, set_real
-from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove
-from vmgym.policies.arc import B1, B2, IN_B1, IN_B2, IN_T1, IN_T2, N_B1, N_B2, N_T1, N_T2, T1, T2, P
+from vmgym.policies._structs import dll_move_front, dll_push_front, dll_remove
+from vmgym.policies.arc import (
+    B1,
+    B2,
+    IN_B1,
+    IN_T1,
+    IN_T2,
+    N_B1,
+    N_B2,
+    N_T1,
+    N_T2,
+    T1,
+    T2,
+    P,
+    drop_lru_ghost,
+    forget_ghost,
+    init_lists,
+)
 from vmgym.policies.arc import on_remove as _arc_on_remove
 from vmgym.policies.base import Policy, register
 from vmgym.sim.frames import evictable
@@ -102,25 +118,15 @@ def on_remove(st, f, evicted):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _drop_lru_ghost(st, h, n):
-    """Discard the LRU page of ghost list ``h`` (size slot ``n``), if any."""
-    g = st.pol_g[h + 1]
-    if g >= 0:
-        dll_remove(st.pol_p, st.pol_g, 0, h, g)
-        st.pol_g[n] -= 1
-        st.pol_p[2, g] = 0
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Cache miss of page ``g`` (now in frame ``f``): directory replacement, then insertion."""
     c = st.frame_page.shape[0]
     ghost = st.pol_p[2, g]
     if ghost == 0:
         if st.pol_g[N_T1] + st.pol_g[N_B1] >= c:
-            _drop_lru_ghost(st, B1, N_B1)
+            drop_lru_ghost(st, B1, N_B1)
         elif st.pol_g[N_T1] + st.pol_g[N_T2] + st.pol_g[N_B1] + st.pol_g[N_B2] >= 2 * c:
-            _drop_lru_ghost(st, B2, N_B2)
+            drop_lru_ghost(st, B2, N_B2)
         dll_push_front(st.pol_f, st.pol_g, 0, T1, f)
         st.pol_g[N_T1] += 1
         st.pol_f[2, f] = IN_T1
@@ -147,14 +153,7 @@ def on_insert(st, f, g, i):
 @njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: drop it from B1/B2."""
-    ghost = st.pol_p[2, g]
-    if ghost == IN_B1:
-        dll_remove(st.pol_p, st.pol_g, 0, B1, g)
-        st.pol_g[N_B1] -= 1
-    elif ghost == IN_B2:
-        dll_remove(st.pol_p, st.pol_g, 0, B2, g)
-        st.pol_g[N_B2] -= 1
-    st.pol_p[2, g] = 0
+    forget_ghost(st, g)
 
 
 @register
@@ -184,13 +183,6 @@ class CAR(Policy):
     global_rows = 14
 
     def init_state(self, pol_f, pol_p, pol_g):
-        """Empty clocks and ghost lists, p = 0."""
-        for h in (T1, T2):
-            dll_init(pol_f, pol_g, 0, h)
-        for h in (B1, B2):
-            dll_init(pol_p, pol_g, 0, h)
-        pol_f[2:, :] = 0
-        pol_p[2, :] = 0
-        pol_g[N_T1 : N_B2 + 1] = 0
-        pol_g[P] = 0
-        pol_g[P + 1] = 0
+        """Empty clocks and ghost lists, p = 0, reference bits clear."""
+        init_lists(pol_f, pol_p, pol_g)
+        pol_f[3, :] = 0

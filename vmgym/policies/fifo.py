@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from vmgym.policies._structs import dll_init, dll_push_front, dll_remove
+from vmgym.policies._structs import dll_init, dll_push_front, dll_remove, oldest_evictable
 from vmgym.policies.base import Policy, register
-from vmgym.sim.frames import evictable
 
 KERNEL_ID = 1
 # pol_f rows 0/1: prev/next of the insertion-order list; pol_g 0/1: head (newest), tail (oldest)
@@ -32,12 +31,7 @@ def on_remove(st, f, evicted):
 @njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The oldest evictable frame, or -1."""
-    f = st.pol_g[1]
-    while f >= 0:
-        if evictable(st, f):
-            return f
-        f = st.pol_f[0, f]
-    return -1
+    return oldest_evictable(st, 0)
 
 
 @register

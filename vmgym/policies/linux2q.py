@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from numba import njit
 
-from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove
+from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove, oldest_evictable
 from vmgym.policies.base import Policy, PolicyError, register
-from vmgym.sim.frames import evictable, test_and_clear_referenced
+from vmgym.sim.frames import test_and_clear_referenced
 
 KERNEL_ID = 43
 # pol_f rows 0/1: prev/next in the frame's list (head = newest); row 2: INACTIVE / ACTIVE (0: none)
@@ -71,17 +71,6 @@ def _to_list(pf, pg, f, src, dst, n_src, n_dst, tag):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _oldest_evictable(st, h):
-    """The evictable frame nearest the tail of list ``h``, or -1."""
-    f = st.pol_g[h + 1]
-    while f >= 0:
-        if evictable(st, f):
-            return f
-        f = st.pol_f[0, f]
-    return -1
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Refill the inactive list, then reclaim from its tail; referenced pages are promoted, not taken.
 
@@ -99,16 +88,16 @@ def victim(st):
                 dll_move_front(pf, pg, 0, ACT, a)
             else:
                 _to_list(pf, pg, a, ACT, INACT, N_ACT, N_INACT, INACTIVE)
-        f = _oldest_evictable(st, INACT)
+        f = oldest_evictable(st, INACT)
         if f < 0:
             break
         if test_and_clear_referenced(st, f):
             _to_list(pf, pg, f, INACT, ACT, N_INACT, N_ACT, ACTIVE)
             continue
         return f
-    f = _oldest_evictable(st, INACT)
+    f = oldest_evictable(st, INACT)
     if f < 0:
-        f = _oldest_evictable(st, ACT)
+        f = oldest_evictable(st, ACT)
     return f
 
 

@@ -24,9 +24,8 @@ import math
 from numba import njit
 
 from vmgym.policies._adaptive import faulting_page, ratio_count
-from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove
+from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove, oldest_evictable
 from vmgym.policies.base import Policy, PolicyError, register
-from vmgym.sim.frames import evictable
 
 KERNEL_ID = 22
 # pol_f rows 0/1: prev/next in A1in or Am (frames; head = newest / MRU); row 2: IN_A1IN/IN_AM (0: none)
@@ -50,17 +49,6 @@ def on_hit(st, pol_f, pol_g, f, g, i):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _oldest_evictable(st, h):
-    """The evictable frame nearest the tail of queue ``h`` (A1in or Am), or -1."""
-    f = st.pol_g[h + 1]
-    while f >= 0:
-        if evictable(st, f):
-            return f
-        f = st.pol_f[0, f]
-    return -1
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def _forget_pending(st, keep):
     """Clear the FAULTING mark of a fault that never completed (not page ``keep``)."""
     g = st.pol_g[PENDING]
@@ -78,13 +66,13 @@ def victim(st):
         st.pol_p[2, x] |= FAULTING
         st.pol_g[PENDING] = x
     if st.pol_g[N_A1IN] > st.pol_g[KIN]:
-        f = _oldest_evictable(st, A1IN)
+        f = oldest_evictable(st, A1IN)
         if f < 0:
-            f = _oldest_evictable(st, AM)
+            f = oldest_evictable(st, AM)
         return f
-    f = _oldest_evictable(st, AM)
+    f = oldest_evictable(st, AM)
     if f < 0:
-        f = _oldest_evictable(st, A1IN)
+        f = oldest_evictable(st, A1IN)
     return f
 
 
