@@ -44,3 +44,26 @@ def test_bad_input_is_a_clear_error():
 def test_listings():
     assert "multiprocess" in runner.invoke(app, ["workloads", "list"]).stdout
     assert "Belady" in runner.invoke(app, ["policies"]).stdout
+
+
+def test_prefetch_option_and_listing():
+    scan = "file-scan:file_pages=400,passes=2"
+    args = ["compare", "-w", scan, "-f", "100", "-p", "lru,clock", "--prefetch", "readahead"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "prefetch Readahead(initial=4, maximum=32)" in res.stdout and "wasted" in res.stdout
+    res = runner.invoke(app, ["compare", "-w", scan, "-f", "100", "-p", "lru", "--prefetch", "ra", "--json"])
+    rec = json.loads(res.stdout)
+    assert rec["config"]["prefetch"] == {"name": "readahead", "initial": 4, "maximum": 32}
+    row = rec["results"][0]
+    used, wasted = row["prefetch_used"], row["prefetch_wasted"]
+    assert 0 < used and used + wasted <= row["prefetch_issued"]
+    assert row["major_faults"] < 100  # 800 file reads without readahead
+    res = runner.invoke(app, ["run", "-w", scan, "-f", "100", "--prefetch", "markov", "--json"])
+    assert json.loads(res.stdout)["config"]["prefetch"] == {"name": "markov", "width": 2}
+    res = runner.invoke(app, ["run", "-w", scan, "--prefetch", "readahead:maximum=0"])
+    assert res.exit_code == 2 and "maximum must be an integer in [1, 1024]" in res.output
+    res = runner.invoke(app, ["compare", "-w", scan, "--prefetch", "psychic"])
+    assert res.exit_code == 2 and "unknown prefetcher 'psychic'; choose one of: none, readahead" in res.output
+    listing = runner.invoke(app, ["prefetchers"]).stdout
+    assert "swap-cluster" in listing and "page_cluster=3" in listing and "Joseph & Grunwald" in listing

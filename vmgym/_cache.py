@@ -14,7 +14,7 @@ import hashlib
 import os
 from pathlib import Path
 
-_KERNEL_DIRS = ("sim", "policies")
+_KERNEL_DIRS = ("sim", "policies", "prefetch")
 
 
 def kernel_source_hash() -> str:

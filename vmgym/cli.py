@@ -15,6 +15,9 @@ from rich.table import Table
 from vmgym import policies
 from vmgym.cli_trace import trace_app
 from vmgym.compare import COLUMNS, compare, parse_policies
+from vmgym.prefetch import Prefetcher, PrefetchError
+from vmgym.prefetch import make as make_prefetcher
+from vmgym.prefetch import names as prefetch_names
 from vmgym.records import record, write_record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
 from workloads import registry, resolve, suites
@@ -48,6 +51,14 @@ FramesOpt = Annotated[
 ]
 SwapOpt = Annotated[
     int | None, typer.Option("--swap-slots", help="Swap device size [pages; default: hint, else 262144].")
+]
+PrefetchOpt = Annotated[
+    str,
+    typer.Option(
+        "--prefetch",
+        help="Prefetcher: none, readahead, swap-cluster, stride, markov, with optional parameters "
+        "(readahead:maximum=64; see `vmgym prefetchers`).",
+    ),
 ]
 TlbOpt = Annotated[
     int | None,
@@ -94,16 +105,17 @@ def run(
     frames: FramesOpt = None,
     swap_slots: SwapOpt = None,
     tlb_entries: TlbOpt = None,
+    prefetcher: PrefetchOpt = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Run one policy on one workload and print its statistics."""
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
     try:
-        sim = Simulator(wl, cfg, policy)
+        sim = Simulator(wl, cfg, policy, prefetch=prefetcher)
         with _progress() as prog:
             task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
             stats = sim.run(progress=lambda done, total: prog.update(task, completed=done))
-    except (policies.PolicyError, SimulationError, WorkloadError) as e:
+    except (policies.PolicyError, PrefetchError, SimulationError, WorkloadError) as e:
         _fail(str(e))
     if as_json:
         rec = record("run", sim.describe(), stats.to_dict())
@@ -144,6 +156,7 @@ def compare_cmd(
     frames: FramesOpt = None,
     swap_slots: SwapOpt = None,
     tlb_entries: TlbOpt = None,
+    prefetcher: PrefetchOpt = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     out: Annotated[
@@ -154,16 +167,17 @@ def compare_cmd(
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
     try:
         names = parse_policies(policies_)
-    except policies.PolicyError as e:
+        pf = make_prefetcher(prefetcher)
+    except (policies.PolicyError, PrefetchError) as e:
         _fail(str(e))
     total = len(dict.fromkeys([*names, "lru", "opt"]))
     try:
         with _progress() as prog:
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
-            rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task))
+            rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf)
     except SimulationError as e:
         _fail(str(e))
-    config = {"workload": workload, "policies": names, "machine": cfg.to_dict()}
+    config = {"workload": workload, "policies": names, "prefetch": pf.describe(), "machine": cfg.to_dict()}
     rec = record("compare", config, rows)
     if out:
         path = write_record(out, rec)
@@ -175,7 +189,7 @@ def compare_cmd(
     elif as_csv:
         _write_csv(sys.stdout, rows)
     else:
-        _print_compare(rows, wl.name, cfg.frames)
+        _print_compare(rows, wl.name, cfg.frames, pf)
 
 
 def _write_csv(fh, rows) -> None:
@@ -184,35 +198,35 @@ def _write_csv(fh, rows) -> None:
     writer.writerows(rows)
 
 
-def _print_compare(rows, name: str, frames: int) -> None:
-    table = Table(title=f"{name}, {frames} frames")
-    headers = (
-        "policy",
-        "misses",
-        "minor",
-        "major",
-        "hit ratio",
-        "swap-outs",
-        "file wb",
-        "sim time",
-        "LRU→OPT",
-    )
-    for c, h in zip(COLUMNS, headers, strict=True):
-        table.add_column(h, justify="left" if c == "policy" else "right", no_wrap=True)
+def _print_compare(rows, name: str, frames: int, pf: Prefetcher) -> None:
+    with_pf = pf.name != "none"
+    title = f"{name}, {frames} frames" + (f", prefetch {pf!r}" if with_pf else "")
+    table = Table(title=title)
+    headers = {
+        "policy": "policy",
+        "misses": "misses",
+        "minor_faults": "minor",
+        "major_faults": "major",
+        "hit_ratio": "hit ratio",
+        "swap_outs": "swap-outs",
+        "file_writebacks": "file wb",
+        "time_ns": "sim time",
+        "lru_to_opt": "LRU→OPT",
+        "prefetch_issued": "prefetched",
+        "prefetch_used": "used",
+        "prefetch_wasted": "wasted",
+    }
+    cols = [c for c in COLUMNS if with_pf or not c.startswith("prefetch_")]
+    for c in cols:
+        table.add_column(headers[c], justify="left" if c == "policy" else "right", no_wrap=True)
     for r in rows:
         gap = r["lru_to_opt"]
-        cells = [
-            r["policy"],
-            str(r["misses"]),
-            str(r["minor_faults"]),
-            str(r["major_faults"]),
-            f"{r['hit_ratio']:.4f}",
-            str(r["swap_outs"]),
-            str(r["file_writebacks"]),
-            f"{r['time_ns'] / 1e9:.3f} s",
-            "n/a" if gap is None else f"{100 * gap:.1f} %",
-        ]
-        table.add_row(*cells)
+        fmt = {
+            "hit_ratio": f"{r['hit_ratio']:.4f}",
+            "time_ns": f"{r['time_ns'] / 1e9:.3f} s",
+            "lru_to_opt": "n/a" if gap is None else f"{100 * gap:.1f} %",
+        }
+        table.add_row(*(fmt.get(c, str(r[c])) for c in cols))
     _out().print(table)
 
 
@@ -289,6 +303,19 @@ def policies_cmd() -> None:
     for name in policies.names():
         cls = policies.get_class(name)
         table.add_row(name, ", ".join(cls.aliases), cls.source)
+    _out().print(table)
+
+
+@app.command("prefetchers")
+def prefetchers_cmd() -> None:
+    """List the prefetchers with their parameters and sources."""
+    table = Table()
+    for c in ("name", "aliases", "parameters (defaults)", "source"):
+        table.add_column(c)
+    for name in prefetch_names():
+        pf = make_prefetcher(name)
+        params = ", ".join(f"{k}={v}" for k, v in pf.values.items()) or "-"
+        table.add_row(name, ", ".join(pf.aliases), params, pf.source)
     _out().print(table)
 
 

@@ -688,6 +688,45 @@ def mmap_readers(
     return wb.build()
 
 
+def file_scan(
+    file_pages: int = 2000,
+    passes: int = 3,
+    random_ratio: float = 0.0,
+    *,
+    seed: int = 0,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Workload:
+    """One process reads a file through a private read-only mmap, front to back, ``passes`` times.
+
+    The file ``"file0"`` is mapped whole at vpn 0. With ``random_ratio`` > 0 each
+    reference is, with that probability, replaced by a read of a uniformly random
+    page (a scan disturbed by lookups). The readahead case: demand paging takes a
+    major fault per page; a sequential prefetcher streams it.
+
+    Args:
+        file_pages: file size in pages (>= 1).
+        passes: front-to-back passes (>= 1).
+        random_ratio: probability that a reference goes to a random page instead, in [0, 1].
+        seed: seeds the random references (>= 0).
+        page_size: bytes per page (a power of two).
+    """
+    f = "file_scan"
+    file_pages = _require_int(f, "file_pages", file_pages)
+    passes = _require_int(f, "passes", passes)
+    random_ratio = _require_real(f, "random_ratio", random_ratio, 0.0, 1.0)
+    rng = _common(f, 0.0, seed, page_size)
+    pages = np.tile(np.arange(file_pages, dtype=np.int64), passes)
+    jump = rng.random(pages.shape[0]) < random_ratio
+    pages[jump] = rng.integers(0, file_pages, size=int(jump.sum()), dtype=np.int64)
+    desc = f"{passes} sequential passes over a {file_pages}-page mmapped file, random_ratio={random_ratio}"
+    wb = WorkloadBuilder("file-scan", page_size, desc)
+    wb.file("file0", file_pages)
+    proc = wb.process("reader")
+    proc.map(Vma(0, file_pages, "r", obj="file0", shared=False))
+    proc.access_pages(pages, np.zeros(pages.shape[0], dtype=bool))
+    return wb.build()
+
+
 def leak(pages_per_step: int = 64, steps: int = 1000, *, page_size: int = DEFAULT_PAGE_SIZE) -> Workload:
     """Leak memory: one process keeps mmapping fresh anonymous VMAs, writes them once, never frees them.
 

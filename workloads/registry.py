@@ -205,6 +205,15 @@ _SPECS = [
         write_ratio=0.1,
     ),
     _spec(
+        "file-scan",
+        "3 sequential passes over a 2,000-page mmapped file, 10% random lookups (readahead's case)",
+        gen.file_scan,
+        500,
+        file_pages=2_000,
+        passes=3,
+        random_ratio=0.1,
+    ),
+    _spec(
         "matrix-row",
         "row-major traversal of a 512x512 matrix of doubles (512 pages), 2 passes",
         gen.matrix,

@@ -86,18 +86,37 @@ def machines(draw):
     )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(workloads(), machines(), st.randoms(use_true_random=False))
-def test_random_choices_keep_invariants(workload, config, rnd):
-    sim = Simulator(workload, config, policy=None)
+PREFETCHERS = [
+    None,
+    "readahead:initial=2,maximum=4",
+    "swap-cluster:page_cluster=1",
+    "stride:degree=2",
+    "markov",
+    "external",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workloads(), machines(), st.sampled_from(PREFETCHERS), st.randoms(use_true_random=False))
+def test_random_choices_keep_invariants(workload, config, pf, rnd):
+    """Random victims and (with the external prefetcher) random prefetches, random run lengths."""
+    sim = Simulator(workload, config, policy=None, prefetch=pf)
     sim.check_invariants()
+    n_pages = sim.state.page_frame.shape[0]
     try:
         while True:
             stop = sim.position + rnd.randint(1, 5)
-            needs_victim = sim.advance(stop=stop)
+            decision = sim.advance(stop=stop)
             sim.check_invariants()
-            if needs_victim:
+            if decision and sim.pending == "victim":
                 sim.evict(rnd.choice(list(sim.candidates())))
+                sim.check_invariants()
+            elif decision:
+                assert sim.pending == "prefetch"
+                if rnd.random() < 0.5:
+                    sim.prefetch_pages([rnd.randrange(n_pages) for _ in range(rnd.randint(0, 4))])
+                else:
+                    sim.prefetch_offsets(rnd.randint(-2, 2), rnd.randint(0, 4), rnd.choice([1, 2, -1]))
                 sim.check_invariants()
             elif sim.done:
                 break
@@ -114,10 +133,15 @@ def test_random_choices_keep_invariants(workload, config, rnd):
     assert not anon_live.any()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(workloads(), machines(), st.sampled_from(["fifo", "lru", "clock", "opt"]))
-def test_compiled_policies_keep_invariants(workload, config, policy):
-    sim = Simulator(workload, config, policy)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    workloads(),
+    machines(),
+    st.sampled_from(["fifo", "lru", "clock", "opt"]),
+    st.sampled_from(PREFETCHERS[:-1]),
+)
+def test_compiled_policies_keep_invariants(workload, config, policy, pf):
+    sim = Simulator(workload, config, policy, prefetch=pf)
     try:
         while not sim.done:
             sim.advance(stop=sim.position + 3)

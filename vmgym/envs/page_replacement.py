@@ -5,17 +5,15 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from vmgym import prefetch
 from vmgym.compare import gap_closed
 from vmgym.envs import _kernel as K
-from vmgym.envs.render import render_ansi, render_rgb
-from vmgym.sim import MachineConfig, Simulator
-from vmgym.sim import state as S
+from vmgym.envs._base import SimEnv
+from vmgym.sim import Simulator
 from vmgym.sim.simulator import InvalidAction
-from workloads import Workload, resolve
 
 REWARDS = ("time", "faults", "baseline")
 INVALID_ACTIONS = ("raise", "fallback")
@@ -34,10 +32,11 @@ def default_config() -> dict[str, Any]:
         "oracle": True,  # compute next uses so that oracle_action() works (finite traces)
         "invalid_action": "raise",  # raise | fallback (to slot 0, with reward penalty 1)
         "report_gap": True,  # at episode end, run LRU and OPT once to place the agent between them
+        "prefetch": "none",  # a classic prefetcher (vmgym.prefetch) running beside the agent
     }
 
 
-class PageReplacementEnv(gym.Env):
+class PageReplacementEnv(SimEnv):
     """Choose which page leaves RAM each time the simulated machine needs a free frame.
 
     ## Description
@@ -88,46 +87,26 @@ class PageReplacementEnv(gym.Env):
     ## Arguments
     ``config`` (see :func:`default_config`) or the same keys as keyword
     arguments; ``reset(options=...)`` overrides keys for the next episodes.
+    ``prefetch`` runs a classic prefetcher (:mod:`vmgym.prefetch`) under the
+    agent: its reads also need frames, so they are decisions too.
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    CHOICES = {"candidates": K.SOURCES, "reward": REWARDS, "invalid_action": INVALID_ACTIONS}
+    FIXED = ("k",)
+    NAME = "PageReplacement"
+    DECISION = "an eviction"
+    default_config = staticmethod(default_config)
 
-    def __init__(self, config: dict[str, Any] | None = None, render_mode: str | None = None, **kwargs: Any):
-        self._config = self._checked({**default_config(), **(config or {}), **kwargs})
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode {render_mode!r}; allowed: {self.metadata['render_modes']}")
-        self.render_mode = render_mode
-        self._setup()
-
-    # -- configuration -------------------------------------------------------
-    @staticmethod
-    def _checked(cfg: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(cfg) - set(default_config())
-        if unknown:
-            raise ValueError(
-                f"unknown PageReplacement config key(s) {', '.join(sorted(unknown))}; "
-                f"allowed: {', '.join(default_config())}"
-            )
+    @classmethod
+    def _checked(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        cfg = super()._checked(cfg)
         if not isinstance(cfg["k"], int) or not 1 <= cfg["k"] <= 4096:
             raise ValueError(f"k must be an integer in [1, 4096], got {cfg['k']!r}")
-        for key, allowed in (
-            ("candidates", K.SOURCES),
-            ("reward", REWARDS),
-            ("invalid_action", INVALID_ACTIONS),
-        ):
-            if cfg[key] not in allowed:
-                raise ValueError(f"{key} {cfg[key]!r}; allowed: {', '.join(allowed)}")
-        if cfg["max_steps"] is not None and (not isinstance(cfg["max_steps"], int) or cfg["max_steps"] < 1):
-            raise ValueError(f"max_steps must be a positive integer or None, got {cfg['max_steps']!r}")
-        if not isinstance(cfg["machine"], dict):
-            raise ValueError("machine must be a dict of MachineConfig fields")
         return cfg
 
     def _setup(self) -> None:
         cfg = self._config
-        wl = cfg["workload"]
-        self.workload: Workload = wl if isinstance(wl, Workload) else resolve(wl)
-        self.machine = MachineConfig.for_workload(self.workload, **cfg["machine"])
+        self._setup_machine()
         self.k = cfg["k"]
         self._source = K.SOURCES.index(cfg["candidates"])
         n_obs = self.k * K.N_FEATURES + K.N_GLOBALS
@@ -138,93 +117,54 @@ class PageReplacementEnv(gym.Env):
         self._slots = np.arange(self.k)
         self._next = np.full(self.k, -1, np.int64)
         self._ctl = np.zeros(K.N_CTL, np.int64)
-        self._fault_unit = float(self.machine.costs.major_fault + self.machine.costs.swap_read)
-        self._anchors: dict[str, int] | None = None
-        self.sim: Simulator | None = None
+        self._prefetch = self._classic_prefetcher()
 
-    @property
-    def config(self) -> dict[str, Any]:
-        """The current configuration (a copy)."""
-        return dict(self._config)
+    def _classic_prefetcher(self) -> prefetch.Prefetcher:
+        pf = prefetch.make(self._config["prefetch"])
+        if pf.name == "external":
+            raise ValueError("prefetch 'external' is MemoryManager-v0; choose a classic prefetcher here")
+        return pf
 
-    # -- Gymnasium API -------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Start the workload from the beginning; ``options`` override config keys from now on."""
-        super().reset(seed=seed)
-        if options:
-            if "k" in options and options["k"] != self.k:
-                raise ValueError("option 'k' changes the spaces: build a new env instead")
-            self._config = self._checked({**self._config, **options})
-            self._setup()
-        self.sim = Simulator(self.workload, self.machine, policy=None, oracle=self._config["oracle"])
+    def _start(self) -> None:
+        self.sim = Simulator(
+            self.workload, self.machine, policy=None, prefetch=self._prefetch, oracle=self._config["oracle"]
+        )
         self._shadow = (
-            Simulator(self.workload, self.machine, self._config["baseline"])
+            Simulator(self.workload, self.machine, self._config["baseline"], prefetch=self._prefetch)
             if self._config["reward"] == "baseline"
             else None
         )
         self._ctl[:] = 0
         self._ctl[K.CTL_RNG] = int(self.np_random.integers(0, 2**63 - 1))
-        self._steps = 0
-        self._done = False
+        self._new_episode()
         self._advance(-1)
         if self._shadow is not None:
             self._shadow.advance(stop=self.sim.position)  # the same references as the agent so far
-        if self._done:
-            raise ValueError(
-                f"workload {self.workload.name!r} never needs an eviction with {self.machine.frames} "
-                "frames: give fewer frames (machine={'frames': ...})"
-            )
-        return self._observation(), {"position": self.sim.position}
 
-    def step(self, action):
-        """Evict the candidate in slot ``action`` and run to the next decision."""
-        if self.sim is None or self._done:
-            raise RuntimeError("call reset() before step() (and after an episode ends)")
+    def _new_episode(self) -> None:
+        """Set up per-episode state of subclasses, after the simulator is built (none here)."""
+
+    def _anchor_prefetcher(self) -> prefetch.Prefetcher:
+        """The prefetcher under the LRU and OPT anchors of ``lru_to_opt``."""
+        return self._prefetch
+
+    def _choose(self, action) -> tuple[int, float]:
         slot = int(action)
-        penalty = 0.0
-        if not 0 <= slot < self._ctl[K.CTL_N]:
-            if self._config["invalid_action"] == "raise":
-                raise InvalidAction(
-                    f"action {action} is not a valid candidate slot: {int(self._ctl[K.CTL_N])} of "
-                    f"{self.k} slots are valid now (see action_masks())"
-                )
-            slot, penalty = 0, 1.0
-        sc = self.sim.state.sc
-        mode = self._config["reward"]
-        t0 = int(sc[S.SC_TIME])
-        f0 = self._faults() if mode != "time" else 0
+        if 0 <= slot < self._ctl[K.CTL_N]:
+            return slot, 0.0
+        if self._config["invalid_action"] == "raise":
+            raise InvalidAction(
+                f"action {action} is not a valid candidate slot: {int(self._ctl[K.CTL_N])} of "
+                f"{self.k} slots are valid now (see action_masks())"
+            )
+        return 0, 1.0
+
+    def _take(self, slot: int) -> None:
         self._advance(int(self._cand[slot]))
-        self._steps += 1
-        if mode == "time":
-            reward = -(int(sc[S.SC_TIME]) - t0) / self._fault_unit
-        elif mode == "faults":
-            reward = -float(self._faults() - f0)
-        else:
-            b0 = self._faults(self._shadow)
-            self._shadow.advance(stop=self.sim.position)
-            reward = float((self._faults(self._shadow) - b0) - (self._faults() - f0))
-        terminated = self._done
-        truncated = (
-            not terminated
-            and self._config["max_steps"] is not None
-            and (self._steps >= self._config["max_steps"])
-        )
-        info: dict[str, Any] = {"position": self.sim.position}
-        if terminated or truncated:
-            info.update(self.episode_summary())
-        return self._observation(), reward - penalty, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """Valid candidate slots (for sb3-contrib's MaskablePPO)."""
         return self._slots < self._ctl[K.CTL_N]
-
-    def render(self):
-        """``ansi``: a text table of the candidates and memory; ``rgb_array``: an image of frames and swap."""
-        if self.render_mode is None or self.sim is None:
-            return None
-        if self.render_mode == "ansi":
-            return render_ansi(self)
-        return render_rgb(self)
 
     # -- decisions, oracle ---------------------------------------------------
     def candidates(self) -> np.ndarray:
@@ -254,17 +194,19 @@ class PageReplacementEnv(gym.Env):
     # -- episode summary -----------------------------------------------------
     def episode_summary(self) -> dict[str, Any]:
         """Statistics so far (as ``vmgym run``), and where the agent sits between LRU and OPT."""
-        stats = self.sim.stats()
-        out: dict[str, Any] = {"stats": stats.summary(), "decisions": self._steps}
+        out = super().episode_summary()
         if self._config["report_gap"] and self.sim.done:
             anchors = self._gap_anchors
             out["lru_misses"], out["opt_misses"] = anchors["lru"], anchors["opt"]
-            out["lru_to_opt"] = gap_closed(stats.misses, anchors["lru"], anchors["opt"])
+            out["lru_to_opt"] = gap_closed(out["stats"]["misses"], anchors["lru"], anchors["opt"])
         return out
 
     @cached_property
     def _gap_anchors(self) -> dict[str, int]:
-        return {p: Simulator(self.workload, self.machine, p).run().misses for p in ("lru", "opt")}
+        return {
+            p: Simulator(self.workload, self.machine, p, prefetch=self._anchor_prefetcher()).run().misses
+            for p in ("lru", "opt")
+        }
 
     # -- internals -----------------------------------------------------------
     def _advance(self, victim: int) -> None:
@@ -272,19 +214,4 @@ class PageReplacementEnv(gym.Env):
             self.sim.state, victim, self.sim.length, self._source, self.k, self._ctl, self._cand, self._obs,
             self._next,
         )  # fmt: skip
-        self.sim._status = int(status)
-        if status == S.ST_NEED_VICTIM:
-            return
-        if status in (S.ST_DONE, S.ST_STOPPED):
-            self._done = True
-            return
-        self.sim._step(self.sim.length)  # raises the simulator's own error (segfault, OOM, deadlock)
-        self._done = True
-
-    def _faults(self, sim: Simulator | None = None) -> int:
-        """Faults so far of the agent's simulator (or of ``sim``, e.g. the shadow baseline)."""
-        ps = (sim or self.sim).state.proc_stats
-        return int(ps[S.ST_MINOR].sum() + ps[S.ST_MAJOR].sum())
-
-    def _observation(self) -> np.ndarray:
-        return self._obs.copy()
+        self._finish(status)

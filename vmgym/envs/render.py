@@ -10,7 +10,7 @@ from vmgym.envs import _kernel as K
 from vmgym.sim import state as S
 
 if TYPE_CHECKING:
-    from vmgym.envs.page_replacement import PageReplacementEnv
+    from vmgym.envs._base import SimEnv
 
 # rgb_array colours
 _FREE = (235, 235, 235)
@@ -19,7 +19,7 @@ _CANDIDATE = (220, 40, 40)
 _SWAP = (120, 120, 120)
 
 
-def render_ansi(env: PageReplacementEnv) -> str:
+def render_ansi(env: SimEnv) -> str:
     """Memory at a glance and the current candidates with their features."""
     st = env.sim.state
     frames = st.frame_page.shape[0]
@@ -27,11 +27,16 @@ def render_ansi(env: PageReplacementEnv) -> str:
     slots = st.slot_page.shape[0]
     lines = [
         f"position {env.sim.position}/{env.sim.length}  frames {used}/{frames} used  "
-        f"swap {int(st.sc[S.SC_SWAP_USED])}/{slots}  decisions {int(st.sc[S.SC_DECISIONS])}",
-        "slot frame  page kind  pid " + " ".join(f"{name[:6]:>6}" for name in K.FEATURES[:10]),
+        f"swap {int(st.sc[S.SC_SWAP_USED])}/{slots}  decisions {int(st.sc[S.SC_DECISIONS])}  "
+        f"prefetched {int(st.sc[S.SC_PF_ISSUED])} (used {int(st.sc[S.SC_PF_USED])}, "
+        f"wasted {int(st.sc[S.SC_PF_WASTED])})",
     ]
-    feats = env._obs[: env.k * K.N_FEATURES].reshape(env.k, K.N_FEATURES)
-    for j, f in enumerate(env.candidates()):
+    cand = env.candidates()
+    if len(cand):
+        lines.append("slot frame  page kind  pid " + " ".join(f"{name[:6]:>6}" for name in K.FEATURES[:10]))
+        feats = env._obs[: env.k * K.N_FEATURES].reshape(env.k, K.N_FEATURES)
+    lines += env.decision_lines()
+    for j, f in enumerate(cand):
         g = int(st.frame_page[f])
         kind = S.KIND_NAMES[int(st.page_kind[g])]
         owner = int(st.page_owner[g])
@@ -40,7 +45,7 @@ def render_ansi(env: PageReplacementEnv) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_rgb(env: PageReplacementEnv, cell: int = 6, width: int = 64) -> np.ndarray:
+def render_rgb(env: SimEnv, cell: int = 6, width: int = 64) -> np.ndarray:
     """An image of RAM and swap.
 
     One cell per frame (colour = anonymous / shared memory / file, darker if

@@ -139,6 +139,27 @@ def _check_tlb(st: S.SimState) -> None:
         _fail("the TLB caches one PTE twice")
 
 
+def _check_prefetch(st: S.SimState) -> None:
+    marked = np.flatnonzero(st.frame_pf != 0)
+    if (st.frame_page[marked] < 0).any():
+        _fail("a free frame is marked as holding an unreferenced prefetched page")
+    for f in marked:
+        p = int(st.page_rmap[st.frame_page[f]])
+        while p >= 0:
+            if st.pte_flags[p] & S.PTE_PRESENT:
+                _fail(f"frame {int(f)} is marked unreferenced-prefetched but PTE {p} maps it")
+            p = int(st.pte_rmap_next[p])
+    sc = st.sc
+    if sc[S.SC_PF_ISSUED] != sc[S.SC_PF_USED] + sc[S.SC_PF_WASTED] + len(marked):
+        _fail(
+            f"prefetch accounting: issued {int(sc[S.SC_PF_ISSUED])} != used {int(sc[S.SC_PF_USED])} + "
+            f"wasted {int(sc[S.SC_PF_WASTED])} + resident unreferenced {len(marked)}"
+        )
+    waiting = sc[S.SC_PF_LEN] > sc[S.SC_PF_HEAD] or sc[S.SC_PF_ASK] != 0
+    if bool(sc[S.SC_PF_WAIT]) != waiting:
+        _fail("the prefetch wait flag disagrees with the queue and the pending decision")
+
+
 def check_invariants(st: S.SimState) -> None:
     """Raise :class:`InvariantError` if any machine invariant is broken.
 
@@ -146,7 +167,8 @@ def check_invariants(st: S.SimState) -> None:
     accounting; reverse maps, mapcounts, pins and present bits; RSS per process,
     dead processes hold nothing, no leaked anonymous page; page versions (no data
     lost, clean pages have a valid backing copy); no stale TLB entries; no
-    hook call left undelivered to the policy.
+    hook call left undelivered to the policy; prefetch accounting (issued = used
+    + wasted + resident unreferenced, which no present PTE maps).
     """
     if st.sc[S.SC_NOTES] != 0:
         _fail(f"{int(st.sc[S.SC_NOTES])} queued hook calls were not delivered to the policy")
@@ -156,3 +178,4 @@ def check_invariants(st: S.SimState) -> None:
     _check_processes(st)
     _check_versions(st)
     _check_tlb(st)
+    _check_prefetch(st)

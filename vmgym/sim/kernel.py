@@ -33,6 +33,7 @@ from __future__ import annotations
 from numba import njit
 
 from vmgym.policies import hooks
+from vmgym.prefetch import kernel as prefetch
 from vmgym.sim import state as S
 from vmgym.sim.frames import evictable, needs_new_slot
 
@@ -139,6 +140,9 @@ def _alloc_frame(st):
 @njit(cache=True, inline="always", _nrt=False)
 def _release_frame(st, f, evicted):
     hooks.on_remove(st, f, evicted)
+    if st.frame_pf[f]:
+        st.frame_pf[f] = 0
+        st.sc[S.SC_PF_WASTED] += 1
     st.frame_page[f] = -1
     st.free_stack[st.sc[S.SC_FREE_TOP]] = f
     st.sc[S.SC_FREE_TOP] += 1
@@ -339,6 +343,9 @@ def _fault_in(st, p, pid, i):
     if f >= 0:
         st.sc[S.SC_TIME] += st.cost[S.C_MINOR]
         st.proc_stats[S.ST_MINOR, pid] += 1
+        if st.frame_pf[f]:  # first use of a prefetched page: wait for its read
+            _wait_until(st, st.frame_ready[f])
+            prefetch.on_use(st, f, g, p, pid)
         _map_present(st, p)
         hooks.on_meta(st, f)
         return S.S_OK
@@ -347,19 +354,23 @@ def _fault_in(st, p, pid, i):
     f = _alloc_frame(st)
     _wait_until(st, st.frame_ready[f])
     kind = st.page_kind[g]
+    major = True
     if kind == S.KIND_FILE:
         st.sc[S.SC_TIME] += st.cost[S.C_MAJOR]
         _wait_until(st, _io(st, st.cost[S.C_FILE_R], False))
+        st.sc[S.SC_IO_LAST] = 2 * g
         st.frame_ver[f] = st.page_filever[g]
         st.proc_stats[S.ST_MAJOR, pid] += 1
         st.proc_stats[S.ST_FILE_READ, pid] += 1
     elif st.page_slot[g] >= 0:
         st.sc[S.SC_TIME] += st.cost[S.C_MAJOR]
         _wait_until(st, _io(st, st.cost[S.C_SWAP_R], False))
+        st.sc[S.SC_IO_LAST] = 2 * st.page_slot[g] + 1
         st.frame_ver[f] = st.slot_ver[st.page_slot[g]]
         st.proc_stats[S.ST_MAJOR, pid] += 1
         st.proc_stats[S.ST_SWAP_IN, pid] += 1
     else:
+        major = False
         st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_ZERO]
         st.frame_ver[f] = 0
         st.proc_stats[S.ST_MINOR, pid] += 1
@@ -373,6 +384,8 @@ def _fault_in(st, p, pid, i):
     st.frame_gap[f] = -1
     _map_present(st, p)
     hooks.on_insert(st, f, g, i)
+    if major and st.cfg[S.CF_PREFETCH] != S.PF_NONE:
+        prefetch.on_major(st, g, p, pid)
     return S.S_LOADED
 
 
@@ -441,6 +454,62 @@ def _fault(st, i, p, op, pid):
             st.proc_stats[S.ST_MINOR, pid] += 1
             out = F_FAULTED
     return out
+
+
+@njit(cache=True, _nrt=False)
+def _pf_load(st, i):
+    """Load the queued prefetches (before reference ``i``) while frames are free.
+
+    Returns True if a page is left that needs a frame (the flow reclaims one and
+    calls again); the queue is emptied otherwise. A prefetched read is queued on the
+    device without the CPU waiting for it; the first reference to the page waits
+    for its completion (``frame_ready``). The policy hears of each page through
+    ``on_insert`` (queued as a note) like a demand load at position ``i``.
+    """
+    q = st.pf_queue
+    while st.sc[S.SC_PF_HEAD] < st.sc[S.SC_PF_LEN]:
+        e = q[st.sc[S.SC_PF_HEAD]]
+        g = e >> 1
+        if not prefetch.loadable(st, g):
+            st.sc[S.SC_PF_HEAD] += 1
+            continue
+        if st.sc[S.SC_FREE_TOP] == 0:
+            return True
+        f = _alloc_frame(st)
+        if st.page_kind[g] == S.KIND_FILE:
+            loc = 2 * g
+            full = st.cost[S.C_FILE_R]
+            st.frame_ver[f] = st.page_filever[g]
+        else:
+            loc = 2 * st.page_slot[g] + 1
+            full = st.cost[S.C_SWAP_R]
+            st.frame_ver[f] = st.slot_ver[st.page_slot[g]]
+        lat = st.cost[S.C_IO_BATCH] if loc == st.sc[S.SC_IO_LAST] + 2 else full
+        st.sc[S.SC_IO_LAST] = loc
+        st.frame_ready[f] = _io(st, lat, False)
+        st.page_dirty[g] = 0
+        st.page_frame[g] = f
+        st.frame_page[f] = g
+        st.frame_in[f] = i
+        st.frame_last[f] = i
+        st.frame_count[f] = 0
+        st.frame_gap[f] = -1
+        st.frame_pf[f] = 1 + (e & 1)
+        st.sc[S.SC_PF_ISSUED] += 1
+        _note(st, S.NOTE_INSERT, f)
+        st.sc[S.SC_PF_HEAD] += 1
+    st.sc[S.SC_PF_HEAD] = 0
+    st.sc[S.SC_PF_LEN] = 0
+    st.sc[S.SC_PF_WAIT] = st.sc[S.SC_PF_ASK]
+    return False
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _pf_drop(st):
+    """Forget the queued prefetches (no frame can be reclaimed for them)."""
+    st.sc[S.SC_PF_HEAD] = 0
+    st.sc[S.SC_PF_LEN] = 0
+    st.sc[S.SC_PF_WAIT] = st.sc[S.SC_PF_ASK]
 
 
 # ---------------------------------------------------------------- processes and events
@@ -628,11 +697,22 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
             key_next[ref_key[i]] = ref_next[i]  # before any hook: the next use after this one
         fl = pte_flags[p]
         flt = 0
-        if fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):
+        if sc[S.SC_PF_WAIT] or fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):
             sc[S.SC_POS] = i
             sc[S.SC_PROTECT] = -1
             need = False
-            if not external and sc[S.SC_FREE_TOP] == 0 and fl & S.PTE_PRESENT == 0:
+            prefetching = sc[S.SC_PF_WAIT] != 0
+            if prefetching:  # before this reference: the prefetch decision, then the queued reads
+                if sc[S.SC_PF_ASK]:
+                    sc[S.SC_PF_ASK] = 0
+                    sc[S.SC_PF_WAIT] = 1 if sc[S.SC_PF_LEN] > sc[S.SC_PF_HEAD] else 0
+                    return S.ST_NEED_PREFETCH
+                need = _pf_load(st, i)
+                if sc[S.SC_NOTES]:
+                    _deliver_notes(st)
+                if not need:
+                    continue  # now the reference itself
+            elif not external and sc[S.SC_FREE_TOP] == 0 and fl & S.PTE_PRESENT == 0:
                 # the common miss: make room first instead of failing one attempt
                 g = pte_page[p]
                 if g < 0:
@@ -655,6 +735,9 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                 if f >= 0:
                     evict(st, f)
                     sc[S.SC_DECISIONS] += 1
+                    continue
+                if prefetching:  # never kill or fail for a prefetch: drop it
+                    _pf_drop(st)
                     continue
                 if st.cfg[S.CF_OOM_ERROR]:
                     return S.ST_OOM_ERROR

@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from vmgym import policies
+from vmgym import policies, prefetch
+from vmgym import prefetch as _prefetch_module  # the name `prefetch` is also an argument
 from vmgym.policies.hooks import EXTERNAL
+from vmgym.prefetch.kernel import push_offsets, push_pages
 from vmgym.sim import kernel
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
@@ -75,7 +77,11 @@ PythonPolicy = Callable[["Simulator"], int]
 
 
 def _build_state(
-    lw: LoadedWorkload, config: MachineConfig, policy: policies.Policy | None, oracle: bool
+    lw: LoadedWorkload,
+    config: MachineConfig,
+    policy: policies.Policy | None,
+    oracle: bool,
+    pf: prefetch.Prefetcher,
 ) -> S.SimState:
     F = config.frames
     n_ptes = lw.pte_pid.shape[0]
@@ -122,6 +128,12 @@ def _build_state(
     cfg[S.CF_OOM_ERROR] = int(config.oom == "error")
     cfg[S.CF_POLICY] = policy.kernel_id if policy else EXTERNAL
     cfg[S.CF_N_STATIC] = lw.n_static
+    cfg[S.CF_PREFETCH] = pf.code
+    cfg[S.CF_PF_A], cfg[S.CF_PF_B] = pf.kernel_args()
+    sc[S.SC_IO_LAST] = -1
+    pf_proc = np.zeros((P, S.N_PFP), dtype=i64)
+    pf_proc[:, S.PFP_NEXT] = -1
+    pf_proc[:, S.PFP_LAST] = -1
     return S.SimState(
         ref_op=lw.ref_op,
         ref_pte=lw.ref_pte,
@@ -135,6 +147,7 @@ def _build_state(
         frame_count=np.zeros(F, i64),
         frame_gap=full(F),
         frame_ready=np.zeros(F, i64),
+        frame_pf=np.zeros(F, np.int8),
         free_stack=np.arange(F - 1, -1, -1, dtype=i64),
         page_frame=full(G),
         page_slot=full(G),
@@ -175,7 +188,12 @@ def _build_state(
         pol_f=pol_f,
         pol_p=pol_p,
         pol_g=pol_g,
-        notes=np.zeros(2 * n_ptes + 8, i64),  # a rare path queues at most 2 notes per PTE it touches
+        pf_proc=pf_proc,
+        pf_table=np.full((pf.table_rows, G), -1, dtype=i64),
+        pf_queue=np.zeros(S.PF_QUEUE_CAP, dtype=i64),
+        obj_base=np.asarray(lw.obj_base, dtype=i64),
+        # a rare path queues at most 2 notes per PTE it touches; a prefetch load one per queued page
+        notes=np.zeros(2 * n_ptes + 8 + S.PF_QUEUE_CAP, i64),
         sc=sc,
         cost=config.costs.as_array(),
         cfg=cfg,
@@ -187,7 +205,11 @@ class Simulator:
 
     ``policy`` is a registered name (``"lru"``), a :class:`~vmgym.policies.Policy`,
     a Python callable ``policy(sim) -> frame`` or ``None`` (the caller decides
-    through :meth:`advance` / :meth:`evict`). ``oracle=True`` computes the
+    through :meth:`advance` / :meth:`evict`). ``prefetch`` is a prefetcher name
+    (``"readahead"``, ``"swap-cluster:page_cluster=2"``, see :mod:`vmgym.prefetch`),
+    an instance, None (demand paging), ``"external"`` (the caller decides at
+    each major fault, see :meth:`prefetch_pages`) or a callable ``prefetch(sim)``
+    called at each major fault that queues pages the same way. ``oracle=True`` computes the
     next-use array even for a non-oracle policy (for :meth:`next_use`).
     """
 
@@ -197,6 +219,7 @@ class Simulator:
         config: MachineConfig | None = None,
         policy: str | policies.Policy | PythonPolicy | None = "lru",
         *,
+        prefetch: str | prefetch.Prefetcher | Callable[[Simulator], None] | None = None,
         oracle: bool = False,
     ):
         self.config = config if config is not None else MachineConfig()
@@ -209,9 +232,14 @@ class Simulator:
         else:
             self.policy = policies.make(policy)
             self.policy_name = self.policy.name
+        self.python_prefetch: Callable[[Simulator], None] | None = None
+        if callable(prefetch) and not isinstance(prefetch, _prefetch_module.Prefetcher):
+            self.python_prefetch = prefetch
+            prefetch = "external"
+        self.prefetcher = _prefetch_module.make(prefetch)
         self.loaded = load(workload, self.config)
         need_oracle = oracle or bool(self.policy and self.policy.oracle)
-        self.state = _build_state(self.loaded, self.config, self.policy, need_oracle)
+        self.state = _build_state(self.loaded, self.config, self.policy, need_oracle, self.prefetcher)
         self._flow = flow_for(self.policy)  # the kernels compiled for this policy
         self._status = S.ST_STOPPED
 
@@ -231,8 +259,13 @@ class Simulator:
         """True once the whole trace has been processed."""
         return self._status == S.ST_DONE
 
-    def _step(self, stop: int) -> int:
-        status = int(self._flow.run(self.state, stop))
+    @property
+    def pending(self) -> str | None:
+        """The decision the simulator waits for: ``"victim"``, ``"prefetch"`` or None."""
+        return {S.ST_NEED_VICTIM: "victim", S.ST_NEED_PREFETCH: "prefetch"}.get(self._status)
+
+    def raise_for_status(self, status: int) -> int:
+        """Record a kernel status code (``ST_*``) and raise the error it reports, if any; return it."""
         self._status = status
         if status == S.ST_SEGV_ERROR:
             i = self.position
@@ -251,10 +284,13 @@ class Simulator:
             )
         return status
 
+    def _step(self, stop: int) -> int:
+        return self.raise_for_status(int(self._flow.run(self.state, stop)))
+
     def advance(self, stop: int | None = None) -> bool:
-        """Run until a victim must be chosen (True) or the trace ends / ``stop`` is reached (False)."""
+        """Run until a decision is needed (True; see :attr:`pending`), the trace ends or ``stop``."""
         status = self._step(self.length if stop is None else stop)
-        return status == S.ST_NEED_VICTIM
+        return status in (S.ST_NEED_VICTIM, S.ST_NEED_PREFETCH)
 
     def run(self, progress: Callable[[int, int], None] | None = None, chunk: int = 1 << 22) -> RunStats:
         """Run to the end and return the statistics.
@@ -271,6 +307,13 @@ class Simulator:
                         "a victim is needed: pass a policy, or drive with advance()/evict()"
                     )
                 self.evict(self.python_policy(self))
+            elif status == S.ST_NEED_PREFETCH:
+                if self.python_prefetch is None:
+                    raise SimulationError(
+                        "a prefetch decision is needed: pass a prefetch callable, or drive with "
+                        "advance()/prefetch_pages()"
+                    )
+                self.python_prefetch(self)
             elif status == S.ST_DONE:
                 break
             elif progress is not None:
@@ -295,6 +338,38 @@ class Simulator:
             )
         self._flow.evict(self.state, f)
         self.state.sc[S.SC_DECISIONS] += 1
+
+    def fault_context(self) -> dict[str, int | str]:
+        """The major fault a prefetch decision is for: pid, vpn, pte, page, kind."""
+        st = self.state
+        p = int(st.sc[S.SC_PF_FAULT_PTE])
+        g = int(st.pte_page[p])
+        return {
+            "pid": int(st.pte_pid[p]),
+            "vpn": int(st.pte_vpn[p]),
+            "pte": p,
+            "page": g,
+            "kind": S.KIND_NAMES[int(st.page_kind[g])],
+        }
+
+    def prefetch_pages(self, pages: Any) -> None:
+        """Queue page ids to read before the next reference (resident or unbacked pages are skipped)."""
+        arr = np.asarray(pages, dtype=np.int64).reshape(-1)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.state.page_frame.shape[0]):
+            raise InvalidAction(f"page ids must be in [0, {self.state.page_frame.shape[0]}), got {pages!r}")
+        push_pages(self.state, arr)
+
+    def prefetch_offsets(self, first: int, count: int, step: int = 1) -> None:
+        """Queue the pages at offsets ``first + j * step`` (j < count) from the faulting page.
+
+        Offsets are object pages for file and shared-memory pages and virtual pages
+        within the VMA for anonymous pages; pages outside the object or VMA are skipped.
+        """
+        if not 0 <= count <= S.PF_QUEUE_CAP:
+            raise InvalidAction(f"count must be in [0, {S.PF_QUEUE_CAP}], got {count}")
+        st = self.state
+        p = int(st.sc[S.SC_PF_FAULT_PTE])
+        push_offsets(st, st.pte_page[p], p, first, count, step, False)
 
     def next_use(self, frame: int) -> int:
         """Trace position of the next use of the page in ``frame`` (needs ``oracle=True``)."""
@@ -340,6 +415,7 @@ class Simulator:
             "workload": self.workload.name,
             "policy": self.policy_name,
             "policy_params": dict(self.policy.values) if self.policy else {},
+            "prefetch": self.prefetcher.describe(),
             "machine": self.config.to_dict(),
         }
 

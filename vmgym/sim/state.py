@@ -133,8 +133,17 @@ PROC_STAT_NAMES = (
     SC_SWAP_USED,  # swap slots in use
     SC_PEAK_SWAP,
     SC_NOTES,  # hook calls queued in ``notes`` by the rare paths, not yet delivered
-) = range(24)
-N_SC = 24
+    SC_PF_WAIT,  # 1 while prefetches are queued or a prefetch decision is pending (one hot-loop test)
+    SC_PF_HEAD,  # next entry of ``pf_queue`` to load
+    SC_PF_LEN,  # entries in ``pf_queue``
+    SC_PF_ASK,  # 1: the external prefetcher must decide for the fault SC_PF_FAULT_PTE
+    SC_PF_FAULT_PTE,  # PTE of the last major fault (the external prefetch decision's context)
+    SC_PF_ISSUED,  # pages read by prefetching
+    SC_PF_USED,  # prefetched pages referenced before they left RAM
+    SC_PF_WASTED,  # prefetched pages that left RAM unreferenced
+    SC_IO_LAST,  # device location of the last read (2 * file page or 2 * slot + 1; -1: none)
+) = range(33)
+N_SC = 33
 SC_NAMES = (
     "pos",
     "time_ns",
@@ -160,6 +169,15 @@ SC_NAMES = (
     "swap_used",
     "peak_swap_used",
     "notes",
+    "pf_wait",
+    "pf_head",
+    "pf_len",
+    "pf_ask",
+    "pf_fault_pte",
+    "prefetch_issued",
+    "prefetch_used",
+    "prefetch_wasted",
+    "io_last",
 )
 
 # Cost array indices (order of CostModel fields).
@@ -176,11 +194,20 @@ SC_NAMES = (
     C_FILE_R,
     C_FILE_W,
     C_CTX,
-) = range(12)
+    C_IO_BATCH,
+) = range(13)
 
 # Configuration array indices.
 CF_TLB_SETS, CF_TLB_WAYS, CF_ASID, CF_SEGV_ERROR, CF_OOM_ERROR, CF_POLICY, CF_N_STATIC, CF_SEED = range(8)
-N_CF = 8
+CF_PREFETCH, CF_PF_A, CF_PF_B = 8, 9, 10  # prefetcher kind (PF_*) and its two parameters
+N_CF = 11
+
+# Prefetcher kinds (``cfg[CF_PREFETCH]``); the compiled code is in vmgym.prefetch.kernel.
+PF_NONE, PF_READAHEAD, PF_SWAP_CLUSTER, PF_STRIDE, PF_MARKOV, PF_EXTERNAL = range(6)
+# Columns of ``pf_proc`` (per-process prefetcher state).
+PFP_NEXT, PFP_SIZE, PFP_LAST, PFP_STRIDE = range(4)
+N_PFP = 4
+PF_QUEUE_CAP = 1024  # most pages one prefetch decision may queue
 
 # Kernel status codes.
 S_OK = 0  # reference completed (internal)
@@ -192,6 +219,7 @@ ST_SEGV_ERROR = 2
 ST_OOM_ERROR = 3
 ST_STOPPED = 4
 ST_DEADLOCK = 5
+ST_NEED_PREFETCH = 6  # a major fault completed; the external prefetcher must choose (then run again)
 
 INF = np.int64(1) << 62  # "never used again"
 
@@ -212,7 +240,8 @@ class SimState(NamedTuple):
     frame_last: np.ndarray  # trace position of the last access
     frame_count: np.ndarray  # accesses since loaded
     frame_gap: np.ndarray  # references between the page's last two uses while resident (-1: one use)
-    frame_ready: np.ndarray  # time its pending write-back completes [ns]
+    frame_ready: np.ndarray  # time its pending write-back or prefetch read completes [ns]
+    frame_pf: np.ndarray  # int8: 1 prefetched and not referenced yet, 2 the same and the readahead marker
     free_stack: np.ndarray
     # pages
     page_frame: np.ndarray
@@ -260,6 +289,11 @@ class SimState(NamedTuple):
     pol_f: np.ndarray  # int64 [rows, n_frames]
     pol_p: np.ndarray  # int64 [rows, n_pages]
     pol_g: np.ndarray  # int64 [rows]
+    # prefetching (vmgym.prefetch): per-process state, Markov successors, queued pages, object bounds
+    pf_proc: np.ndarray  # int64 [n_procs, N_PFP]
+    pf_table: np.ndarray  # int64 [rows, n_pages]: successors of each page, most recent first (-1: none)
+    pf_queue: np.ndarray  # int64 [PF_QUEUE_CAP]: (page << 1) | marker
+    obj_base: np.ndarray  # int64 [n_objects + 1]: first static page id of each object
     # hook calls queued by the rare paths (exit, munmap, fork, copy-on-write): (arg << 3) | NOTE_*
     notes: np.ndarray
     # scalars, costs, configuration

@@ -41,7 +41,10 @@ class RunStats:
     """Totals of a run. ``time_ns`` (simulated time) is the headline figure.
 
     ``faults`` = minor + major page faults; ``misses`` = accesses that faulted,
-    so ``hit_ratio`` = 1 - misses / accesses.
+    so ``hit_ratio`` = 1 - misses / accesses. Prefetching (:mod:`vmgym.prefetch`):
+    pages read ahead, of which used (referenced while resident) and wasted (left
+    RAM unreferenced); the rest are still resident and unreferenced. The first
+    use of a prefetched page is a minor fault.
     """
 
     policy: str
@@ -71,6 +74,9 @@ class RunStats:
     io_stall_ns: int
     peak_swap_used: int
     time_ns: int
+    prefetch_issued: int = 0
+    prefetch_used: int = 0
+    prefetch_wasted: int = 0
     processes: list[ProcessStats] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,5 +156,8 @@ def collect(st: S.SimState, policy: str, process_names: list[str]) -> RunStats:
         io_stall_ns=int(sc[S.SC_IO_STALL]),
         peak_swap_used=int(sc[S.SC_PEAK_SWAP]),
         time_ns=int(sc[S.SC_TIME]),
+        prefetch_issued=int(sc[S.SC_PF_ISSUED]),
+        prefetch_used=int(sc[S.SC_PF_USED]),
+        prefetch_wasted=int(sc[S.SC_PF_WASTED]),
         processes=procs,
     )
