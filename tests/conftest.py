@@ -2,7 +2,8 @@
 
 Each policy has its own compiled flow (``vmgym.sim.specialize``); compiling them
 on both cores up front halves the cold start of the suite. With a warm numba
-cache this takes about a second.
+cache this takes about a second. ``VMGYM_LAZY_COMPILE=1`` skips it (a targeted run
+then compiles only the flows its tests use).
 """
 
 import os
@@ -11,7 +12,7 @@ from numba import config
 
 
 def pytest_sessionstart(session):
-    if config.DISABLE_JIT or hasattr(session.config, "workerinput"):
+    if config.DISABLE_JIT or hasattr(session.config, "workerinput") or os.environ.get("VMGYM_LAZY_COMPILE"):
         return
     from vmgym import policies
     from vmgym.sim.specialize import precompile

@@ -8,6 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import vmgym.envs
+import vmgym.policies
 from vmgym import MachineConfig, Simulator
 from vmgym.envs import FEATURES, GLOBALS, PageReplacementEnv, baseline_agent
 from vmgym.sim import InvalidAction
@@ -117,12 +118,15 @@ def test_rewards_and_truncation():
 
 
 def test_baseline_agents_all_run_and_opt_is_best():
+    from vmgym.envs.baselines import STATELESS
+
     results = {}
-    for name in vmgym.envs.baseline_names():
+    for name in STATELESS:
         *_, info = play(PageReplacementEnv(small(k=12)), baseline_agent(name))
         results[name] = info["stats"]["misses"]
     assert results["opt"] == min(results.values())
-    with pytest.raises(ValueError, match="unknown baseline agent 'nope'; choose one of: clock, fifo"):
+    assert set(vmgym.envs.baseline_names()) == set(STATELESS) | set(vmgym.policies.names())
+    with pytest.raises(ValueError, match="unknown baseline agent 'nope'; choose one of: 2q, aging, arc"):
         baseline_agent("nope")
 
 
@@ -192,3 +196,26 @@ def test_sb3_maskable_ppo_and_dqn_train():
     env = gym.make(ID, **small(invalid_action="fallback"))
     model = DQN("MlpPolicy", env, learning_starts=128, buffer_size=2000, seed=0, device="cpu")
     model.learn(total_timesteps=1024)
+
+
+@pytest.mark.parametrize("name", ["arc", "lirs", "s3fifo", "clock-pro"])
+def test_stateful_policy_agents_with_every_frame_a_candidate_are_the_policy(name):
+    """policy_state keeps the policy's lists along the episode; its choice among all frames is its victim."""
+    env = PageReplacementEnv(small(k=12, candidates="lru", policy_state=name))
+    *_, info = play(env, baseline_agent(name))
+    ref = Simulator(ZIPFISH, MachineConfig.lean(12), name).run()
+    assert info["stats"]["misses"] == ref.misses
+
+
+def test_stateful_policy_agent_among_mixed_candidates_and_errors():
+    env = PageReplacementEnv(small(policy_state="arc"))
+    *_, info = play(env, baseline_agent("adaptive-replacement-cache"))  # aliases accepted
+    assert info["stats"]["misses"] >= info["opt_misses"]
+    with pytest.raises(ValueError, match="build the env with policy_state='arc'"):
+        play(PageReplacementEnv(small()), baseline_agent("arc"))
+    with pytest.raises(RuntimeError, match="policy_action\\(\\) needs the env built with policy_state"):
+        env = PageReplacementEnv(small())
+        env.reset(seed=0)
+        env.policy_action()
+    with pytest.raises(ValueError, match="unknown policy 'nope'"):
+        PageReplacementEnv(small(policy_state="nope"))

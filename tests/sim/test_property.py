@@ -83,6 +83,8 @@ def machines(draw):
         tlb_ways=2 if tlb else 4,
         tlb_asid=draw(st.booleans()),
         quantum=draw(st.integers(1, 6)),
+        allocation=draw(st.sampled_from(["global", "global", "equal", "proportional", "working-set"])),
+        ws_window=draw(st.integers(1, 20)),
     )
 
 

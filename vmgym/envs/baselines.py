@@ -4,6 +4,13 @@
 to the candidates the env offers (not to the whole RAM), so an agent and a
 heuristic are compared on equal terms; with ``candidates="lru"`` or ``"mix"``,
 ``baseline_agent("lru")`` makes exactly LRU's choice (slot 0).
+
+Two kinds: stateless rules over the candidates' features (lru, fifo, lfu, mru,
+clock, random, opt), and every other policy of the library (arc, lirs,
+s3fifo, ...), which keeps state along the episode: the env must be built with
+``policy_state=<name>`` so that the simulator runs that policy's bookkeeping,
+and the agent asks it for its victim among the candidates
+(:meth:`PageReplacementEnv.policy_action`).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from vmgym import policies
 from vmgym.envs._kernel import FEATURES
 
 Agent = Callable[[Any], int]
@@ -60,7 +68,7 @@ def _opt(env) -> int:
     return env.oracle_action()
 
 
-_AGENTS: dict[str, Agent] = {
+STATELESS: dict[str, Agent] = {
     "lru": _lru,
     "fifo": _fifo,
     "lfu": _lfu,
@@ -71,9 +79,22 @@ _AGENTS: dict[str, Agent] = {
 }
 
 
+def _stateful(name: str) -> Agent:
+    def agent(env) -> int:
+        if env.config.get("policy_state") != name:
+            raise ValueError(
+                f"baseline_agent({name!r}) keeps {name}'s state along the episode: build the env with "
+                f"policy_state={name!r}"
+            )
+        return env.policy_action()
+
+    agent.__name__ = f"{name}_agent"
+    return agent
+
+
 def baseline_names() -> list[str]:
-    """Names accepted by :func:`baseline_agent`."""
-    return sorted(_AGENTS)
+    """Names accepted by :func:`baseline_agent`: the stateless rules and every library policy."""
+    return sorted(set(STATELESS) | set(policies.names()))
 
 
 def baseline_agent(name: str) -> Agent:
@@ -83,8 +104,15 @@ def baseline_agent(name: str) -> Agent:
     candidates; ``lfu``: fewest uses since load, then least recent; ``clock``:
     the first candidate (slot order) whose MMU referenced bit is clear, else slot
     0; ``random``: uniform from ``env.np_random``; ``opt``: :meth:`oracle_action`.
+    Any other library policy (aliases accepted): its own victim among the
+    candidates, with its state kept by an env built with ``policy_state=name``.
     """
     key = name.strip().lower()
-    if key not in _AGENTS:
-        raise ValueError(f"unknown baseline agent {name!r}; choose one of: {', '.join(baseline_names())}")
-    return _AGENTS[key]
+    if key in STATELESS:
+        return STATELESS[key]
+    try:
+        return _stateful(policies.get_class(key).name)
+    except policies.PolicyError:
+        raise ValueError(
+            f"unknown baseline agent {name!r}; choose one of: {', '.join(baseline_names())}"
+        ) from None

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from vmgym import prefetch
+from vmgym import policies, prefetch
 from vmgym.compare import gap_closed
 from vmgym.envs import _kernel as K
 from vmgym.envs._base import SimEnv
+from vmgym.envs._flows import env_kernel_for
 from vmgym.sim import Simulator
 from vmgym.sim.simulator import InvalidAction
 
@@ -33,6 +34,7 @@ def default_config() -> dict[str, Any]:
         "invalid_action": "raise",  # raise | fallback (to slot 0, with reward penalty 1)
         "report_gap": True,  # at episode end, run LRU and OPT once to place the agent between them
         "prefetch": "none",  # a classic prefetcher (vmgym.prefetch) running beside the agent
+        "policy_state": None,  # a library policy whose state the env keeps (for baseline_agent(name))
     }
 
 
@@ -89,6 +91,10 @@ class PageReplacementEnv(SimEnv):
     arguments; ``reset(options=...)`` overrides keys for the next episodes.
     ``prefetch`` runs a classic prefetcher (:mod:`vmgym.prefetch`) under the
     agent: its reads also need frames, so they are decisions too.
+    ``policy_state`` names a library policy whose hooks run along the episode
+    (its lists, ghosts and counters follow the agent's evictions), so that
+    :meth:`policy_action` / ``baseline_agent(name)`` can ask for its victim
+    among the candidates; the env's kernels are then compiled for that policy.
     """
 
     CHOICES = {"candidates": K.SOURCES, "reward": REWARDS, "invalid_action": INVALID_ACTIONS}
@@ -118,6 +124,9 @@ class PageReplacementEnv(SimEnv):
         self._next = np.full(self.k, -1, np.int64)
         self._ctl = np.zeros(K.N_CTL, np.int64)
         self._prefetch = self._classic_prefetcher()
+        name = cfg.get("policy_state")
+        self._state_policy = policies.make(name) if name else None
+        self._env_step = env_kernel_for(self._state_policy).env_step
 
     def _classic_prefetcher(self) -> prefetch.Prefetcher:
         pf = prefetch.make(self._config["prefetch"])
@@ -127,7 +136,12 @@ class PageReplacementEnv(SimEnv):
 
     def _start(self) -> None:
         self.sim = Simulator(
-            self.workload, self.machine, policy=None, prefetch=self._prefetch, oracle=self._config["oracle"]
+            self.workload,
+            self.machine,
+            policy=self._state_policy,
+            decide="caller",
+            prefetch=self._prefetch,
+            oracle=self._config["oracle"],
         )
         self._shadow = (
             Simulator(self.workload, self.machine, self._config["baseline"], prefetch=self._prefetch)
@@ -182,6 +196,13 @@ class PageReplacementEnv(SimEnv):
         n = int(self._ctl[K.CTL_N])
         return int(np.argmax(self._next[:n]))
 
+    def policy_action(self) -> int:
+        """The slot the ``policy_state`` policy would evict: its own victim among the candidates."""
+        if self._state_policy is None:
+            raise RuntimeError("policy_action() needs the env built with policy_state=<policy name>")
+        cand = self.candidates()
+        return int(np.flatnonzero(cand == self.sim.policy_choice(cand))[0])
+
     def candidate_features(self) -> np.ndarray:
         """The feature rows of the valid candidates, ``(n, len(FEATURES))`` (float32)."""
         n = int(self._ctl[K.CTL_N])
@@ -210,7 +231,7 @@ class PageReplacementEnv(SimEnv):
 
     # -- internals -----------------------------------------------------------
     def _advance(self, victim: int) -> None:
-        status = K.env_step(
+        status = self._env_step(
             self.sim.state, victim, self.sim.length, self._source, self.k, self._ctl, self._cand, self._obs,
             self._next,
         )  # fmt: skip

@@ -138,7 +138,7 @@ def _readahead_async(st, g, p, pid):
 
 @njit(cache=True, _nrt=False)
 def swap_cluster(st, g, n, count_only=False):
-    """Queue the in-use slots of the aligned block of ``n`` slots around page ``g``'s slot; return how many."""
+    """Queue the in-use slots of the aligned block of ``n`` slots around ``g``'s slot; return how many."""
     s = st.page_slot[g]
     if st.page_kind[g] == S.KIND_FILE or s < 0:
         return 0

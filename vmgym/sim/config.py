@@ -90,6 +90,7 @@ class CostModel:
 
 SEGFAULT_ACTIONS = ("kill", "error")
 OOM_ACTIONS = ("kill", "error")
+ALLOCATIONS = ("global", "equal", "proportional", "working-set")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,20 @@ class MachineConfig:
     - ``segfault``: ``"kill"`` the faulting process (counted) or raise an ``"error"``.
     - ``oom``: when RAM and swap are full, ``"kill"`` the process with the largest
       RSS + swap (Linux's badness) or raise an ``"error"``.
+    - ``allocation``: how frames are shared between processes. ``"global"``
+      (default): any fault may take any frame (global replacement). Local
+      replacement with a per-process quota: ``"equal"`` (frames / running
+      processes), ``"proportional"`` (by each process's virtual size: the pages
+      it ever maps, Silberschatz's proportional allocation), ``"working-set"``
+      (each process's working set W(t, ``ws_window``): the distinct pages it
+      referenced in the last ``ws_window`` trace references, recomputed every
+      ``ws_window`` references, and at doubling positions during the first
+      window (Denning 1968); when they exceed RAM, RAM is
+      shared max-min fairly: working sets below the fair share fit whole, the
+      others split what remains).
+      A process at its quota replaces one of its own pages; one under its quota
+      takes a free frame, else a frame of a process over its quota, else any.
+    - ``ws_window`` [references]: the working-set window tau, >= 1.
     - ``costs``: the :class:`CostModel`.
     """
 
@@ -122,6 +137,8 @@ class MachineConfig:
     quantum: int = 1000
     segfault: str = "kill"
     oom: str = "kill"
+    allocation: str = "global"
+    ws_window: int = 10_000
     costs: CostModel = field(default_factory=CostModel)
 
     def __post_init__(self) -> None:
@@ -145,6 +162,8 @@ class MachineConfig:
         _check_int(o, "quantum", self.quantum, 1)
         _check_choice(o, "segfault", self.segfault, SEGFAULT_ACTIONS)
         _check_choice(o, "oom", self.oom, OOM_ACTIONS)
+        _check_choice(o, "allocation", self.allocation, ALLOCATIONS)
+        _check_int(o, "ws_window", self.ws_window, 1)
         if not isinstance(self.costs, CostModel):
             raise ConfigError(f"{o}.costs must be a CostModel, got {type(self.costs).__name__}")
 

@@ -26,14 +26,23 @@ def evictable(st, f):
     """True if frame ``f`` holds a page that may be evicted now.
 
     Not evictable: a free frame, a pinned page (mlock), the source page of the
-    copy-on-write fault in progress, and an anonymous page without a valid swap
-    copy while the swap device is full.
+    copy-on-write fault in progress, an anonymous page without a valid swap
+    copy while the swap device is full, and under local allocation a frame
+    outside the current restriction (``SC_LOCAL``).
     """
     g = st.frame_page[f]
     if g < 0 or st.page_pins[g] > 0 or f == st.sc[S.SC_PROTECT]:
         return False
     if st.sc[S.SC_SLOT_TOP] == 0 and needs_new_slot(st, f):
         return False
+    local = st.sc[S.SC_LOCAL]
+    if local != -1:  # local allocation: the faulting process's frames, or those of over-quota processes
+        o = st.frame_owner[f]
+        if local >= 0:
+            return o == local
+        if local == S.LOCAL_CHOSEN:  # a caller's subset (Simulator.policy_choice)
+            return st.frame_allow[f] != 0
+        return st.proc_frames[o] > st.proc_quota[o]
     return True
 
 

@@ -139,6 +139,18 @@ def _check_tlb(st: S.SimState) -> None:
         _fail("the TLB caches one PTE twice")
 
 
+def _check_allocation(st: S.SimState) -> None:
+    used = st.frame_page >= 0
+    if (st.frame_owner[~used] != -1).any() or (st.frame_owner[used] < 0).any():
+        _fail("a frame's owner disagrees with its use (free frames have none, used frames one)")
+    charged = np.bincount(st.frame_owner[used], minlength=st.n_procs)
+    if (charged != st.proc_frames).any():
+        pid = int(np.argmax(charged != st.proc_frames))
+        _fail(f"process {pid} is charged {int(st.proc_frames[pid])} frames but owns {int(charged[pid])}")
+    if st.sc[S.SC_LOCAL] != -1 and st.sc[S.SC_POS] >= st.ref_op.shape[0]:
+        _fail("a victim restriction outlived the run")
+
+
 def _check_prefetch(st: S.SimState) -> None:
     marked = np.flatnonzero(st.frame_pf != 0)
     if (st.frame_page[marked] < 0).any():
@@ -167,7 +179,8 @@ def check_invariants(st: S.SimState) -> None:
     accounting; reverse maps, mapcounts, pins and present bits; RSS per process,
     dead processes hold nothing, no leaked anonymous page; page versions (no data
     lost, clean pages have a valid backing copy); no stale TLB entries; no
-    hook call left undelivered to the policy; prefetch accounting (issued = used
+    hook call left undelivered to the policy; frames charged to processes
+    (local allocation) match their owners; prefetch accounting (issued = used
     + wasted + resident unreferenced, which no present PTE maps).
     """
     if st.sc[S.SC_NOTES] != 0:
@@ -178,4 +191,5 @@ def check_invariants(st: S.SimState) -> None:
     _check_processes(st)
     _check_versions(st)
     _check_tlb(st)
+    _check_allocation(st)
     _check_prefetch(st)

@@ -138,8 +138,27 @@ def _alloc_frame(st):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _charge(st, f, pid):
+    """Charge frame ``f`` to process ``pid`` (local allocation counts frames per process)."""
+    st.frame_owner[f] = pid
+    st.proc_frames[pid] += 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _over_quota(st, pid):
+    """True if ``pid`` holds its whole quota under local allocation (and no waiver is in force)."""
+    return (
+        st.cfg[S.CF_ALLOC] != S.ALLOC_GLOBAL
+        and st.sc[S.SC_QUOTA_WAIVED] == 0
+        and st.proc_frames[pid] >= st.proc_quota[pid]
+    )
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _release_frame(st, f, evicted):
     hooks.on_remove(st, f, evicted)
+    st.proc_frames[st.frame_owner[f]] -= 1
+    st.frame_owner[f] = -1
     if st.frame_pf[f]:
         st.frame_pf[f] = 0
         st.sc[S.SC_PF_WASTED] += 1
@@ -335,7 +354,7 @@ def _fault_in(st, p, pid, i):
         if s >= 0:
             g = s
         else:
-            if st.sc[S.SC_FREE_TOP] == 0:
+            if st.sc[S.SC_FREE_TOP] == 0 or _over_quota(st, pid):
                 return S.S_NEED_FRAME
             g = _alloc_anon_page(st, pid, st.pte_vpn[p])
         _link(st, p, g)
@@ -345,13 +364,15 @@ def _fault_in(st, p, pid, i):
         st.proc_stats[S.ST_MINOR, pid] += 1
         if st.frame_pf[f]:  # first use of a prefetched page: wait for its read
             _wait_until(st, st.frame_ready[f])
+            st.sc[S.SC_PF_FAULT_PTE] = p
             prefetch.on_use(st, f, g, p, pid)
         _map_present(st, p)
         hooks.on_meta(st, f)
         return S.S_OK
-    if st.sc[S.SC_FREE_TOP] == 0:
+    if st.sc[S.SC_FREE_TOP] == 0 or _over_quota(st, pid):
         return S.S_NEED_FRAME
     f = _alloc_frame(st)
+    _charge(st, f, pid)
     _wait_until(st, st.frame_ready[f])
     kind = st.page_kind[g]
     major = True
@@ -385,6 +406,7 @@ def _fault_in(st, p, pid, i):
     _map_present(st, p)
     hooks.on_insert(st, f, g, i)
     if major and st.cfg[S.CF_PREFETCH] != S.PF_NONE:
+        st.sc[S.SC_PF_FAULT_PTE] = p
         prefetch.on_major(st, g, p, pid)
     return S.S_LOADED
 
@@ -398,10 +420,11 @@ def _cow_break(st, p, pid, i):
         _tlb_shootdown(st, p)  # the PTE's permissions changed: drop its stale entry (flush_tlb_page)
         return S.S_OK
     src = st.page_frame[g]
-    if st.sc[S.SC_FREE_TOP] == 0:
+    if st.sc[S.SC_FREE_TOP] == 0 or _over_quota(st, pid):
         st.sc[S.SC_PROTECT] = src
         return S.S_NEED_FRAME
     f = _alloc_frame(st)
+    _charge(st, f, pid)
     _wait_until(st, st.frame_ready[f])
     locked = st.pte_flags[p] & S.PTE_LOCKED
     _unlink(st, p)  # g keeps at least one other mapper, or is a page-cache page
@@ -473,9 +496,11 @@ def _pf_load(st, i):
         if not prefetch.loadable(st, g):
             st.sc[S.SC_PF_HEAD] += 1
             continue
-        if st.sc[S.SC_FREE_TOP] == 0:
+        owner = st.pte_pid[st.sc[S.SC_PF_FAULT_PTE]]  # the process whose fault asked for it
+        if st.sc[S.SC_FREE_TOP] == 0 or _over_quota(st, owner):
             return True
         f = _alloc_frame(st)
+        _charge(st, f, owner)
         if st.page_kind[g] == S.KIND_FILE:
             loc = 2 * g
             full = st.cost[S.C_FILE_R]
@@ -522,6 +547,7 @@ def _release_process(st, pid, new_state):
         _unlink(st, p)
         st.pte_flags[p] &= S.PTE_STATIC_BITS
     st.proc_state[pid] = new_state
+    st.sc[S.SC_ALLOC_NEXT] = 0  # the running set changed: recompute the quotas at the next fault
 
 
 @njit(cache=True, _nrt=False)
@@ -548,6 +574,7 @@ def _fork(st, child):
     if parent_pid >= 0 and st.cfg[S.CF_TLB_SETS] > 0:
         _tlb_flush_pid(st, parent_pid)  # the parent's writable entries became copy-on-write
     st.proc_state[child] = S.P_RUN
+    st.sc[S.SC_ALLOC_NEXT] = 0
 
 
 @njit(cache=True, _nrt=False)
@@ -568,6 +595,7 @@ def _vma_lock(st, v, lock):
 def _event(st, op, arg, pid):
     if op == S.E_START:
         st.proc_state[pid] = S.P_RUN
+        st.sc[S.SC_ALLOC_NEXT] = 0
         return
     if st.proc_state[pid] != S.P_RUN:
         return
@@ -583,6 +611,78 @@ def _event(st, op, arg, pid):
         _vma_lock(st, arg, False)
     elif op == S.E_FORK:
         _fork(st, arg)
+
+
+# ---------------------------------------------------------------- local allocation
+
+
+@njit(cache=True, _nrt=False)
+def _working_sets(st, i, quota):
+    """Add to ``quota[pid]`` the distinct pages (PTEs) each process referenced in the last tau references."""
+    tau = st.cfg[S.CF_WS_WINDOW]
+    lo = max(0, i - tau)
+    for j in range(lo, i):
+        p = st.ref_pte[j]
+        if st.ref_op[j] < S.EVENT_BASE and p >= 0 and st.pte_mark[p] == 0:
+            st.pte_mark[p] = 1
+            quota[st.ref_pid[j]] += 1
+    for j in range(lo, i):
+        if st.ref_op[j] < S.EVENT_BASE and st.ref_pte[j] >= 0:
+            st.pte_mark[st.ref_pte[j]] = 0
+    st.sc[S.SC_ALLOC_NEXT] = i + min(tau, max(i, 1))  # more often while the first window fills
+
+
+@njit(cache=True, _nrt=False)
+def _alloc_update(st, i):
+    """Recompute the frame quotas (see ``MachineConfig.allocation``) at the fault of reference ``i``."""
+    mode = st.cfg[S.CF_ALLOC]
+    frames = st.frame_page.shape[0]
+    quota = st.proc_quota
+    quota[:] = 0
+    running = 0
+    size = 0
+    for pid in range(quota.shape[0]):
+        if st.proc_state[pid] == S.P_RUN:
+            running += 1
+            size += st.proc_pte_hi[pid] - st.proc_pte_lo[pid]
+    st.sc[S.SC_ALLOC_NEXT] = S.INF
+    if mode == S.ALLOC_WORKING_SET:
+        _working_sets(st, i, quota)
+        if quota.sum() > frames:
+            _max_min_fair(st, quota, frames, running)
+    for pid in range(quota.shape[0]):
+        if st.proc_state[pid] != S.P_RUN:
+            quota[pid] = 0
+        elif mode == S.ALLOC_EQUAL:
+            quota[pid] = max(1, frames // running)
+        elif mode == S.ALLOC_PROPORTIONAL:  # by virtual size: the pages it ever maps
+            quota[pid] = max(1, frames * (st.proc_pte_hi[pid] - st.proc_pte_lo[pid]) // size)
+        else:
+            quota[pid] = max(1, quota[pid])
+
+
+@njit(cache=True, _nrt=False)
+def _max_min_fair(st, demand, frames, running):
+    """Share ``frames`` max-min fairly: demands below the fair share are met whole (water filling)."""
+    left = frames
+    open_ = running
+    while open_ > 0:
+        share = left // open_
+        small = -1
+        for pid in range(demand.shape[0]):  # the smallest demand not yet settled
+            if st.proc_state[pid] != S.P_RUN or demand[pid] < 0:
+                continue
+            if small < 0 or demand[pid] < demand[small]:
+                small = pid
+        if demand[small] > share:
+            break
+        left -= demand[small]
+        demand[small] = -demand[small] - 1  # settled (encoded negative)
+        open_ -= 1
+    share = left // open_ if open_ > 0 else 0
+    for pid in range(demand.shape[0]):
+        if st.proc_state[pid] == S.P_RUN:
+            demand[pid] = -demand[pid] - 1 if demand[pid] < 0 else share
 
 
 # ---------------------------------------------------------------- OOM
@@ -626,6 +726,12 @@ def evictable_mask(st, out):
 
 
 @njit(cache=True, _nrt=False)
+def choose_victim(st):
+    """The policy's own victim under the current restriction (``SC_LOCAL``), or -1 (for ``policy_choice``)."""
+    return hooks.victim(st)
+
+
+@njit(cache=True, _nrt=False)
 def any_evictable(st):
     """True if at least one frame may be evicted now."""
     for f in range(st.frame_page.shape[0]):
@@ -648,6 +754,7 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     """
     n = st.ref_op.shape[0]
     external = st.cfg[S.CF_POLICY] == hooks.EXTERNAL
+    local = st.cfg[S.CF_ALLOC] != S.ALLOC_GLOBAL
     tlb = st.cfg[S.CF_TLB_SETS] > 0
     ref_op, ref_pid, ref_pte = st.ref_op, st.ref_pid, st.ref_pte
     proc_state, ps, sc = st.proc_state, st.proc_stats, st.sc
@@ -700,7 +807,10 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
         if sc[S.SC_PF_WAIT] or fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):
             sc[S.SC_POS] = i
             sc[S.SC_PROTECT] = -1
+            sc[S.SC_LOCAL] = -1
             need = False
+            if local and sc[S.SC_ALLOC_NEXT] <= i:
+                _alloc_update(st, i)
             prefetching = sc[S.SC_PF_WAIT] != 0
             if prefetching:  # before this reference: the prefetch decision, then the queued reads
                 if sc[S.SC_PF_ASK]:
@@ -711,8 +821,11 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                 if sc[S.SC_NOTES]:
                     _deliver_notes(st)
                 if not need:
+                    sc[S.SC_QUOTA_WAIVED] = 0
                     continue  # now the reference itself
-            elif not external and sc[S.SC_FREE_TOP] == 0 and fl & S.PTE_PRESENT == 0:
+            elif (
+                not external and fl & S.PTE_PRESENT == 0 and (sc[S.SC_FREE_TOP] == 0 or _over_quota(st, pid))
+            ):
                 # the common miss: make room first instead of failing one attempt
                 g = pte_page[p]
                 if g < 0:
@@ -725,7 +838,14 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                     _deliver_notes(st)
                 ps[S.ST_TIME, pid] += sc[S.SC_TIME] - t0
                 need = flt == S.S_NEED_FRAME
+                if not need:
+                    sc[S.SC_QUOTA_WAIVED] = 0
             if need:  # one call site each for victim and evict: they are inlined
+                if local and sc[S.SC_QUOTA_WAIVED] == 0:
+                    owner = st.pte_pid[sc[S.SC_PF_FAULT_PTE]] if prefetching else pid
+                    # at its quota: one of its own pages; under it: a page of an over-quota process
+                    at_quota = st.proc_frames[owner] >= st.proc_quota[owner]
+                    sc[S.SC_LOCAL] = owner if at_quota else S.LOCAL_OVER_QUOTA
                 if external:
                     if any_evictable(st):
                         return S.ST_NEED_VICTIM
@@ -735,6 +855,10 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                 if f >= 0:
                     evict(st, f)
                     sc[S.SC_DECISIONS] += 1
+                    continue
+                if sc[S.SC_LOCAL] != -1:  # nothing within the quota rules: take a free frame, else any
+                    sc[S.SC_LOCAL] = -1
+                    sc[S.SC_QUOTA_WAIVED] = 1
                     continue
                 if prefetching:  # never kill or fail for a prefetch: drop it
                     _pf_drop(st)

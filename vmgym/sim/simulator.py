@@ -82,6 +82,7 @@ def _build_state(
     policy: policies.Policy | None,
     oracle: bool,
     pf: prefetch.Prefetcher,
+    caller_decides: bool = False,
 ) -> S.SimState:
     F = config.frames
     n_ptes = lw.pte_pid.shape[0]
@@ -126,8 +127,11 @@ def _build_state(
     cfg[S.CF_ASID] = int(config.tlb_asid)
     cfg[S.CF_SEGV_ERROR] = int(config.segfault == "error")
     cfg[S.CF_OOM_ERROR] = int(config.oom == "error")
-    cfg[S.CF_POLICY] = policy.kernel_id if policy else EXTERNAL
+    cfg[S.CF_POLICY] = policy.kernel_id if policy and not caller_decides else EXTERNAL
     cfg[S.CF_N_STATIC] = lw.n_static
+    cfg[S.CF_ALLOC] = S.ALLOC_NAMES.index(config.allocation)
+    cfg[S.CF_WS_WINDOW] = config.ws_window
+    sc[S.SC_LOCAL] = -1
     cfg[S.CF_PREFETCH] = pf.code
     cfg[S.CF_PF_A], cfg[S.CF_PF_B] = pf.kernel_args()
     sc[S.SC_IO_LAST] = -1
@@ -148,6 +152,8 @@ def _build_state(
         frame_gap=full(F),
         frame_ready=np.zeros(F, i64),
         frame_pf=np.zeros(F, np.int8),
+        frame_owner=full(F),
+        frame_allow=np.zeros(F, np.int8),
         free_stack=np.arange(F - 1, -1, -1, dtype=i64),
         page_frame=full(G),
         page_slot=full(G),
@@ -172,6 +178,9 @@ def _build_state(
         proc_pte_lo=lw.proc_pte_lo,
         proc_pte_hi=lw.proc_pte_hi,
         proc_stats=np.zeros((S.N_PROC_STATS, P), i64),
+        proc_quota=np.zeros(P, i64),
+        proc_frames=np.zeros(P, i64),
+        pte_mark=np.zeros(n_ptes if config.allocation == "working-set" else 0, i64),
         vma_pte_lo=lw.vma_pte_lo,
         vma_pte_hi=lw.vma_pte_hi,
         vma_pid=lw.vma_pid,
@@ -211,6 +220,9 @@ class Simulator:
     each major fault, see :meth:`prefetch_pages`) or a callable ``prefetch(sim)``
     called at each major fault that queues pages the same way. ``oracle=True`` computes the
     next-use array even for a non-oracle policy (for :meth:`next_use`).
+    ``decide="caller"`` keeps a compiled policy's bookkeeping running (its hooks
+    see every hit, load and eviction) but stops at every victim as with
+    ``policy=None``; :meth:`policy_choice` then asks the policy for its choice.
     """
 
     def __init__(
@@ -220,6 +232,7 @@ class Simulator:
         policy: str | policies.Policy | PythonPolicy | None = "lru",
         *,
         prefetch: str | prefetch.Prefetcher | Callable[[Simulator], None] | None = None,
+        decide: str = "policy",
         oracle: bool = False,
     ):
         self.config = config if config is not None else MachineConfig()
@@ -239,7 +252,12 @@ class Simulator:
         self.prefetcher = _prefetch_module.make(prefetch)
         self.loaded = load(workload, self.config)
         need_oracle = oracle or bool(self.policy and self.policy.oracle)
-        self.state = _build_state(self.loaded, self.config, self.policy, need_oracle, self.prefetcher)
+        if decide not in ("policy", "caller"):
+            raise ValueError(f"decide must be 'policy' or 'caller', got {decide!r}")
+        self.caller_decides = decide == "caller" or self.policy is None
+        self.state = _build_state(
+            self.loaded, self.config, self.policy, need_oracle, self.prefetcher, self.caller_decides
+        )
         self._flow = flow_for(self.policy)  # the kernels compiled for this policy
         self._status = S.ST_STOPPED
 
@@ -370,6 +388,33 @@ class Simulator:
         st = self.state
         p = int(st.sc[S.SC_PF_FAULT_PTE])
         push_offsets(st, st.pte_page[p], p, first, count, step, False)
+
+    def policy_choice(self, frames: Any = None) -> int:
+        """The frame the policy would evict now among ``frames`` (default: all candidates).
+
+        For ``decide="caller"``: the policy's hooks have followed every hit,
+        load and eviction (whoever chose it), so this is its own victim rule
+        restricted to ``frames``. Its victim search may update its state (a
+        Clock hand moves, reference bits are cleared) as it would when evicting.
+        """
+        if self.policy is None:
+            raise SimulationError("policy_choice() needs a policy (Simulator(..., policy, decide='caller'))")
+        st = self.state
+        allowed = self.candidates() if frames is None else np.asarray(frames, dtype=np.int64).reshape(-1)
+        mask = _evictable_mask(st)
+        if allowed.size == 0 or not mask[allowed].all():
+            raise InvalidAction(f"policy_choice needs evictable frames (see candidates()), got {frames!r}")
+        st.frame_allow[:] = 0
+        st.frame_allow[allowed] = 1
+        saved = int(st.sc[S.SC_LOCAL])
+        st.sc[S.SC_LOCAL] = S.LOCAL_CHOSEN
+        try:
+            f = int(self._flow.choose_victim(st))
+        finally:
+            st.sc[S.SC_LOCAL] = saved
+        if f < 0:
+            raise SimulationError(f"policy {self.policy_name!r} found no victim among {allowed.tolist()}")
+        return f
 
     def next_use(self, frame: int) -> int:
         """Trace position of the next use of the page in ``frame`` (needs ``oracle=True``)."""

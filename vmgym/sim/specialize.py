@@ -50,15 +50,15 @@ def _kernels(module: ModuleType) -> dict[str, types.FunctionType]:
     return found
 
 
-def _callers_of_hooks(funcs: dict[str, types.FunctionType]) -> set[str]:
-    """Names of the functions that reach ``hooks`` through calls within the module."""
+def _callers_of(funcs: dict[str, types.FunctionType], names: set[str]) -> set[str]:
+    """Names of the functions that reach any global in ``names`` through calls within the module."""
     uses = {name: set(fn.__code__.co_names) for name, fn in funcs.items()}
-    tainted = {name for name, names in uses.items() if "hooks" in names}
+    tainted = {name for name, used in uses.items() if used & names}
     grew = True
     while grew:
         grew = False
-        for name, names in uses.items():
-            if name not in tainted and names & tainted:
+        for name, used in uses.items():
+            if name not in tainted and used & tainted:
                 tainted.add(name)
                 grew = True
     return tainted
@@ -72,16 +72,17 @@ def _source_tag(hooks: dict[str, object]) -> str:
     return h.hexdigest()[:8]
 
 
-def specialize(module: ModuleType, hooks: ModuleType, tag: str) -> ModuleType:
-    """A copy of ``module``'s kernels with its global ``hooks`` replaced by ``hooks``.
+def rebind(module: ModuleType, globals_: dict[str, object], tag: str) -> ModuleType:
+    """A copy of ``module``'s kernels with the globals ``globals_`` replaced.
 
-    Functions that do not reach ``hooks`` are shared with ``module``; the others
-    are recompiled under the name ``<name>__<tag>``.
+    Functions that do not reach any of them are shared with ``module``; the
+    others are recompiled under the name ``<name>__<tag>`` (their own entry in
+    numba's cache).
     """
     funcs = _kernels(module)
     env = dict(vars(module))
-    env["hooks"] = hooks
-    for name in sorted(_callers_of_hooks(funcs)):
+    env.update(globals_)
+    for name in sorted(_callers_of(funcs, set(globals_))):
         fn = funcs[name]
         copy = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
         copy.__qualname__ = f"{fn.__qualname__}__{tag}"
@@ -92,6 +93,11 @@ def specialize(module: ModuleType, hooks: ModuleType, tag: str) -> ModuleType:
     out = ModuleType(f"{module.__name__}[{tag}]")
     out.__dict__.update({k: v for k, v in env.items() if not k.startswith("__")})
     return out
+
+
+def specialize(module: ModuleType, hooks: ModuleType, tag: str) -> ModuleType:
+    """A copy of ``module``'s kernels with its global ``hooks`` replaced by ``hooks`` (see :func:`rebind`)."""
+    return rebind(module, {"hooks": hooks}, tag)
 
 
 def flow_for(policy: type[Policy] | Policy | None) -> ModuleType:

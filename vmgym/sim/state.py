@@ -142,8 +142,11 @@ PROC_STAT_NAMES = (
     SC_PF_USED,  # prefetched pages referenced before they left RAM
     SC_PF_WASTED,  # prefetched pages that left RAM unreferenced
     SC_IO_LAST,  # device location of the last read (2 * file page or 2 * slot + 1; -1: none)
-) = range(33)
-N_SC = 33
+    SC_LOCAL,  # victim restriction: -1 none, a pid (its frames), -2 over-quota owners, LOCAL_CHOSEN
+    SC_QUOTA_WAIVED,  # 1: the fault in progress may exceed its process's quota (nothing of its own to evict)
+    SC_ALLOC_NEXT,  # trace position from which the next fault recomputes the frame quotas
+) = range(36)
+N_SC = 36
 SC_NAMES = (
     "pos",
     "time_ns",
@@ -178,6 +181,9 @@ SC_NAMES = (
     "prefetch_used",
     "prefetch_wasted",
     "io_last",
+    "local",
+    "quota_waived",
+    "alloc_next",
 )
 
 # Cost array indices (order of CostModel fields).
@@ -200,7 +206,15 @@ SC_NAMES = (
 # Configuration array indices.
 CF_TLB_SETS, CF_TLB_WAYS, CF_ASID, CF_SEGV_ERROR, CF_OOM_ERROR, CF_POLICY, CF_N_STATIC, CF_SEED = range(8)
 CF_PREFETCH, CF_PF_A, CF_PF_B = 8, 9, 10  # prefetcher kind (PF_*) and its two parameters
-N_CF = 11
+CF_ALLOC, CF_WS_WINDOW = 11, 12  # frame allocation (ALLOC_*) and the working-set window [references]
+N_CF = 13
+
+LOCAL_OVER_QUOTA = -2  # SC_LOCAL: frames of processes above their quota
+LOCAL_CHOSEN = -3  # SC_LOCAL: the frames flagged in ``frame_allow`` (Simulator.policy_choice)
+
+# Frame allocation between processes (``cfg[CF_ALLOC]``).
+ALLOC_GLOBAL, ALLOC_EQUAL, ALLOC_PROPORTIONAL, ALLOC_WORKING_SET = range(4)
+ALLOC_NAMES = ("global", "equal", "proportional", "working-set")
 
 # Prefetcher kinds (``cfg[CF_PREFETCH]``); the compiled code is in vmgym.prefetch.kernel.
 PF_NONE, PF_READAHEAD, PF_SWAP_CLUSTER, PF_STRIDE, PF_MARKOV, PF_EXTERNAL = range(6)
@@ -242,6 +256,8 @@ class SimState(NamedTuple):
     frame_gap: np.ndarray  # references between the page's last two uses while resident (-1: one use)
     frame_ready: np.ndarray  # time its pending write-back or prefetch read completes [ns]
     frame_pf: np.ndarray  # int8: 1 prefetched and not referenced yet, 2 the same and the readahead marker
+    frame_owner: np.ndarray  # pid the frame is charged to (the process whose fault filled it), -1 free
+    frame_allow: np.ndarray  # int8 scratch: the subset Simulator.policy_choice asks the policy about
     free_stack: np.ndarray
     # pages
     page_frame: np.ndarray
@@ -269,6 +285,9 @@ class SimState(NamedTuple):
     proc_pte_lo: np.ndarray
     proc_pte_hi: np.ndarray
     proc_stats: np.ndarray  # int64 [N_PROC_STATS, n_procs]
+    proc_quota: np.ndarray  # frames a process may hold under local allocation (0: not running)
+    proc_frames: np.ndarray  # frames charged to each process
+    pte_mark: np.ndarray  # scratch of the working-set quota pass (empty unless allocation="working-set")
     vma_pte_lo: np.ndarray
     vma_pte_hi: np.ndarray
     vma_pid: np.ndarray

@@ -34,6 +34,8 @@ class ProcessStats:
     reads: int
     writes: int
     execs: int
+    frames: int = 0  # frames charged to it now (filled by its faults)
+    frame_quota: int = 0  # its last quota under local allocation (0: global, or not running)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def collect(st: S.SimState, policy: str, process_names: list[str]) -> RunStats:
             pid=pid,
             name=process_names[pid],
             state=S.PROC_STATE_NAMES[int(st.proc_state[pid])],
+            frames=int(st.proc_frames[pid]),
+            frame_quota=int(st.proc_quota[pid]),
             **{
                 name: int(ps[idx, pid])
                 for name, idx in (
