@@ -30,7 +30,7 @@ def test_machine_config_errors_name_the_field(field, value, match):
 def test_cost_model_and_dict_errors():
     with pytest.raises(ConfigError, match=r"CostModel\.swap_read must be in \[0, "):
         CostModel(swap_read=-5)
-    with pytest.raises(ConfigError, match="unknown MachineConfig field.*fram.*allowed: costs, frames"):
+    with pytest.raises(ConfigError, match="unknown MachineConfig field.*fram.*allowed: allocation, costs"):
         MachineConfig.from_dict({"fram": 3})
     with pytest.raises(ConfigError, match="unknown CostModel field.*ssd"):
         MachineConfig.from_dict({"costs": {"ssd": 1}})

@@ -1,9 +1,12 @@
 """The compiled half of the environments: one call per decision.
 
-Each call from Python into numba unboxes the whole machine state (~55 arrays,
-about 8 us), so an env step does everything in a single call: evict the
-agent's victim, run the simulator to the next decision, choose the candidate
-frames and write their features, and (with an oracle) their next uses.
+Each call from Python into numba unboxes its arguments; the machine state is a
+NamedTuple of ~65 arrays, about 8 us to unbox, more than the rest of a step.
+So an env step does everything in a single call (evict the agent's victim, run
+the simulator to the next decision, choose the candidate frames, write their
+features and, with an oracle, their next uses), and it receives the state
+inside a one-element typed list (:func:`make_handle`): numba unboxes the list
+as one object and reads the arrays out of it natively, 3x faster per call.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 from vmgym.policies.opt import page_next_use
 from vmgym.sim import state as S
@@ -226,3 +230,17 @@ def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt):
     _features(st, cand, n, k, obs, nxt)
     _globals(st, ctl, k, obs)
     return status
+
+
+@njit(cache=True)
+def make_handle(st):
+    """A one-element typed list holding ``st`` (sharing its arrays): what :func:`env_step_h` takes."""
+    handle = List()
+    handle.append(st)
+    return handle
+
+
+@njit(cache=True)
+def env_step_h(handle, victim, stop, source, k, ctl, cand, obs, nxt):
+    """:func:`env_step` on the state held by ``handle`` (see the module docstring)."""
+    return env_step(handle[0], victim, stop, source, k, ctl, cand, obs, nxt)

@@ -126,7 +126,7 @@ class PageReplacementEnv(SimEnv):
         self._prefetch = self._classic_prefetcher()
         name = cfg.get("policy_state")
         self._state_policy = policies.make(name) if name else None
-        self._env_step = env_kernel_for(self._state_policy).env_step
+        self._env_step = env_kernel_for(self._state_policy).env_step_h
 
     def _classic_prefetcher(self) -> prefetch.Prefetcher:
         pf = prefetch.make(self._config["prefetch"])
@@ -148,6 +148,7 @@ class PageReplacementEnv(SimEnv):
             if self._config["reward"] == "baseline"
             else None
         )
+        self._handle = K.make_handle(self.sim.state)
         self._ctl[:] = 0
         self._ctl[K.CTL_RNG] = int(self.np_random.integers(0, 2**63 - 1))
         self._new_episode()
@@ -232,7 +233,7 @@ class PageReplacementEnv(SimEnv):
     # -- internals -----------------------------------------------------------
     def _advance(self, victim: int) -> None:
         status = self._env_step(
-            self.sim.state, victim, self.sim.length, self._source, self.k, self._ctl, self._cand, self._obs,
+            self._handle, victim, self.sim.length, self._source, self.k, self._ctl, self._cand, self._obs,
             self._next,
         )  # fmt: skip
         self._finish(status)
