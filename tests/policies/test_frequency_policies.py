@@ -20,9 +20,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_helpers import sim_stepwise
+from sim_helpers import run_busy, sim_stepwise
 
 from vmgym import MachineConfig, Simulator, policies, simulate
+from vmgym.policies import nru
+from vmgym.sim import state as S
 from workloads import Vma, Workload, WorkloadBuilder
 
 M64 = (1 << 64) - 1
@@ -507,6 +509,53 @@ def _sieve_frames(st_):
     return out
 
 
+def _order_list(st_):
+    """NFU's / Aging's order list, checked (links, eviction order, last key-0 frame); its frames."""
+    pf, pg = st_.pol_f, st_.pol_g
+    out, prev, z, f = [], -1, -1, pg[2]
+    while f >= 0:
+        assert pf[1, f] == prev
+        out.append(int(f))
+        if pf[0, f] == 0:
+            z = f
+        prev, f = f, pf[2, f]
+    assert pg[3] == prev and pg[4] == z
+    keys = [(int(pf[0, f]), int(st_.frame_in[f]), f) for f in out]
+    assert keys == sorted(keys)
+    return out
+
+
+def _referenced(st_, g):
+    p = st_.page_rmap[g]
+    while p >= 0:
+        if st_.pte_flags[p] & S.PTE_ACCESSED:
+            return True
+        p = st_.pte_rmap_next[p]
+    return False
+
+
+def _nru_frames(st_, position):
+    """NRU's classes against the machine (R, M, pins) and its trees against its classes; its frames."""
+    cls, pg = st_.pol_f[0], st_.pol_g
+    n = st_.n_frames
+    k = np.arange(1, n + 1)
+    for c in range(4):
+        members = cls == c
+        assert pg[3 + c] == members.sum()
+        cum = np.concatenate([[0], np.cumsum(members)])
+        assert (st_.pol_f[1 + c] == cum[k] - cum[k - (k & -k)]).all()  # Fenwick: sum of (k - lowbit, k]
+    pins_known = position <= pg[nru.NEXT_LOCK]  # no mlock/munlock since the last fault re-read them
+    for f in np.flatnonzero(cls != nru.ABSENT):
+        g = st_.frame_page[f]
+        if pins_known:
+            assert (cls[f] == nru.PINNED) == (st_.page_pins[g] > 0)
+        if cls[f] < nru.PINNED:
+            assert cls[f] >> 1 == _referenced(st_, g)
+            if f != pg[nru.LAST]:  # the frame loaded last may have been written by its faulting access
+                assert cls[f] & 1 == st_.page_dirty[g]
+    return {int(f) for f in np.flatnonzero(cls != nru.ABSENT)}
+
+
 @pytest.mark.parametrize("name", OURS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_pinned_pages_stay_and_structures_track_frames(name, seed):
@@ -524,10 +573,41 @@ def test_pinned_pages_stay_and_structures_track_frames(name, seed):
             assert _sieve_frames(st_) == resident
         if name == "lru-k":
             assert st_.pol_g[0] == len(resident)  # heap size
+        if name in ("nfu", "aging"):
+            assert set(_order_list(st_)) == resident
+        if name == "nru":
+            assert _nru_frames(st_, sim.position) == resident
     assert sim.stats().accesses > 0
     if name == "lru-k":
         anon = st_.page_kind == 0
         assert (st_.pol_p[:, anon] == -1).all()  # every process exited: freed pages forgot their history
+
+
+def _check_order(sim):
+    assert set(_order_list(sim.state)) == {int(f) for f in np.flatnonzero(sim.state.frame_page >= 0)}
+
+
+def _check_nru(sim):
+    assert _nru_frames(sim.state, sim.position) == {int(f) for f in np.flatnonzero(sim.state.frame_page >= 0)}
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("nfu", {"period": 1}),
+        ("nfu", {"period": 7}),
+        ("aging", {"period": 2, "bits": 3}),
+        ("aging", {"period": 5, "bits": 8}),
+        ("nru", {"period": 3, "seed": 1}),
+        ("nru", {"period": 20, "seed": 2}),
+    ],
+)
+@pytest.mark.parametrize("frames", [3, 6, 9])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_victim_structures_stay_consistent_in_a_busy_run(name, params, frames, seed):
+    # fork/COW, shared memory, mlock, munmap, exits, a small swap device (full at times)
+    check = _check_nru if name == "nru" else _check_order
+    run_busy(policies.make(name, **params), frames, seed, check)
 
 
 @pytest.mark.parametrize("name", OURS)

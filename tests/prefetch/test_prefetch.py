@@ -73,27 +73,44 @@ def test_readahead_is_bounded_by_the_file_and_counts_waste():
     assert s.prefetch_issued == 0  # page 1 is the last page: nothing beyond the object
 
 
-def test_random_reads_waste_readahead():
+def test_random_reads_waste_readahead_until_mmap_miss_stops_it():
     rng = np.random.default_rng(0)
     order = rng.integers(0, 4096, 3000)
     _, none = run(file_scan(4096, order=order), frames=64, pf=None)
     _, ra = run(file_scan(4096, order=order), frames=64, pf="readahead")
     assert ra.prefetch_wasted > ra.prefetch_used
     assert ra.time_ns > none.time_ns  # wasted reads delay the demand reads on the one queue
+    # after 100 more misses than readahead hits, random faults read nothing ahead: ~3 pages per fault
+    # for the first ~100 faults only
+    assert ra.prefetch_issued < 3 * 110
 
 
 def test_swap_cluster_reads_the_aligned_block_of_8_slots():
     """Pages written in order get slots 0, 1, 2, ... ; reading them back faults once per 8 pages."""
     n = 64
-    _, s = run(anon_pass(n, np.arange(n)), frames=16, pf="swap-cluster")
+    _, s = run(anon_pass(n, np.arange(n)), frames=16, pf="swap-cluster:adaptive=0")
     _, s0 = run(anon_pass(n, np.arange(n)), frames=16, pf=None)
     # first pass: 64 zero fills; second pass (a loop larger than RAM under LRU): every page is on swap.
     # Pages are evicted in page order, so page p sits in slot p: one major fault per aligned block.
     assert s0.major_faults == 64
     assert s.major_faults == 64 // 8
     assert s.prefetch_used == 64 - 8 and s.prefetch_wasted == 0
-    _, s2 = run(anon_pass(n, np.arange(n)), frames=16, pf="swap-cluster:page_cluster=2")
+    _, s2 = run(anon_pass(n, np.arange(n)), frames=16, pf="swap-cluster:page_cluster=2,adaptive=0")
     assert s2.major_faults == 64 // 4
+
+
+def test_adaptive_swap_cluster_grows_on_hits_and_stays_small_without():
+    """swapin_nr_pages: slot 0 (no hits, not adjacent): 1 page; slot 1 (adjacent): [0, 1]; slot 2: [2, 3];
+    then one hit gives 4 ([4, 7]), three hits 8 ([8, 15]), and 8 from then on."""
+    n = 64
+    _, s = run(anon_pass(n, np.arange(n)), frames=16, pf="swap-cluster")
+    assert s.major_faults == 3 + 1 + 1 + (64 - 16) // 8
+    assert s.prefetch_wasted == 0
+    rng = np.random.default_rng(5)
+    order = rng.integers(0, 2048, 4000)
+    _, fixed = run(anon_pass(2048, order), frames=64, pf="swap-cluster:adaptive=0")
+    _, adaptive = run(anon_pass(2048, order), frames=64, pf="swap-cluster")
+    assert adaptive.prefetch_wasted < fixed.prefetch_wasted / 4  # random swap-ins: the window collapses
 
 
 def test_swap_cluster_ignores_file_faults():

@@ -9,6 +9,18 @@ page at random from the lowest-numbered nonempty class".
 The clock is NFU's (:mod:`vmgym.policies.nfu`): a tick (clear every R bit)
 right after the access whose global trace position reaches the next multiple of
 ``period``. The random choice uses Random's splitmix64 (:mod:`randompolicy`).
+
+Victim search: each resident frame's class is kept up to date, with a Fenwick
+tree per class over the frame indices, so a fault counts the lowest class and
+picks its ``r``-th frame in frame order in O(log frames) (the same choice as a
+scan). The hooks see every change of a class: R and M are set by an access
+(``on_hit``; the write of a faulting access lands after ``on_insert``, so the
+frame loaded last is re-read at the next fault), R is cleared by the tick (which
+rebuilds the trees in O(frames), as it touches every frame anyway) or by an
+unmap (``on_meta``). Pinned frames are kept out of the trees; pins change
+without a hook only at mlock/munlock events, so a fault after one re-reads every
+frame. While the swap device is full, whether a frame is evictable depends on
+its swap copy: the victim is then found by the O(frames) scan.
 """
 
 from __future__ import annotations
@@ -18,34 +30,86 @@ from numba import njit
 from vmgym.policies.base import Policy, register
 from vmgym.policies.nfu import check_period, tick_due
 from vmgym.policies.randompolicy import below, check_seed, seed_state
+from vmgym.sim import state as S
 from vmgym.sim.frames import evictable, referenced, test_and_clear_referenced
 
 KERNEL_ID = 15
-# pol_f 0: scratch (the class of each frame during a victim search)
-# pol_g 0: next tick position, 1: period, 2: splitmix64 state
+# pol_f 0: class of the frame (2R + M; PINNED: pinned; ABSENT: not resident or not yet inserted)
+#   1-4: Fenwick trees of classes 0-3 over frame indices (node k = 1..n at index k - 1)
+# pol_g 0: next tick position, 1: period, 2: splitmix64 state, 3-6: sizes of classes 0-3,
+#   7: frame loaded last (-1: none), 8: next trace position of an mlock/munlock at or after the
+#   last fault (-1: not looked for yet)
+PINNED = 4
+ABSENT = 5
+LAST = 7
+NEXT_LOCK = 8
 
 
 @njit(cache=True, _nrt=False)
-def _tick(st):
-    for f in range(st.frame_page.shape[0]):
-        if st.frame_page[f] >= 0:
-            test_and_clear_referenced(st, f)
+def _fw_add(tree, f, d):
+    k = f + 1
+    n = tree.shape[0]
+    while k <= n:
+        tree[k - 1] += d
+        k += k & -k
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def on_insert(st, f, g, i):
-    """Access ``i`` completed (a load, or a hit through :func:`on_hit`): tick if due."""
-    if tick_due(st.pol_g, 0, i):
-        _tick(st)
+@njit(cache=True, _nrt=False)
+def _fw_below(tree, f):
+    """Members with an index below ``f``."""
+    s = 0
+    k = f
+    while k > 0:
+        s += tree[k - 1]
+        k &= k - 1
+    return s
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def on_hit(st, pol_f, pol_g, f, g, i):
-    """A hit ticks like a load."""
-    on_insert(st, f, g, i)
+@njit(cache=True, _nrt=False)
+def _fw_select(tree, r):
+    """The member with ``r`` members below it (``r`` < the tree's size)."""
+    n = tree.shape[0]
+    step = 1
+    while step * 2 <= n:
+        step *= 2
+    pos = 0
+    while step > 0:
+        k = pos + step
+        if k <= n and tree[k - 1] <= r:
+            pos = k
+            r -= tree[k - 1]
+        step >>= 1
+    return pos
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
+def _fw_build(tree, cls, c):
+    """Tree of the frames whose class is ``c``, in O(frames)."""
+    n = tree.shape[0]
+    for f in range(n):
+        tree[f] = 1 if cls[f] == c else 0
+    for k in range(1, n + 1):
+        p = k + (k & -k)
+        if p <= n:
+            tree[p - 1] += tree[k - 1]
+
+
+@njit(cache=True, _nrt=False)
+def _move(pol_f, pol_g, f, c):
+    """Frame ``f`` changes to class ``c`` (0-3, PINNED or ABSENT)."""
+    old = pol_f[0, f]
+    if old == c:
+        return
+    if old < PINNED:
+        _fw_add(pol_f[1 + old], f, -1)
+        pol_g[3 + old] -= 1
+    if c < PINNED:
+        _fw_add(pol_f[1 + c], f, 1)
+        pol_g[3 + c] += 1
+    pol_f[0, f] = c
+
+
+@njit(cache=True, _nrt=False)
 def _class(st, f):
     """2R + M of frame ``f``; M is ``frames.page_dirty`` read in place (that helper is not inlined)."""
     c = 0
@@ -56,20 +120,71 @@ def _class(st, f):
     return c
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def victim(st):
-    """A random evictable frame of the lowest nonempty class, or -1.
+@njit(cache=True, _nrt=False)
+def _reread(st, f):
+    """Bring the class of resident frame ``f`` up to date (PINNED if pinned)."""
+    c = PINNED if st.page_pins[st.frame_page[f]] > 0 else _class(st, f)
+    _move(st.pol_f, st.pol_g, f, c)
 
-    One pass computes the classes (into ``pol_f`` row 0; 4: not evictable) and
-    counts them; one draw picks the victim among the lowest class, in frame order.
-    """
-    n = st.frame_page.shape[0]
+
+@njit(cache=True, _nrt=False)
+def _refresh(st, f):
+    """:func:`_reread` if ``f`` >= 0 is on the trees (or pinned)."""
+    if f >= 0 and st.pol_f[0, f] != ABSENT:
+        _reread(st, f)
+
+
+@njit(cache=True, _nrt=False)
+def _tick(st):
+    """Clear every R bit; every class becomes M (or PINNED): rebuild the trees."""
     cls = st.pol_f[0]
+    c0 = 0
+    c1 = 0
+    for f in range(st.frame_page.shape[0]):
+        if st.frame_page[f] >= 0:
+            test_and_clear_referenced(st, f)
+            if cls[f] != ABSENT:
+                g = st.frame_page[f]
+                if st.page_pins[g] > 0:
+                    cls[f] = PINNED
+                elif st.page_dirty[g] != 0:
+                    cls[f] = 1
+                    c1 += 1
+                else:
+                    cls[f] = 0
+                    c0 += 1
+    _fw_build(st.pol_f[1], cls, 0)
+    _fw_build(st.pol_f[2], cls, 1)
+    st.pol_f[3, :] = 0
+    st.pol_f[4, :] = 0
+    st.pol_g[3] = c0
+    st.pol_g[4] = c1
+    st.pol_g[5] = 0
+    st.pol_g[6] = 0
+
+
+@njit(cache=True, _nrt=False)
+def _resync(st, pos):
+    """Re-read every frame (pins may have changed) and find the next mlock/munlock from ``pos``."""
+    cls = st.pol_f[0]
+    for f in range(st.frame_page.shape[0]):
+        if cls[f] != ABSENT:
+            _reread(st, f)
+    ops = st.ref_op
+    j = pos
+    while j < ops.shape[0] and ops[j] != S.E_MLOCK and ops[j] != S.E_MUNLOCK:
+        j += 1
+    st.pol_g[NEXT_LOCK] = j
+
+
+@njit(cache=True, _nrt=False)
+def _scan_count(st):
+    """(lowest class among the evictable frames, its size) by a scan; (-1, 0) if none."""
     c0 = 0
     c1 = 0
     c2 = 0
     c3 = 0
-    for f in range(n):
+    for f in range(st.frame_page.shape[0]):
         if evictable(st, f):
             c = _class(st, f)
             if c == 0:
@@ -80,26 +195,98 @@ def victim(st):
                 c2 += 1
             else:
                 c3 += 1
-            cls[f] = c
-        else:
-            cls[f] = 4
     if c0:
-        low, m = 0, c0
-    elif c1:
-        low, m = 1, c1
-    elif c2:
-        low, m = 2, c2
-    elif c3:
-        low, m = 3, c3
-    else:
-        return -1
-    r = below(st.pol_g, 2, m)
-    for f in range(n):
-        if cls[f] == low:
+        return 0, c0
+    if c1:
+        return 1, c1
+    if c2:
+        return 2, c2
+    if c3:
+        return 3, c3
+    return -1, 0
+
+
+@njit(cache=True, _nrt=False)
+def _scan_pick(st, low, r):
+    """The evictable frame of class ``low`` with ``r`` of them below it, by a scan."""
+    for f in range(st.frame_page.shape[0]):
+        if evictable(st, f) and _class(st, f) == low:
             if r == 0:
                 return f
             r -= 1
     return -1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_insert(st, f, g, i):
+    """Frame ``f`` joins its class (re-read the previous load: its access has completed); tick if due."""
+    pol_g = st.pol_g
+    _refresh(st, pol_g[LAST])
+    pol_g[LAST] = f
+    _reread(st, f)
+    if tick_due(pol_g, 0, i):
+        _tick(st)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_hit(st, pol_f, pol_g, f, g, i):
+    """R is set (M too if a write): move ``f`` up to class 2 or 3 unless there or pinned; tick if due."""
+    c = 3 if st.page_dirty[g] != 0 else 2
+    if pol_f[0, f] < c:
+        _move(pol_f, pol_g, f, c)
+    if tick_due(pol_g, 0, i):
+        _tick(st)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_remove(st, f, evicted):
+    """Frame ``f`` leaves its class."""
+    _move(st.pol_f, st.pol_g, f, ABSENT)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_meta(st, f):
+    """A mapping of ``f``'s page came or went (R may have changed with it, pins too): re-read it."""
+    _refresh(st, f)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def victim(st):
+    """A random evictable frame of the lowest nonempty class, or -1.
+
+    One draw ``r`` among the evictable frames of the lowest nonempty class, which
+    are counted and ranked in frame order by the class's tree; the frame being
+    copied on write is the only unevictable one there, and is skipped. While the
+    swap device is full, two scans do the same.
+    """
+    pol_f = st.pol_f
+    pol_g = st.pol_g
+    _refresh(st, pol_g[LAST])
+    pos = st.sc[S.SC_POS]
+    if pos > pol_g[NEXT_LOCK]:
+        _resync(st, pos)
+    scan = st.sc[S.SC_SLOT_TOP] == 0
+    p = st.sc[S.SC_PROTECT]
+    pc = pol_f[0, p] if p >= 0 else -1
+    if scan:
+        low, m = _scan_count(st)
+    else:
+        low = -1
+        m = 0
+        for c in range(4):
+            m = pol_g[3 + c] - (1 if c == pc else 0)
+            if m > 0:
+                low = c
+                break
+    if low < 0:
+        return -1
+    r = below(pol_g, 2, m)
+    if scan:
+        return _scan_pick(st, low, r)
+    tree = pol_f[1 + low]
+    if pc == low and r >= _fw_below(tree, p):
+        r += 1
+    return _fw_select(tree, r)
 
 
 @register
@@ -119,8 +306,8 @@ class NRU(Policy):
         "is drawn uniformly (splitmix64 seeded with `seed`, one draw per eviction: output mod class size) "
         "among the evictable frames of the lowest nonempty class, in frame order."
     )
-    frame_rows = 1
-    global_rows = 3
+    frame_rows = 5
+    global_rows = 9
     params = {"period": 1000, "seed": 0}
 
     def validate(self):
@@ -129,8 +316,12 @@ class NRU(Policy):
         check_seed(self.name, self.values["seed"])
 
     def init_state(self, pol_f, pol_p, pol_g):
-        """First tick at position ``period``; seed the generator."""
-        pol_f[:] = 4
+        """No frame resident (trees empty); first tick at position ``period``; seed the generator."""
+        pol_f[0] = ABSENT
+        pol_f[1:] = 0
+        pol_g[:] = 0
         pol_g[0] = self.values["period"]
         pol_g[1] = self.values["period"]
         pol_g[2] = seed_state(int(self.values["seed"]))
+        pol_g[LAST] = -1
+        pol_g[NEXT_LOCK] = -1

@@ -102,6 +102,10 @@ class Readahead(Prefetcher):
     readahead), with one window state per process. Default maximum 32 pages
     (128 KiB with 4 KiB pages, Linux's ``read_ahead_kb`` default); the initial
     window is ``get_init_ra_size`` for a one-page read (4 pages for a 32-page maximum).
+    As Linux's ``mmap_miss`` (mm/filemap.c): each major fault counts a miss and
+    each first use of a prefetched page takes one back; while a process's
+    misses exceed 100 (``MMAP_LOTSAMISS``), its non-sequential faults read nothing
+    ahead, so random access stops wasting reads.
     """
 
     name = "readahead"
@@ -127,22 +131,26 @@ class Readahead(Prefetcher):
 class SwapCluster(Prefetcher):
     """Linux swap-cluster readahead (``swap_cluster_readahead``, ``vm.page-cluster``).
 
-    A swap-in reads the other in-use slots of the aligned block of
-    ``2 ** page_cluster`` slots around the faulting slot (default 3: 8 pages), i.e.
-    pages that were swapped out together, whatever their virtual addresses. File
-    faults prefetch nothing.
+    A swap-in reads the other in-use slots of an aligned block of slots around
+    the faulting slot, i.e. pages that were swapped out together, whatever their
+    virtual addresses. With ``adaptive=1`` (default, Linux since 3.11,
+    ``swapin_nr_pages``) the block is sized by the readahead hits since the
+    previous swap-in (hits + 2 rounded up to a power of two, at least 4; one page
+    without hits unless the slot is next to the previous one; never below half
+    the previous window) up to ``2 ** page_cluster`` slots (default 3: 8 pages);
+    with ``adaptive=0`` it is always ``2 ** page_cluster``. File faults prefetch nothing.
     """
 
     name = "swap-cluster"
     aliases = ("cluster", "page-cluster")
     code = S.PF_SWAP_CLUSTER
-    source = "Linux mm/swap_state.c (swap_cluster_readahead), vm.page-cluster"
-    params = {"page_cluster": 3}
-    bounds = {"page_cluster": (0, 10)}
+    source = "Linux mm/swap_state.c (swap_cluster_readahead, swapin_nr_pages), vm.page-cluster"
+    params = {"page_cluster": 3, "adaptive": 1}
+    bounds = {"page_cluster": (0, 10), "adaptive": (0, 1)}
 
     def kernel_args(self) -> tuple[int, int]:
-        """(cluster size in slots, 0)."""
-        return 1 << self.values["page_cluster"], 0
+        """(the largest block in slots, adaptive)."""
+        return 1 << self.values["page_cluster"], self.values["adaptive"]
 
 
 class Stride(Prefetcher):

@@ -110,10 +110,12 @@ def _readahead_sync(st, g, p, pid):
     loc = loc_of(st, g, p)
     initial = st.cfg[S.CF_PF_A]
     maximum = st.cfg[S.CF_PF_B]
-    if pf[pid, S.PFP_LAST] >= 0 and (loc == pf[pid, S.PFP_NEXT] or loc == pf[pid, S.PFP_LAST] + 2):
-        size = next_window(pf[pid, S.PFP_SIZE], maximum)
-    else:
-        size = initial
+    sequential = pf[pid, S.PFP_LAST] >= 0 and (loc == pf[pid, S.PFP_NEXT] or loc == pf[pid, S.PFP_LAST] + 2)
+    pf[pid, S.PFP_MISS] += 1
+    if not sequential and pf[pid, S.PFP_MISS] > S.MMAP_LOTSAMISS:
+        pf[pid, S.PFP_LAST] = loc  # random faults that readahead does not help: stop reading around them
+        return
+    size = next_window(pf[pid, S.PFP_SIZE], maximum) if sequential else initial
     # window [loc, loc + size): the faulting page plus size - 1 pages; the marker is the first
     # prefetched page, so the next sequential reference starts the next window asynchronously
     push_offsets(st, g, p, 1, size - 1, 1, True)
@@ -134,6 +136,34 @@ def _readahead_async(st, g, p, pid):
     pf[pid, S.PFP_NEXT] += 2 * size
     pf[pid, S.PFP_SIZE] = size
     pf[pid, S.PFP_LAST] = loc
+
+
+@njit(cache=True, _nrt=False)
+def swapin_window(st, s, maximum):
+    """Linux ``swapin_nr_pages``: the swap readahead window for a swap-in at slot ``s``.
+
+    ``hits`` = readahead pages used since the previous swap-in: the window is
+    ``hits + 2`` rounded up to a power of two (at least 4); with no hits, 1 page
+    unless ``s`` is next to the previous such slot (then 2); never more than
+    ``maximum`` nor less than half the previous window.
+    """
+    hits = st.sc[S.SC_SWAP_RA_HITS]
+    st.sc[S.SC_SWAP_RA_HITS] = 0
+    prev = st.sc[S.SC_SWAP_RA_PREV]
+    pages = hits + 2
+    if pages == 2:
+        if s != prev + 1 and s != prev - 1:
+            pages = 1
+    else:
+        r = 4
+        while r < pages:
+            r <<= 1
+        pages = r
+    pages = max(min(pages, maximum), st.sc[S.SC_SWAP_RA_WIN] // 2)
+    if hits == 0:
+        st.sc[S.SC_SWAP_RA_PREV] = s
+    st.sc[S.SC_SWAP_RA_WIN] = pages
+    return pages
 
 
 @njit(cache=True, _nrt=False)
@@ -199,7 +229,11 @@ def on_major(st, g, p, pid):
     if kind == S.PF_READAHEAD:
         _readahead_sync(st, g, p, pid)
     elif kind == S.PF_SWAP_CLUSTER:
-        swap_cluster(st, g, st.cfg[S.CF_PF_A])
+        n = st.cfg[S.CF_PF_A]
+        if st.cfg[S.CF_PF_B] and st.page_kind[g] != S.KIND_FILE and st.page_slot[g] >= 0:
+            n = swapin_window(st, st.page_slot[g], n)  # adaptive (Linux >= 3.11)
+        if n > 1:
+            swap_cluster(st, g, n)
     elif kind == S.PF_STRIDE:
         _stride(st, g, p, pid)
     elif kind == S.PF_MARKOV:
@@ -224,8 +258,12 @@ def on_use(st, f, g, p, pid):
     st.sc[S.SC_PF_USED] += 1
     kind = st.cfg[S.CF_PREFETCH]
     if kind == S.PF_READAHEAD:
+        if st.pf_proc[pid, S.PFP_MISS] > 0:
+            st.pf_proc[pid, S.PFP_MISS] -= 1
         if marker:
             _readahead_async(st, g, p, pid)
+    elif kind == S.PF_SWAP_CLUSTER:
+        st.sc[S.SC_SWAP_RA_HITS] += 1
     elif kind == S.PF_STRIDE:
         _stride(st, g, p, pid)
     elif kind == S.PF_MARKOV:

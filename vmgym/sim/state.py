@@ -145,8 +145,11 @@ PROC_STAT_NAMES = (
     SC_LOCAL,  # victim restriction: -1 none, a pid (its frames), -2 over-quota owners, LOCAL_CHOSEN
     SC_QUOTA_WAIVED,  # 1: the fault in progress may exceed its process's quota (nothing of its own to evict)
     SC_ALLOC_NEXT,  # trace position from which the next fault recomputes the frame quotas
-) = range(36)
-N_SC = 36
+    SC_SWAP_RA_HITS,  # swap-cluster: prefetched pages used since the last swap-in
+    SC_SWAP_RA_PREV,  # swap-cluster: slot of the last swap-in that saw no hits
+    SC_SWAP_RA_WIN,  # swap-cluster: the last window [slots]
+) = range(39)
+N_SC = 39
 SC_NAMES = (
     "pos",
     "time_ns",
@@ -184,6 +187,9 @@ SC_NAMES = (
     "local",
     "quota_waived",
     "alloc_next",
+    "swap_ra_hits",
+    "swap_ra_prev",
+    "swap_ra_win",
 )
 
 # Cost array indices (order of CostModel fields).
@@ -219,8 +225,9 @@ ALLOC_NAMES = ("global", "equal", "proportional", "working-set")
 # Prefetcher kinds (``cfg[CF_PREFETCH]``); the compiled code is in vmgym.prefetch.kernel.
 PF_NONE, PF_READAHEAD, PF_SWAP_CLUSTER, PF_STRIDE, PF_MARKOV, PF_EXTERNAL = range(6)
 # Columns of ``pf_proc`` (per-process prefetcher state).
-PFP_NEXT, PFP_SIZE, PFP_LAST, PFP_STRIDE = range(4)
-N_PFP = 4
+PFP_NEXT, PFP_SIZE, PFP_LAST, PFP_STRIDE, PFP_MISS = range(5)  # PFP_MISS: readahead's mmap_miss
+N_PFP = 5
+MMAP_LOTSAMISS = 100  # readahead stops while a process's misses outnumber its readahead hits by this
 PF_QUEUE_CAP = 1024  # most pages one prefetch decision may queue
 
 # Kernel status codes.
