@@ -5,6 +5,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from env_helpers import play
 from gymnasium.utils.env_checker import check_env
 
 import vmgym.envs
@@ -22,18 +23,6 @@ LOOP = Workload.from_pages(list(range(24)) * 12, name="loop24")
 
 def small(**kw):
     return {"workload": ZIPFISH, "machine": {"frames": 12, "tlb_entries": 0}, "k": 8, **kw}
-
-
-def play(env, agent, seed=0):
-    """Run one episode; return (observations, rewards, final info)."""
-    obs, _ = env.reset(seed=seed)
-    seen, rewards = [obs], []
-    while True:
-        obs, r, term, trunc, info = env.step(agent(env.unwrapped))
-        seen.append(obs)
-        rewards.append(r)
-        if term or trunc:
-            return seen, rewards, info
 
 
 def test_registered_and_check_env_passes_without_warnings():

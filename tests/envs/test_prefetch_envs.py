@@ -5,6 +5,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from env_helpers import play
 from gymnasium.utils.env_checker import check_env
 
 import vmgym.envs
@@ -27,17 +28,6 @@ def pf_small(**kw):
 
 def mm_small(**kw):
     return {"workload": SCAN, "machine": MACHINE, "k": 8, **kw}
-
-
-def play(env, agent, seed=0):
-    obs, _ = env.reset(seed=seed)
-    seen, rewards = [obs], []
-    while True:
-        obs, r, term, trunc, info = env.step(agent(env.unwrapped))
-        seen.append(obs)
-        rewards.append(r)
-        if term or trunc:
-            return seen, rewards, info
 
 
 def masked_random(seed):
@@ -219,3 +209,21 @@ def test_vector_envs_and_maskable_ppo():
         env = gym.make(env_id, **cfg)
         model = MaskablePPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")
         model.learn(total_timesteps=512)
+
+
+@pytest.mark.parametrize("env_id", ["vmgym/PageReplacement-v0", PF_ID, MM_ID])
+def test_dict_observations_hold_the_flat_values(env_id):
+    kw = pf_small() if env_id == PF_ID else mm_small(invalid_action="fallback")
+    flat = gym.make(env_id, **kw)
+    named = gym.make(env_id, observation="dict", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(named.unwrapped, skip_render_check=True)
+    a, _ = flat.reset(seed=1)
+    b, _ = named.reset(seed=1)
+    assert named.observation_space.contains(b)
+    assert np.array_equal(a, np.concatenate([b[name].ravel() for name, *_ in named.unwrapped._blocks()]))
+    with pytest.raises(ValueError, match="option 'observation' changes the spaces"):
+        flat.reset(options={"observation": "dict"})
+    with pytest.raises(ValueError, match="observation 'image'; allowed: flat, dict"):
+        gym.make(env_id, observation="image", **kw)

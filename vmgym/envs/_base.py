@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from vmgym.envs.render import render_ansi, render_rgb
 from vmgym.sim import MachineConfig, Simulator
@@ -24,7 +25,8 @@ class SimEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}
-    FIXED: ClassVar[tuple[str, ...]] = ()  # keys that change the spaces (not allowed in reset options)
+    OBSERVATIONS = ("flat", "dict")  # config["observation"]: one Box, or a Dict of named blocks
+    FIXED: ClassVar[tuple[str, ...]] = ("observation",)  # keys that change the spaces (not in reset options)
     NAME: ClassVar[str] = ""  # the registered name without namespace and version
     DECISION: ClassVar[str] = "a decision"  # what one step decides (for error messages)
 
@@ -52,7 +54,7 @@ class SimEnv(gym.Env):
                 f"unknown {cls.NAME} config key(s) {', '.join(sorted(unknown))}; "
                 f"allowed: {', '.join(defaults)}"
             )
-        for key, allowed in cls.CHOICES.items():
+        for key, allowed in {**cls.CHOICES, "observation": cls.OBSERVATIONS}.items():
             if cfg[key] not in allowed:
                 raise ValueError(f"{key} {cfg[key]!r}; allowed: {', '.join(allowed)}")
         if cfg["max_steps"] is not None and (not isinstance(cfg["max_steps"], int) or cfg["max_steps"] < 1):
@@ -167,5 +169,24 @@ class SimEnv(gym.Env):
         """Raise the simulator's error for ``status``, if any; mark the episode over if it ended."""
         self._done = self.sim.raise_for_status(int(status)) in (S.ST_DONE, S.ST_STOPPED)
 
-    def _observation(self) -> np.ndarray:
-        return self._obs.copy()
+    def _blocks(self) -> list[tuple[str, int, tuple[int, ...]]]:
+        """The observation's named blocks in flat order: (name, start, shape)."""
+        raise NotImplementedError
+
+    def _set_spaces(self, n_obs: int) -> None:
+        """``observation_space`` for ``config["observation"]``: one Box, or a Dict of the named blocks."""
+        self._obs = np.zeros(n_obs, np.float32)
+        if self._config["observation"] == "flat":
+            self.observation_space = spaces.Box(0.0, 1.0, (n_obs,), np.float32)
+        else:
+            self.observation_space = spaces.Dict(
+                {name: spaces.Box(0.0, 1.0, shape, np.float32) for name, _, shape in self._blocks()}
+            )
+
+    def _observation(self) -> np.ndarray | dict[str, np.ndarray]:
+        if self._config["observation"] == "flat":
+            return self._obs.copy()
+        return {
+            name: self._obs[start : start + int(np.prod(shape))].reshape(shape).copy()
+            for name, start, shape in self._blocks()
+        }

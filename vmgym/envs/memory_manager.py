@@ -43,7 +43,8 @@ class MemoryManagerEnv(PageReplacementEnv):
     ``invalid_action="fallback"`` becomes slot 0 / ``none`` with a penalty of 1.
 
     ## Observation Space
-    ``Box(0, 1, (k * 11 + 5 + 22 + 1,), float32)``: the eviction block of
+    ``Box(0, 1, (k * 11 + 5 + 22 + 1,), float32)`` (with ``observation="dict"``:
+    ``candidates``, ``globals``, ``prefetch`` and ``decision`` blocks): the eviction block of
     PageReplacement-v0 (zero at a prefetch decision), the prefetch block of
     Prefetch-v0 (zero at an eviction decision), and 1.0 if the pending decision
     is a prefetch.
@@ -70,14 +71,24 @@ class MemoryManagerEnv(PageReplacementEnv):
     default_config = staticmethod(memory_manager_default_config)
 
     def _setup(self) -> None:
+        self._pf_off = self._config["k"] * K.N_FEATURES + K.N_GLOBALS
+        self._mm_ready = False
         super()._setup()
-        self._pf_off = self.k * K.N_FEATURES + K.N_GLOBALS
-        n_obs = self._pf_off + P.N_PF_FEATURES + 1
-        self.observation_space = spaces.Box(0.0, 1.0, (n_obs,), np.float32)
+        self._mm_ready = True
+        self._set_spaces(self._pf_off + P.N_PF_FEATURES + 1)
         self.action_space = spaces.Discrete(self.k + P.N_ACTIONS)
-        self._obs = np.zeros(n_obs, np.float32)
         self._counts = np.zeros(P.N_ACTIONS, np.int64)
         self._pctl = np.zeros(2, np.int64)
+
+    def _blocks(self) -> list[tuple[str, int, tuple[int, ...]]]:
+        off = self._pf_off
+        if not self._mm_ready:  # PageReplacementEnv._setup sizes its own spaces first
+            return super()._blocks()
+        return [
+            *super()._blocks(),
+            ("prefetch", off, (P.N_PF_FEATURES,)),
+            ("decision", off + P.N_PF_FEATURES, (1,)),
+        ]
 
     def _classic_prefetcher(self) -> prefetch.Prefetcher:
         return prefetch.make("external")

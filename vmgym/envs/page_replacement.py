@@ -35,6 +35,7 @@ def default_config() -> dict[str, Any]:
         "report_gap": True,  # at episode end, run LRU and OPT once to place the agent between them
         "prefetch": "none",  # a classic prefetcher (vmgym.prefetch) running beside the agent
         "policy_state": None,  # a library policy whose state the env keeps (for baseline_agent(name))
+        "observation": "flat",  # flat (one Box) | dict (candidates (k, 11), globals (5,))
     }
 
 
@@ -64,9 +65,10 @@ class PageReplacementEnv(SimEnv):
     8 + 8 about 72-98 % while keeping LRU's choice (see the README).
 
     ## Observation Space
-    ``Box(0, 1, (k * 11 + 5,), float32)``: ``obs[:k * 11].reshape(k, 11)`` holds
-    per candidate (:data:`vmgym.envs.FEATURES`): age and idle time since load
-    and since last use, number of uses, the gap between its last two uses (all
+    ``Box(0, 1, (k * 11 + 5,), float32)`` (``observation="flat"``, default; with
+    ``"dict"``: ``Dict(candidates=Box(k, 11), globals=Box(5))``, the same values):
+    ``obs[:k * 11].reshape(k, 11)`` holds per candidate (:data:`vmgym.envs.FEATURES`):
+    age and idle time since load and since last use, number of uses, the gap between its last two uses (all
     ``log1p(x) / log1p(trace length)``), the MMU referenced bit, dirty, shared
     (mapcount > 1), file-backed, shared memory, the owning process's faults per
     access, and a valid flag (0 rows are padding). ``obs[k * 11:]``
@@ -98,7 +100,7 @@ class PageReplacementEnv(SimEnv):
     """
 
     CHOICES = {"candidates": K.SOURCES, "reward": REWARDS, "invalid_action": INVALID_ACTIONS}
-    FIXED = ("k",)
+    FIXED = ("k", "observation")
     NAME = "PageReplacement"
     DECISION = "an eviction"
     default_config = staticmethod(default_config)
@@ -115,10 +117,8 @@ class PageReplacementEnv(SimEnv):
         self._setup_machine()
         self.k = cfg["k"]
         self._source = K.SOURCES.index(cfg["candidates"])
-        n_obs = self.k * K.N_FEATURES + K.N_GLOBALS
-        self.observation_space = spaces.Box(0.0, 1.0, (n_obs,), np.float32)
+        self._set_spaces(self.k * K.N_FEATURES + K.N_GLOBALS)
         self.action_space = spaces.Discrete(self.k)
-        self._obs = np.zeros(n_obs, np.float32)
         self._cand = np.full(self.k, -1, np.int64)
         self._slots = np.arange(self.k)
         self._next = np.full(self.k, -1, np.int64)
@@ -155,6 +155,10 @@ class PageReplacementEnv(SimEnv):
         self._advance(-1)
         if self._shadow is not None:
             self._shadow.advance(stop=self.sim.position)  # the same references as the agent so far
+
+    def _blocks(self) -> list[tuple[str, int, tuple[int, ...]]]:
+        n = self.k * K.N_FEATURES
+        return [("candidates", 0, (self.k, K.N_FEATURES)), ("globals", n, (K.N_GLOBALS,))]
 
     def _new_episode(self) -> None:
         """Set up per-episode state of subclasses, after the simulator is built (none here)."""

@@ -27,6 +27,7 @@ def prefetch_default_config() -> dict[str, Any]:
         "reward": "time",  # time | faults (major faults)
         "max_steps": None,  # truncate after this many decisions (None: the whole workload)
         "invalid_action": "raise",  # raise | fallback (to "none", with reward penalty 1)
+        "observation": "flat",  # flat (one Box) | dict (fault (8,), reads (8,), context (6,))
     }
 
 
@@ -55,7 +56,8 @@ class PrefetchEnv(SimEnv):
     ``invalid_action="fallback"`` acts as ``none`` with a penalty of 1.
 
     ## Observation Space
-    ``Box(0, 1, (22,), float32)`` (:data:`vmgym.envs.PREFETCH_FEATURES`): the
+    ``Box(0, 1, (22,), float32)`` (:data:`vmgym.envs.PREFETCH_FEATURES`; with
+    ``observation="dict"``: blocks ``fault`` (8), ``reads`` (8), ``context`` (6)): the
     faulting page's kind (file, shm, anon); whether it follows this process's
     previous fault (sequential), whether the stride repeats, the stride's size
     (``log1p(|pages|) / log1p(1024)``) and direction; how many Markov successors
@@ -90,11 +92,20 @@ class PrefetchEnv(SimEnv):
     def _setup(self) -> None:
         self._setup_machine()
         self._policy = policies.make(self._config["policy"])
-        self.observation_space = spaces.Box(0.0, 1.0, (P.N_PF_FEATURES,), np.float32)
+        self._set_spaces(P.N_PF_FEATURES)
         self.action_space = spaces.Discrete(P.N_ACTIONS)
-        self._obs = np.zeros(P.N_PF_FEATURES, np.float32)
         self._counts = np.zeros(P.N_ACTIONS, np.int64)
         self._pctl = np.zeros(2, np.int64)
+
+    def _blocks(self) -> list[tuple[str, int, tuple[int, ...]]]:
+        n_fault = 8
+        n_reads = P.N_ACTIONS - 1
+        n_context = P.N_PF_FEATURES - n_fault - n_reads
+        return [
+            ("fault", 0, (n_fault,)),
+            ("reads", n_fault, (n_reads,)),
+            ("context", n_fault + n_reads, (n_context,)),
+        ]
 
     def _start(self) -> None:
         self.sim = Simulator(self.workload, self.machine, self._policy, prefetch="external")

@@ -24,6 +24,17 @@ class PolicyError(ValueError):
     """Unknown policy name or invalid policy parameters."""
 
 
+def with_defaults(
+    kind: str, name: str, defaults: dict[str, Any], given: dict[str, Any], error: type[Exception]
+) -> dict[str, Any]:
+    """``defaults`` updated by ``given``; ``error`` naming the unknown keys and the allowed ones."""
+    unknown = set(given) - set(defaults)
+    if unknown:
+        allowed = ", ".join(sorted(defaults)) or "none"
+        raise error(f"{kind} {name!r}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: {allowed}")
+    return {**defaults, **given}
+
+
 class Policy:
     """Base class of replacement policies; subclasses set the class attributes.
 
@@ -45,13 +56,7 @@ class Policy:
     hooks: ClassVar[dict[str, Any]] = {}  # filled by @register from the policy's module
 
     def __init__(self, **params: Any):
-        unknown = set(params) - set(self.params)
-        if unknown:
-            allowed = ", ".join(sorted(self.params)) or "none"
-            raise PolicyError(
-                f"policy {self.name!r}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
-            )
-        self.values = {**self.params, **params}
+        self.values = with_defaults("policy", self.name, self.params, params, PolicyError)
         self.validate()
 
     def validate(self) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from vmgym.policies.base import with_defaults
 from vmgym.sim import state as S
 
 
@@ -46,14 +47,7 @@ class Prefetcher:
     bounds: ClassVar[dict[str, tuple[int, int]]] = {}
 
     def __init__(self, **params: Any):
-        unknown = set(params) - set(self.params)
-        if unknown:
-            allowed = ", ".join(sorted(self.params)) or "none"
-            raise PrefetchError(
-                f"prefetcher {self.name!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
-                f"allowed: {allowed}"
-            )
-        self.values = {**self.params, **params}
+        self.values = with_defaults("prefetcher", self.name, self.params, params, PrefetchError)
         for key, (lo, hi) in self.bounds.items():
             v = self.values[key]
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:

@@ -168,6 +168,17 @@ def _release_frame(st, f, evicted):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _fill(st, f, g, i):
+    """Frame ``f`` now holds page ``g``, loaded at trace position ``i``: a fresh per-frame history."""
+    st.page_frame[g] = f
+    st.frame_page[f] = g
+    st.frame_in[f] = i
+    st.frame_last[f] = i
+    st.frame_count[f] = 0
+    st.frame_gap[f] = -1
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _free_slot(st, s):
     st.slot_page[s] = -1
     st.slot_free[st.sc[S.SC_SLOT_TOP]] = s
@@ -397,12 +408,7 @@ def _fault_in(st, p, pid, i):
         st.proc_stats[S.ST_MINOR, pid] += 1
         st.proc_stats[S.ST_ZERO_FILL, pid] += 1
     st.page_dirty[g] = 0
-    st.page_frame[g] = f
-    st.frame_page[f] = g
-    st.frame_in[f] = i
-    st.frame_last[f] = i
-    st.frame_count[f] = 0
-    st.frame_gap[f] = -1
+    _fill(st, f, g, i)
     _map_present(st, p)
     hooks.on_insert(st, f, g, i)
     if major and st.cfg[S.CF_PREFETCH] != S.PF_NONE:
@@ -434,12 +440,7 @@ def _cow_break(st, p, pid, i):
     st.page_ver[n] = st.page_ver[g]
     st.frame_ver[f] = st.frame_ver[src]
     st.page_dirty[n] = 1  # a private copy has no backing store yet
-    st.page_frame[n] = f
-    st.frame_page[f] = n
-    st.frame_in[f] = i
-    st.frame_last[f] = i
-    st.frame_count[f] = 0
-    st.frame_gap[f] = -1
+    _fill(st, f, n, i)
     _map_present(st, p)
     st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_COW]
     st.proc_stats[S.ST_MINOR, pid] += 1
@@ -513,12 +514,7 @@ def _pf_load(st, i):
         st.sc[S.SC_IO_LAST] = loc
         st.frame_ready[f] = _io(st, lat, False)
         st.page_dirty[g] = 0
-        st.page_frame[g] = f
-        st.frame_page[f] = g
-        st.frame_in[f] = i
-        st.frame_last[f] = i
-        st.frame_count[f] = 0
-        st.frame_gap[f] = -1
+        _fill(st, f, g, i)
         st.frame_pf[f] = 1 + (e & 1)
         st.sc[S.SC_PF_ISSUED] += 1
         _note(st, S.NOTE_INSERT, f)
