@@ -198,3 +198,31 @@ def test_bad_external_actions():
         sim.prefetch_pages([10**9])
     with pytest.raises(InvalidAction, match="count must be in"):
         sim.prefetch_offsets(1, -1)
+
+
+def test_prefetch_never_livelocks_a_copy_on_write_retry():
+    """Regression: a major fault queued a swap cluster, its copy-on-write copy then needed a victim, and the
+    retry loaded the queue, which evicted the page just loaded: the reference faulted again, forever. The
+    queue now waits for the next reference. Run in a child process so that a hang fails instead of blocking.
+    """
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, "tests/policies")
+        from sim_helpers import busy_workload
+        from vmgym.sim import MachineConfig, Simulator
+        for pf in ("swap-cluster:adaptive=0", "swap-cluster", "readahead", "markov", "stride"):
+            for policy in ("fifo", "lru", "clock"):
+                cfg = MachineConfig(frames=10, swap_slots=48, quantum=50, tlb_entries=0)
+                sim = Simulator(busy_workload(2), cfg, policy, prefetch=pf)
+                sim.run()
+                sim.check_invariants()
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], cwd=root, timeout=600, check=True)

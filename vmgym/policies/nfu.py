@@ -20,7 +20,8 @@ counter 0 and the latest load position, right after the frames with counter 0
 (O(1)), and a removal unlinks its frame (O(1)). A tick, already O(frames),
 re-sorts the list in O(frames): the frames whose counter grew and those whose
 did not each keep their relative order, so one merge of the two runs suffices.
-A fault costs O(1) plus the unevictable frames (pinned, ...) skipped at the front.
+A fault costs O(1) plus the unevictable frames skipped at the front (pinned
+pages; under local allocation, the frames outside the restriction).
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ frame loaded last is re-read at the next fault), R is cleared by the tick (which
 rebuilds the trees in O(frames), as it touches every frame anyway) or by an
 unmap (``on_meta``). Pinned frames are kept out of the trees; pins change
 without a hook only at mlock/munlock events, so a fault after one re-reads every
-frame. While the swap device is full, whether a frame is evictable depends on
-its swap copy: the victim is then found by the O(frames) scan.
+frame. While the swap device is full (whether a frame is evictable then depends
+on its swap copy) and under local allocation (only some processes' frames, or
+the caller's subset, are candidates: ``SC_LOCAL``), the victim is found by the
+O(frames) scan instead.
 """
 
 from __future__ import annotations
@@ -257,7 +259,7 @@ def victim(st):
     One draw ``r`` among the evictable frames of the lowest nonempty class, which
     are counted and ranked in frame order by the class's tree; the frame being
     copied on write is the only unevictable one there, and is skipped. While the
-    swap device is full, two scans do the same.
+    swap device is full or under local allocation, two scans do the same.
     """
     pol_f = st.pol_f
     pol_g = st.pol_g
@@ -265,7 +267,7 @@ def victim(st):
     pos = st.sc[S.SC_POS]
     if pos > pol_g[NEXT_LOCK]:
         _resync(st, pos)
-    scan = st.sc[S.SC_SLOT_TOP] == 0
+    scan = st.sc[S.SC_SLOT_TOP] == 0 or st.sc[S.SC_LOCAL] != -1
     p = st.sc[S.SC_PROTECT]
     pc = pol_f[0, p] if p >= 0 else -1
     if scan:

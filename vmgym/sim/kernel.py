@@ -376,6 +376,7 @@ def _fault_in(st, p, pid, i):
         if st.frame_pf[f]:  # first use of a prefetched page: wait for its read
             _wait_until(st, st.frame_ready[f])
             st.sc[S.SC_PF_FAULT_PTE] = p
+            st.sc[S.SC_PF_FROM] = i + 1
             prefetch.on_use(st, f, g, p, pid)
         _map_present(st, p)
         hooks.on_meta(st, f)
@@ -413,6 +414,7 @@ def _fault_in(st, p, pid, i):
     hooks.on_insert(st, f, g, i)
     if major and st.cfg[S.CF_PREFETCH] != S.PF_NONE:
         st.sc[S.SC_PF_FAULT_PTE] = p
+        st.sc[S.SC_PF_FROM] = i + 1
         prefetch.on_major(st, g, p, pid)
     return S.S_LOADED
 
@@ -807,8 +809,11 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
             need = False
             if local and sc[S.SC_ALLOC_NEXT] <= i:
                 _alloc_update(st, i)
-            prefetching = sc[S.SC_PF_WAIT] != 0
-            if prefetching:  # before this reference: the prefetch decision, then the queued reads
+            # the prefetch decision and the queued reads come before the *next* reference: a retry of
+            # the faulting one (after a victim for its copy-on-write copy) must not load them, or they
+            # could evict the page it just loaded and trigger the same prefetch again (a livelock)
+            prefetching = sc[S.SC_PF_WAIT] != 0 and i >= sc[S.SC_PF_FROM]
+            if prefetching:
                 if sc[S.SC_PF_ASK]:
                     sc[S.SC_PF_ASK] = 0
                     sc[S.SC_PF_WAIT] = 1 if sc[S.SC_PF_LEN] > sc[S.SC_PF_HEAD] else 0

@@ -148,8 +148,9 @@ PROC_STAT_NAMES = (
     SC_SWAP_RA_HITS,  # swap-cluster: prefetched pages used since the last swap-in
     SC_SWAP_RA_PREV,  # swap-cluster: slot of the last swap-in that saw no hits
     SC_SWAP_RA_WIN,  # swap-cluster: the last window [slots]
-) = range(39)
-N_SC = 39
+    SC_PF_FROM,  # first trace position that may load the queued prefetches (the reference after the fault)
+) = range(40)
+N_SC = 40
 SC_NAMES = (
     "pos",
     "time_ns",
@@ -190,6 +191,7 @@ SC_NAMES = (
     "swap_ra_hits",
     "swap_ra_prev",
     "swap_ra_win",
+    "pf_from",
 )
 
 # Cost array indices (order of CostModel fields).
