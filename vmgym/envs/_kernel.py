@@ -37,7 +37,7 @@ FEATURES = (
     "shared",  # mapped by more than one PTE (shared memory, fork, file)
     "file",  # file-backed page (page cache)
     "shm",  # shared-memory page
-    "owner_fault_rate",  # faults per access of the owning process so far (0: no single owner)
+    "owner_fault_rate",  # the owning process's recent faults per access (moving average; 0: no single owner)
     "valid",  # 1 for a real candidate, 0 for padding (masked)
 )
 N_FEATURES = len(FEATURES)
@@ -150,8 +150,30 @@ def _select(st, source, k, ctl, cand):
     return _random(st, k - n, ctl, cand, n)
 
 
+RATE_WEIGHT = 0.2  # weight of the latest interval in the per-process fault-rate moving average
+
+
 @njit(cache=True, _nrt=False)
-def _features(st, cand, n, k, obs, nxt):
+def _owner_rates(st, hist):
+    """Update each process's recent fault rate (hist rows: accesses, faults at the last decision; rate).
+
+    The rate is a moving average over decisions of faults per access in each
+    interval (weight RATE_WEIGHT for the newest), so it follows phases.
+    """
+    ps = st.proc_stats
+    for p in range(ps.shape[1]):
+        acc = ps[S.ST_READS, p] + ps[S.ST_WRITES, p] + ps[S.ST_EXECS, p]
+        flt = ps[S.ST_MINOR, p] + ps[S.ST_MAJOR, p]
+        d_acc = acc - hist[0, p]
+        if d_acc > 0:
+            r = (flt - hist[1, p]) / d_acc
+            hist[2, p] = r if hist[0, p] == 0 else (1.0 - RATE_WEIGHT) * hist[2, p] + RATE_WEIGHT * r
+        hist[0, p] = acc
+        hist[1, p] = flt
+
+
+@njit(cache=True, _nrt=False)
+def _features(st, cand, n, k, obs, nxt, hist):
     pos = st.sc[S.SC_POS]
     scale = 1.0 / math.log1p(max(st.ref_op.shape[0], 1))
     oracle = st.ref_key.shape[0] > 0
@@ -177,10 +199,7 @@ def _features(st, cand, n, k, obs, nxt):
         obs[b + 8] = 1.0 if kind == S.KIND_SHM else 0.0
         owner = st.page_owner[g]
         if owner >= 0:
-            acc = st.proc_stats[S.ST_READS, owner] + st.proc_stats[S.ST_WRITES, owner]
-            acc += st.proc_stats[S.ST_EXECS, owner]
-            flt = st.proc_stats[S.ST_MINOR, owner] + st.proc_stats[S.ST_MAJOR, owner]
-            obs[b + 9] = min(1.0, flt / max(acc, 1))
+            obs[b + 9] = min(1.0, hist[2, owner])
         obs[b + 10] = 1.0
         if oracle:
             nxt[j] = page_next_use(st, g)
@@ -209,13 +228,14 @@ def _globals(st, ctl, k, obs):
 
 
 @njit(cache=True, _nrt=False)
-def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt):
+def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt, hist):
     """Evict ``victim`` (-1: none), run to the next decision (or ``stop``), observe.
 
     Returns the simulator status (``ST_*``). On ``ST_NEED_VICTIM`` ``cand[:k]``
     holds the candidate frames (-1 for padding; their number in ``ctl[CTL_N]``),
     ``obs`` the observation and ``nxt`` the candidates' next uses (-1 without an
-    oracle). Invalid victims are rejected by the caller before this call.
+    oracle); ``hist`` holds the per-process fault-rate history (:func:`_owner_rates`).
+    Invalid victims are rejected by the caller before this call.
     """
     if victim >= 0:
         evict(st, victim)
@@ -227,7 +247,8 @@ def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt):
     if status == S.ST_NEED_VICTIM:
         n = _select(st, source, k, ctl, cand)
     ctl[CTL_N] = n
-    _features(st, cand, n, k, obs, nxt)
+    _owner_rates(st, hist)
+    _features(st, cand, n, k, obs, nxt, hist)
     _globals(st, ctl, k, obs)
     return status
 
@@ -241,6 +262,6 @@ def make_handle(st):
 
 
 @njit(cache=True)
-def env_step_h(handle, victim, stop, source, k, ctl, cand, obs, nxt):
+def env_step_h(handle, victim, stop, source, k, ctl, cand, obs, nxt, hist):
     """:func:`env_step` on the state held by ``handle`` (see the module docstring)."""
-    return env_step(handle[0], victim, stop, source, k, ctl, cand, obs, nxt)
+    return env_step(handle[0], victim, stop, source, k, ctl, cand, obs, nxt, hist)

@@ -70,8 +70,8 @@ class PageReplacementEnv(SimEnv):
     ``obs[:k * 11].reshape(k, 11)`` holds per candidate (:data:`vmgym.envs.FEATURES`):
     age and idle time since load and since last use, number of uses, the gap between its last two uses (all
     ``log1p(x) / log1p(trace length)``), the MMU referenced bit, dirty, shared
-    (mapcount > 1), file-backed, shared memory, the owning process's faults per
-    access, and a valid flag (0 rows are padding). ``obs[k * 11:]``
+    (mapcount > 1), file-backed, shared memory, the owning process's recent faults
+    per access (a moving average over decisions), and a valid flag (0 rows are padding). ``obs[k * 11:]``
     (:data:`vmgym.envs.GLOBALS`): free-frame fraction, faults per access since
     the previous decision and since the start, swap fill, trace progress.
 
@@ -149,6 +149,7 @@ class PageReplacementEnv(SimEnv):
             else None
         )
         self._handle = K.make_handle(self.sim.state)
+        self._proc_hist = np.zeros((3, self.sim.state.n_procs), np.float64)
         self._ctl[:] = 0
         self._ctl[K.CTL_RNG] = int(self.np_random.integers(0, 2**63 - 1))
         self._new_episode()
@@ -238,6 +239,6 @@ class PageReplacementEnv(SimEnv):
     def _advance(self, victim: int) -> None:
         status = self._env_step(
             self._handle, victim, self.sim.length, self._source, self.k, self._ctl, self._cand, self._obs,
-            self._next,
+            self._next, self._proc_hist,
         )  # fmt: skip
         self._finish(status)
