@@ -173,8 +173,10 @@ class SimEnv(gym.Env):
         """The observation's named blocks in flat order: (name, start, shape)."""
         raise NotImplementedError
 
-    def _set_spaces(self, n_obs: int) -> None:
+    def _set_spaces(self) -> None:
         """``observation_space`` for ``config["observation"]``: one Box, or a Dict of the named blocks."""
+        _, start, shape = self._blocks()[-1]
+        n_obs = start + int(np.prod(shape))
         self._obs = np.zeros(n_obs, np.float32)
         if self._config["observation"] == "flat":
             self.observation_space = spaces.Box(0.0, 1.0, (n_obs,), np.float32)

@@ -71,19 +71,18 @@ class MemoryManagerEnv(PageReplacementEnv):
     default_config = staticmethod(memory_manager_default_config)
 
     def _setup(self) -> None:
-        self._pf_off = self._config["k"] * K.N_FEATURES + K.N_GLOBALS
-        self._mm_ready = False
-        super()._setup()
-        self._mm_ready = True
-        self._set_spaces(self._pf_off + P.N_PF_FEATURES + 1)
+        super()._setup()  # sizes the observation from this class's _blocks
         self.action_space = spaces.Discrete(self.k + P.N_ACTIONS)
         self._counts = np.zeros(P.N_ACTIONS, np.int64)
         self._pctl = np.zeros(2, np.int64)
 
+    @property
+    def _pf_off(self) -> int:
+        """Where the prefetch block starts: after PageReplacement-v0's candidates and globals."""
+        return self.k * K.N_FEATURES + K.N_GLOBALS
+
     def _blocks(self) -> list[tuple[str, int, tuple[int, ...]]]:
         off = self._pf_off
-        if not self._mm_ready:  # PageReplacementEnv._setup sizes its own spaces first
-            return super()._blocks()
         return [
             *super()._blocks(),
             ("prefetch", off, (P.N_PF_FEATURES,)),

@@ -117,7 +117,7 @@ class PageReplacementEnv(SimEnv):
         self._setup_machine()
         self.k = cfg["k"]
         self._source = K.SOURCES.index(cfg["candidates"])
-        self._set_spaces(self.k * K.N_FEATURES + K.N_GLOBALS)
+        self._set_spaces()
         self.action_space = spaces.Discrete(self.k)
         self._cand = np.full(self.k, -1, np.int64)
         self._slots = np.arange(self.k)

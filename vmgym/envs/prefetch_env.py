@@ -92,7 +92,7 @@ class PrefetchEnv(SimEnv):
     def _setup(self) -> None:
         self._setup_machine()
         self._policy = policies.make(self._config["policy"])
-        self._set_spaces(P.N_PF_FEATURES)
+        self._set_spaces()
         self.action_space = spaces.Discrete(P.N_ACTIONS)
         self._counts = np.zeros(P.N_ACTIONS, np.int64)
         self._pctl = np.zeros(2, np.int64)
