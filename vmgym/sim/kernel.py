@@ -357,6 +357,19 @@ F_LOADED = 8
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _backing(st, g):
+    """Where a non-resident page ``g`` is read from: (device location, full read latency, version).
+
+    The location is ``2 * g`` for a file page and ``2 * slot + 1`` for a page on
+    swap, so that the next page on the device is ``location + 2``.
+    """
+    if st.page_kind[g] == S.KIND_FILE:
+        return 2 * g, st.cost[S.C_FILE_R], st.page_filever[g]
+    s = st.page_slot[g]
+    return 2 * s + 1, st.cost[S.C_SWAP_R], st.slot_ver[s]
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _fault_in(st, p, pid, i):
     """Make PTE ``p`` present: S_OK (mapped a resident page), S_LOADED (filled a frame) or S_NEED_FRAME."""
     g = st.pte_page[p]
@@ -386,24 +399,16 @@ def _fault_in(st, p, pid, i):
     f = _alloc_frame(st)
     _charge(st, f, pid)
     _wait_until(st, st.frame_ready[f])
-    kind = st.page_kind[g]
-    major = True
-    if kind == S.KIND_FILE:
+    major = st.page_kind[g] == S.KIND_FILE or st.page_slot[g] >= 0
+    if major:
+        loc, latency, ver = _backing(st, g)
         st.sc[S.SC_TIME] += st.cost[S.C_MAJOR]
-        _wait_until(st, _io(st, st.cost[S.C_FILE_R], False))
-        st.sc[S.SC_IO_LAST] = 2 * g
-        st.frame_ver[f] = st.page_filever[g]
+        _wait_until(st, _io(st, latency, False))
+        st.sc[S.SC_IO_LAST] = loc
+        st.frame_ver[f] = ver
         st.proc_stats[S.ST_MAJOR, pid] += 1
-        st.proc_stats[S.ST_FILE_READ, pid] += 1
-    elif st.page_slot[g] >= 0:
-        st.sc[S.SC_TIME] += st.cost[S.C_MAJOR]
-        _wait_until(st, _io(st, st.cost[S.C_SWAP_R], False))
-        st.sc[S.SC_IO_LAST] = 2 * st.page_slot[g] + 1
-        st.frame_ver[f] = st.slot_ver[st.page_slot[g]]
-        st.proc_stats[S.ST_MAJOR, pid] += 1
-        st.proc_stats[S.ST_SWAP_IN, pid] += 1
+        st.proc_stats[S.ST_FILE_READ if st.page_kind[g] == S.KIND_FILE else S.ST_SWAP_IN, pid] += 1
     else:
-        major = False
         st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_ZERO]
         st.frame_ver[f] = 0
         st.proc_stats[S.ST_MINOR, pid] += 1
@@ -482,6 +487,14 @@ def _fault(st, i, p, op, pid):
     return out
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _pf_drop(st):
+    """Empty the prefetch queue (loaded, or no frame can be reclaimed for the rest)."""
+    st.sc[S.SC_PF_HEAD] = 0
+    st.sc[S.SC_PF_LEN] = 0
+    st.sc[S.SC_PF_WAIT] = st.sc[S.SC_PF_ASK]
+
+
 @njit(cache=True, _nrt=False)
 def _pf_load(st, i):
     """Load the queued prefetches (before reference ``i``) while frames are free.
@@ -504,14 +517,8 @@ def _pf_load(st, i):
             return True
         f = _alloc_frame(st)
         _charge(st, f, owner)
-        if st.page_kind[g] == S.KIND_FILE:
-            loc = 2 * g
-            full = st.cost[S.C_FILE_R]
-            st.frame_ver[f] = st.page_filever[g]
-        else:
-            loc = 2 * st.page_slot[g] + 1
-            full = st.cost[S.C_SWAP_R]
-            st.frame_ver[f] = st.slot_ver[st.page_slot[g]]
+        loc, full, ver = _backing(st, g)
+        st.frame_ver[f] = ver
         lat = st.cost[S.C_IO_BATCH] if loc == st.sc[S.SC_IO_LAST] + 2 else full
         st.sc[S.SC_IO_LAST] = loc
         st.frame_ready[f] = _io(st, lat, False)
@@ -521,18 +528,8 @@ def _pf_load(st, i):
         st.sc[S.SC_PF_ISSUED] += 1
         _note(st, S.NOTE_INSERT, f)
         st.sc[S.SC_PF_HEAD] += 1
-    st.sc[S.SC_PF_HEAD] = 0
-    st.sc[S.SC_PF_LEN] = 0
-    st.sc[S.SC_PF_WAIT] = st.sc[S.SC_PF_ASK]
+    _pf_drop(st)
     return False
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _pf_drop(st):
-    """Forget the queued prefetches (no frame can be reclaimed for them)."""
-    st.sc[S.SC_PF_HEAD] = 0
-    st.sc[S.SC_PF_LEN] = 0
-    st.sc[S.SC_PF_WAIT] = st.sc[S.SC_PF_ASK]
 
 
 # ---------------------------------------------------------------- processes and events

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from vmgym import policies, prefetch
+from vmgym import policies
 from vmgym import prefetch as _prefetch_module  # the name `prefetch` is also an argument
 from vmgym.policies.hooks import EXTERNAL
 from vmgym.prefetch.kernel import push_offsets, push_pages
@@ -81,7 +81,7 @@ def _build_state(
     config: MachineConfig,
     policy: policies.Policy | None,
     oracle: bool,
-    pf: prefetch.Prefetcher,
+    pf: _prefetch_module.Prefetcher,
     caller_decides: bool = False,
 ) -> S.SimState:
     F = config.frames
@@ -231,7 +231,7 @@ class Simulator:
         config: MachineConfig | None = None,
         policy: str | policies.Policy | PythonPolicy | None = "lru",
         *,
-        prefetch: str | prefetch.Prefetcher | Callable[[Simulator], None] | None = None,
+        prefetch: str | _prefetch_module.Prefetcher | Callable[[Simulator], None] | None = None,
         decide: str = "policy",
         oracle: bool = False,
     ):
