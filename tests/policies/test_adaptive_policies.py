@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vmgym import MachineConfig, Simulator, policies, simulate
+from vmgym.policies._adaptive import get_real
 from vmgym.sim import OutOfMemory
 from workloads import OP_READ, OP_WRITE, Vma, Workload, WorkloadBuilder
 
@@ -461,7 +462,7 @@ def check_policy_state(name, st_):
         assert all(p_[2, g] & 3 == 1 for g in b1) and all(p_[2, g] & 3 == 2 for g in b2)
         assert all(st_.page_frame[g] < 0 for g in b1 + b2)
         assert len(t1) + len(b1) <= c and len(t1) + len(t2) + len(b1) + len(b2) <= 2 * c
-        p = np.ldexp(float(g_[12]), int(g_[13]))
+        p = get_real(g_, 12)
         assert 0 <= p <= c
     elif name == "2q":
         a1in, am, a1out = _walk(f_, g_, 0), _walk(f_, g_, 2), _walk(p_, g_, 4)

@@ -8,8 +8,8 @@
   yet). A present PTE means the fault is a copy-on-write break, whose page is a
   fresh private copy that no policy can know: -1. So is a never-touched anonymous
   page (no page id yet).
-- :func:`get_real` / :func:`set_real`: a float64 kept exactly in two int64 slots
-  (mantissa and exponent), for the real-valued target ``p`` of ARC and CAR.
+- :func:`get_real` / :func:`set_real`: a float64 kept exactly in one int64 slot
+  (its bit pattern), for the real-valued target ``p`` of ARC and CAR.
 - :func:`ratio_count`: how a size ratio becomes a count of frames (Python side).
 """
 
@@ -22,8 +22,6 @@ import numpy as np
 from numba import njit
 
 from vmgym.sim import state as S
-
-_TWO53 = 9007199254740992.0
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -43,18 +41,16 @@ def faulting_page(st):
     return g
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def get_real(slots, k):
-    """The float stored by :func:`set_real` at ``slots[k]``, ``slots[k + 1]``."""
-    return math.ldexp(np.float64(slots[k]), int(slots[k + 1]))
+    """The float stored by :func:`set_real` at ``slots[k]``."""
+    return slots.view(np.float64)[k]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def set_real(slots, k, x):
-    """Store float ``x`` exactly: ``x == mantissa * 2**exponent`` with an integer mantissa."""
-    m, e = math.frexp(x)
-    slots[k] = np.int64(m * _TWO53)
-    slots[k + 1] = e - 53
+    """Store float ``x`` exactly in int64 slot ``slots[k]`` (its bit pattern; ``slots`` is contiguous)."""
+    slots.view(np.float64)[k] = x
 
 
 def exact_ratio(value: float) -> Fraction:

@@ -39,11 +39,11 @@ KERNEL_ID = 20
 # pol_f rows 0/1: prev/next in T1 or T2 (a frame is on one list); row 2: its list (IN_T1/IN_T2, 0: none)
 # pol_p rows 0/1: prev/next in B1 or B2 (page ids); row 2: IN_B1/IN_B2 (0: neither), | ADAPTED
 # pol_g: 0/1 T1 head (MRU)/tail (LRU), 2/3 T2, 4/5 B1, 6/7 B2, 8-11 |T1| |T2| |B1| |B2|,
-#        12/13 p (float64 as mantissa/exponent), 14 page whose ghost hit already adapted p (-1: none)
+#        12 p (float64 bit pattern), 13 page whose ghost hit already adapted p (-1: none)
 T1, T2, B1, B2 = 0, 2, 4, 6
 N_T1, N_T2, N_B1, N_B2 = 8, 9, 10, 11
 P = 12
-PENDING = 14
+PENDING = 13
 IN_T1, IN_T2 = 1, 2
 IN_B1, IN_B2 = 1, 2
 ADAPTED = 4
@@ -252,8 +252,7 @@ def init_lists(pol_f, pol_p, pol_g):
     pol_f[2, :] = 0
     pol_p[2, :] = 0
     pol_g[N_T1 : N_B2 + 1] = 0
-    pol_g[P] = 0
-    pol_g[P + 1] = 0
+    pol_g[P] = 0  # the bit pattern of 0.0
 
 
 @register
@@ -280,7 +279,7 @@ class ARC(Policy):
     )
     frame_rows = 3
     page_rows = 3
-    global_rows = 15
+    global_rows = 14
 
     def init_state(self, pol_f, pol_p, pol_g):
         """Empty lists, p = 0."""

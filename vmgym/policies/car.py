@@ -49,7 +49,7 @@ KERNEL_ID = 21
 #       row 3: the page's reference bit (set by on_hit, the policy's own bit, not the MMU's)
 # pol_p rows 0/1: prev/next in B1 or B2 (page ids, MRU = list head); row 2: IN_B1/IN_B2 (0: neither)
 # pol_g: 0/1 T1 newest/oldest, 2/3 T2, 4/5 B1 MRU/LRU, 6/7 B2, 8-11 |T1| |T2| |B1| |B2|,
-#        12/13 p (float64 as mantissa/exponent)
+#        12 p (float64 bit pattern)
 # (the list and size slots are ARC's: the constants below come from vmgym.policies.arc)
 
 
@@ -180,7 +180,7 @@ class CAR(Policy):
     )
     frame_rows = 4
     page_rows = 3
-    global_rows = 14
+    global_rows = 13
 
     def init_state(self, pol_f, pol_p, pol_g):
         """Empty clocks and ghost lists, p = 0, reference bits clear."""

@@ -430,7 +430,12 @@ def _global_trace(plans: list[_ProcPlan], workload: Workload, quantum: int) -> d
         ops.append(plans[pid].ops[lo:hi])
         args.append(plans[pid].keys[lo:hi])
         pids.append(np.full(hi - lo, pid, np.int32))
-    return {"ref_op": np.concatenate(ops), "ref_pte": np.concatenate(args), "ref_pid": np.concatenate(pids)}
+    ref_pte = np.concatenate(args)
+    if ref_pte.size and max(ref_pte.max(), -ref_pte.min()) >= 1 << 31:
+        raise WorkloadError(f"workload {workload.name!r} needs 2**31 or more page-table entries")
+    # int32: each run streams the whole trace once, so its width is memory bandwidth
+    ref_pte = ref_pte.astype(np.int32)
+    return {"ref_op": np.concatenate(ops), "ref_pte": ref_pte, "ref_pid": np.concatenate(pids)}
 
 
 def load(workload: Workload, config: MachineConfig) -> LoadedWorkload:

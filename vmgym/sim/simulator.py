@@ -90,9 +90,10 @@ def _build_state(
     G = lw.n_static + n_private
     P = lw.proc_pte_lo.shape[0]
     i64 = np.int64
+    i32 = np.int32
 
-    def full(n, v=-1):
-        return np.full(n, v, dtype=i64)
+    def full(n, v=-1, dtype=i64):
+        return np.full(n, v, dtype=dtype)
 
     page_kind = np.full(G, S.KIND_ANON, dtype=np.int8)
     page_kind[: lw.n_static] = lw.static_kind
@@ -111,7 +112,10 @@ def _build_state(
     rows_p = policy.page_rows if policy else 0
     rows_g = policy.global_rows if policy else 0
     pol_f = np.zeros((rows_f, F), dtype=i64)
-    pol_p = np.zeros((rows_p, G), dtype=i64)
+    if policy and policy.page_rows_interleaved:
+        pol_p = S.interleaved_rows(rows_p, G)
+    else:
+        pol_p = np.zeros((rows_p, G), dtype=i64)
     pol_g = np.zeros(rows_g, dtype=i64)
     if policy:
         policy.init_state(pol_f, pol_p, pol_g)
@@ -155,25 +159,25 @@ def _build_state(
         frame_owner=full(F),
         frame_allow=np.zeros(F, np.int8),
         free_stack=np.arange(F - 1, -1, -1, dtype=i64),
-        page_frame=full(G),
-        page_slot=full(G),
+        page_frame=full(G, dtype=i32),
+        page_slot=full(G, dtype=i32),
         page_ver=np.zeros(G, i64),
         page_kind=page_kind,
         page_dirty=np.zeros(G, np.int8),
-        page_rmap=full(G),
-        page_mapcount=np.zeros(G, i64),
-        page_pins=np.zeros(G, i64),
+        page_rmap=full(G, dtype=i32),
+        page_mapcount=np.zeros(G, i32),
+        page_pins=np.zeros(G, i32),
         page_filever=np.zeros(G, i64),
         page_owner=full(G),
         page_vpn=page_vpn,
         anon_free=np.arange(G - 1, lw.n_static - 1, -1, dtype=i64),
-        pte_page=full(n_ptes),
-        pte_flags=lw.pte_flags.copy(),
+        pte_page=full(n_ptes, dtype=i32),
+        pte_flags=lw.pte_flags.astype(i32),
         pte_pid=lw.pte_pid,
         pte_vpn=lw.pte_vpn,
         pte_vma=lw.pte_vma,
         pte_static=lw.pte_static,
-        pte_rmap_next=full(n_ptes),
+        pte_rmap_next=full(n_ptes, dtype=i32),
         proc_state=np.zeros(P, i64),
         proc_pte_lo=lw.proc_pte_lo,
         proc_pte_hi=lw.proc_pte_hi,

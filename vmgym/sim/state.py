@@ -4,6 +4,12 @@ Everything the simulator knows lives here as struct-of-arrays, indexed by dense
 integer ids: frames ``f``, pages ``g``, page-table entries ``p``, processes
 ``pid``, VMAs ``v`` and swap slots ``s``. Scalars live in ``sc`` (indices ``SC_*``).
 Only the simulator kernel mutates it; everything else reads it.
+
+Widths: the per-page and per-PTE links and flags that every fault touches
+(``page_frame``, ``page_slot``, ``page_rmap``, ``pte_page``, ``pte_flags``, ...)
+and the trace's PTE column are int32, which halves their cache footprint (the
+simulator is memory-bound once the page tables outgrow L2); times, versions and
+counters stay int64.
 """
 
 from __future__ import annotations
@@ -247,12 +253,21 @@ ST_NEED_PREFETCH = 6  # a major fault completed; the external prefetcher must ch
 INF = np.int64(1) << 62  # "never used again"
 
 
+def interleaved_rows(rows: int, n: int) -> np.ndarray:
+    """A zeroed int64 ``[rows, n]`` array stored id-major: ``a[0, i] .. a[rows - 1, i]`` are adjacent.
+
+    For policy state read together per id (a ghost page's links and tag): one
+    cache line per page instead of one per row.
+    """
+    return np.zeros((n, rows), dtype=np.int64).T
+
+
 class SimState(NamedTuple):
     """All machine state as arrays (see the module docstring for the id spaces)."""
 
     # global trace (read-only after load)
     ref_op: np.ndarray  # int8 [n_refs]
-    ref_pte: np.ndarray  # int64 [n_refs]: PTE id, SEGV_*, or the event argument
+    ref_pte: np.ndarray  # int32 [n_refs]: PTE id, SEGV_*, or the event argument
     ref_pid: np.ndarray  # int32 [n_refs]
     ref_key: np.ndarray  # int64 [n_refs or 0]: oracle identity of the referenced data
     ref_next: np.ndarray  # int64 [n_refs or 0]: next position with the same key (INF: none)
