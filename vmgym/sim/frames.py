@@ -31,7 +31,7 @@ def evictable(st, f):
     outside the current restriction (``SC_LOCAL``).
     """
     g = st.frame_page[f]
-    if g < 0 or st.page_pins[g] > 0 or f == st.sc[S.SC_PROTECT]:
+    if g < 0 or (st.cfg[S.CF_MLOCK] and st.page_pins[g] > 0) or f == st.sc[S.SC_PROTECT]:
         return False
     if st.sc[S.SC_SLOT_TOP] == 0 and needs_new_slot(st, f):
         return False

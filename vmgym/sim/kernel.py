@@ -304,9 +304,10 @@ def _unlink(st, p):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _map_present(st, p):
+def _map_present(st, p, pid):
+    """Make PTE ``p`` of process ``pid`` present (accessed: the faulting access is about to happen)."""
     st.pte_flags[p] |= S.PTE_PRESENT | S.PTE_ACCESSED
-    _rss_add(st, st.pte_pid[p], 1)
+    _rss_add(st, pid, 1)
 
 
 # ---------------------------------------------------------------- eviction
@@ -391,7 +392,7 @@ def _fault_in(st, p, pid, i):
             st.sc[S.SC_PF_FAULT_PTE] = p
             st.sc[S.SC_PF_FROM] = i + 1
             prefetch.on_use(st, f, g, p, pid)
-        _map_present(st, p)
+        _map_present(st, p, pid)
         hooks.on_meta(st, f)
         return S.S_OK
     if st.sc[S.SC_FREE_TOP] == 0 or _over_quota(st, pid):
@@ -415,7 +416,7 @@ def _fault_in(st, p, pid, i):
         st.proc_stats[S.ST_ZERO_FILL, pid] += 1
     st.page_dirty[g] = 0
     _fill(st, f, g, i)
-    _map_present(st, p)
+    _map_present(st, p, pid)
     hooks.on_insert(st, f, g, i)
     if major and st.cfg[S.CF_PREFETCH] != S.PF_NONE:
         st.sc[S.SC_PF_FAULT_PTE] = p
@@ -448,7 +449,7 @@ def _cow_break(st, p, pid, i):
     st.frame_ver[f] = st.frame_ver[src]
     st.page_dirty[n] = 1  # a private copy has no backing store yet
     _fill(st, f, n, i)
-    _map_present(st, p)
+    _map_present(st, p, pid)
     st.sc[S.SC_TIME] += st.cost[S.C_MINOR] + st.cost[S.C_COW]
     st.proc_stats[S.ST_MINOR, pid] += 1
     st.proc_stats[S.ST_COW, pid] += 1

@@ -135,6 +135,7 @@ def _build_state(
     cfg[S.CF_N_STATIC] = lw.n_static
     cfg[S.CF_ALLOC] = S.ALLOC_NAMES.index(config.allocation)
     cfg[S.CF_WS_WINDOW] = config.ws_window
+    cfg[S.CF_MLOCK] = int(np.any(lw.ref_op == S.E_MLOCK))
     sc[S.SC_LOCAL] = -1
     cfg[S.CF_PREFETCH] = pf.code
     cfg[S.CF_PF_A], cfg[S.CF_PF_B] = pf.kernel_args()
