@@ -53,6 +53,20 @@ def set_real(slots, k, x):
     slots.view(np.float64)[k] = x
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def forget_pending(st, keep, slot, mark):
+    """Forget the mark of a fault that never completed (ARC's ADAPTED, 2Q's FAULTING).
+
+    ``pol_g[slot]`` names the page ``g`` a fault marked with bit ``mark`` of
+    ``pol_p[2, g]``; unless it is ``keep`` (the page faulting now), the bit is
+    cleared and the slot emptied.
+    """
+    g = st.pol_g[slot]
+    if g >= 0 and g != keep:
+        st.pol_p[2, g] &= ~mark
+        st.pol_g[slot] = -1
+
+
 def exact_ratio(value: float) -> Fraction:
     """A ratio parameter as an exact fraction (0.1 is 1/10, not the nearest binary double)."""
     return Fraction(value).limit_denominator(1_000_000)

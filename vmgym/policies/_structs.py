@@ -61,6 +61,41 @@ def dll_move_front(rows, heads, r, h, x):
         dll_push_front(rows, heads, r, h, x)
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def leave_tagged(st, f, tag_a, head_a, count_a, tag_b, head_b, count_b):
+    """Unlink frame ``f`` from the frame list its tag ``st.pol_f[2, f]`` names and clear the tag.
+
+    Two lists share ``st.pol_f`` rows 0/1: list ``tag_a`` has head/tail at
+    ``st.pol_g[head_a]`` and its length at ``st.pol_g[count_a]`` (-1: not counted),
+    likewise ``tag_b``. Returns the tag the frame had (0: on neither list, nothing done).
+    Shared by ARC (T1/T2), 2Q (A1in/Am) and S3-FIFO (S/M).
+    """
+    tag = st.pol_f[2, f]
+    if tag == tag_a:
+        head, count = head_a, count_a
+    elif tag == tag_b:
+        head, count = head_b, count_b
+    else:
+        return 0
+    dll_remove(st.pol_f, st.pol_g, 0, head, f)
+    if count >= 0:
+        st.pol_g[count] -= 1
+    st.pol_f[2, f] = 0
+    return tag
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def push_ghost(st, g, head, count, tag):
+    """Page ``g`` (just evicted) becomes the newest of ghost list ``head`` (``st.pol_p`` rows 0/1), tagged.
+
+    The list's length is ``st.pol_g[count]``; ``st.pol_p[2, g]`` is set to ``tag``.
+    Shared by ARC (B1/B2), 2Q (A1out) and S3-FIFO (G).
+    """
+    dll_push_front(st.pol_p, st.pol_g, 0, head, g)
+    st.pol_g[count] += 1
+    st.pol_p[2, g] = tag
+
+
 # Indexed binary max-heap over frames: heap[k] = frame, pos[f] = index or -1, key[f].
 
 

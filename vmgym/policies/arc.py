@@ -30,8 +30,15 @@ from __future__ import annotations
 
 from numba import njit
 
-from vmgym.policies._adaptive import faulting_page, get_real, set_real
-from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove
+from vmgym.policies._adaptive import faulting_page, forget_pending, get_real, set_real
+from vmgym.policies._structs import (
+    dll_init,
+    dll_move_front,
+    dll_push_front,
+    dll_remove,
+    leave_tagged,
+    push_ghost,
+)
 from vmgym.policies.base import Policy, register
 from vmgym.sim.frames import evictable
 
@@ -104,22 +111,13 @@ def _replace_from(st, in_b2, p):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _forget_pending(st, keep):
-    """Clear the ADAPTED mark left by a fault that never completed (not page ``keep``)."""
-    g = st.pol_g[PENDING]
-    if g >= 0 and g != keep:
-        st.pol_p[2, g] &= ~ADAPTED
-        st.pol_g[PENDING] = -1
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Adapt p on a ghost hit of the faulting page, then REPLACE (or Case IV(A)'s LRU of T1).
 
     Written with one call site per helper: numba inlines each site separately.
     """
     x = faulting_page(st)
-    _forget_pending(st, x)
+    forget_pending(st, x, PENDING, ADAPTED)
     tag = st.pol_p[2, x] if x >= 0 else 0
     ghost = tag & 3
     p = get_real(st.pol_g, P)
@@ -167,32 +165,17 @@ def _drop_lru_ghost(st, h, n):
 @njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves T1/T2; an evicted page becomes the MRU page of B1/B2."""
-    lst = st.pol_f[2, f]
-    if lst == IN_T1:
-        dll_remove(st.pol_f, st.pol_g, 0, T1, f)
-        st.pol_g[N_T1] -= 1
-    elif lst == IN_T2:
-        dll_remove(st.pol_f, st.pol_g, 0, T2, f)
-        st.pol_g[N_T2] -= 1
-    else:
-        return
-    st.pol_f[2, f] = 0
-    if evicted:
-        g = st.frame_page[f]
-        if lst == IN_T1:
-            dll_push_front(st.pol_p, st.pol_g, 0, B1, g)
-            st.pol_g[N_B1] += 1
-            st.pol_p[2, g] = IN_B1
-        else:
-            dll_push_front(st.pol_p, st.pol_g, 0, B2, g)
-            st.pol_g[N_B2] += 1
-            st.pol_p[2, g] = IN_B2
+    lst = leave_tagged(st, f, IN_T1, T1, N_T1, IN_T2, T2, N_T2)
+    if lst == IN_T1 and evicted:
+        push_ghost(st, st.frame_page[f], B1, N_B1, IN_B1)
+    elif lst == IN_T2 and evicted:
+        push_ghost(st, st.frame_page[f], B2, N_B2, IN_B2)
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` was fetched into frame ``f``: to T2 from a ghost list, else Case IV and T1."""
-    _forget_pending(st, g)
+    forget_pending(st, g, PENDING, ADAPTED)
     if st.pol_g[PENDING] == g:
         st.pol_g[PENDING] = -1
     tag = st.pol_p[2, g]

@@ -25,7 +25,14 @@ import math
 from numba import njit
 
 from vmgym.policies._adaptive import ratio_count
-from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove
+from vmgym.policies._structs import (
+    dll_init,
+    dll_move_front,
+    dll_push_front,
+    dll_remove,
+    leave_tagged,
+    push_ghost,
+)
 from vmgym.policies.base import Policy, PolicyError, register
 from vmgym.sim.frames import evictable
 
@@ -111,22 +118,12 @@ def victim(st):
 @njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves S or M; a page evicted from S enters G (dropping G's oldest when full)."""
-    q = st.pol_f[2, f]
-    if q == IN_S:
-        dll_remove(st.pol_f, st.pol_g, 0, S_, f)
-        st.pol_g[N_S] -= 1
-    elif q == IN_M:
-        dll_remove(st.pol_f, st.pol_g, 0, M_, f)
-        st.pol_g[N_M] -= 1
-    else:
+    q = leave_tagged(st, f, IN_S, S_, N_S, IN_M, M_, N_M)
+    if q == 0:
         return
-    st.pol_f[2, f] = 0
     st.pol_f[3, f] = 0
     if evicted and q == IN_S:
-        g = st.frame_page[f]
-        dll_push_front(st.pol_p, st.pol_g, 0, G_, g)
-        st.pol_p[2, g] = 1
-        st.pol_g[N_G] += 1
+        push_ghost(st, st.frame_page[f], G_, N_G, 1)
         if st.pol_g[N_G] > st.pol_g[G_CAP]:
             z = st.pol_g[G_ + 1]
             dll_remove(st.pol_p, st.pol_g, 0, G_, z)

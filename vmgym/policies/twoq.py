@@ -23,8 +23,16 @@ import math
 
 from numba import njit
 
-from vmgym.policies._adaptive import faulting_page, ratio_count
-from vmgym.policies._structs import dll_init, dll_move_front, dll_push_front, dll_remove, oldest_evictable
+from vmgym.policies._adaptive import faulting_page, forget_pending, ratio_count
+from vmgym.policies._structs import (
+    dll_init,
+    dll_move_front,
+    dll_push_front,
+    dll_remove,
+    leave_tagged,
+    oldest_evictable,
+    push_ghost,
+)
 from vmgym.policies.base import Policy, PolicyError, register
 
 KERNEL_ID = 22
@@ -49,19 +57,10 @@ def on_hit(st, pol_f, pol_g, f, g, i):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _forget_pending(st, keep):
-    """Clear the FAULTING mark of a fault that never completed (not page ``keep``)."""
-    g = st.pol_g[PENDING]
-    if g >= 0 and g != keep:
-        st.pol_p[2, g] &= ~FAULTING
-        st.pol_g[PENDING] = -1
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """reclaimfor(X) without a free slot: the tail of A1in if |A1in| > Kin, else the tail of Am."""
     x = faulting_page(st)
-    _forget_pending(st, x)
+    forget_pending(st, x, PENDING, FAULTING)
     if x >= 0 and st.pol_p[2, x] & IN_A1OUT:
         st.pol_p[2, x] |= FAULTING
         st.pol_g[PENDING] = x
@@ -79,20 +78,9 @@ def victim(st):
 @njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves its queue; a page paged out of A1in is remembered on A1out."""
-    q = st.pol_f[2, f]
-    if q == IN_A1IN:
-        dll_remove(st.pol_f, st.pol_g, 0, A1IN, f)
-        st.pol_g[N_A1IN] -= 1
-    elif q == IN_AM:
-        dll_remove(st.pol_f, st.pol_g, 0, AM, f)
-    else:
-        return
-    st.pol_f[2, f] = 0
+    q = leave_tagged(st, f, IN_A1IN, A1IN, N_A1IN, IN_AM, AM, -1)
     if evicted and q == IN_A1IN:
-        g = st.frame_page[f]
-        dll_push_front(st.pol_p, st.pol_g, 0, A1OUT, g)
-        st.pol_p[2, g] = IN_A1OUT
-        st.pol_g[N_A1OUT] += 1
+        push_ghost(st, st.frame_page[f], A1OUT, N_A1OUT, IN_A1OUT)
         if st.pol_g[N_A1OUT] > st.pol_g[KOUT]:
             z = st.pol_g[A1OUT + 1]
             dll_remove(st.pol_p, st.pol_g, 0, A1OUT, z)
@@ -103,7 +91,7 @@ def on_remove(st, f, evicted):
 @njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` (now in frame ``f``): to the head of Am if it was on A1out, else of A1in."""
-    _forget_pending(st, g)
+    forget_pending(st, g, PENDING, FAULTING)
     if st.pol_g[PENDING] == g:
         st.pol_g[PENDING] = -1
     tag = st.pol_p[2, g]
