@@ -15,7 +15,7 @@ int64 next_access_vtime, the latter precomputed so that Belady works), opened wi
 freshly built cache. Rates are marginal: file writing, reader opening and cache construction are
 outside the timer; one warm-up run, then the best of ``--repeat``.
 
-    .venv/bin/python benchmarks/bench_libcachesim.py [--refs 1000000] [--frames 1000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_libcachesim.py [--refs 1000000] [--frames 1000] [--repeat 5]
         [--policies all] [--full lru,fifo,clock,opt]
 """
 
@@ -101,7 +101,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.9)
     ap.add_argument("--policies", default="all", help="comma-separated vmgym policy names, or 'all'")
     ap.add_argument("--full", default="lru,fifo,clock,opt", help="policies also run in the full MMU config")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--hashpower", type=int, default=16, help="libCacheSim 2^k hash buckets (default 24)")
     args = ap.parse_args()
 

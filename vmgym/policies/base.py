@@ -49,8 +49,9 @@ class Policy:
     conventions: ClassVar[str] = ""
     frame_rows: ClassVar[int] = 0
     page_rows: ClassVar[int] = 0
-    # pol_p stored page-major (the rows of one page share a cache line); False keeps rows contiguous,
-    # for policies that index a row by something other than the page (LIRS's heap)
+    # pol_p stored page-major as int32 (the rows of one page share a cache line: page ids, links, flags);
+    # False: int64 rows, contiguous, for rows indexed by something other than the page (LIRS's heap)
+    # or holding trace positions (LRU-K)
     page_rows_interleaved: ClassVar[bool] = True
     global_rows: ClassVar[int] = 0
     oracle: ClassVar[bool] = False  # needs the future (next-use array)

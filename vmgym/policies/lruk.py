@@ -112,6 +112,7 @@ class LRUK(Policy):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k > 64:
             raise PolicyError(f"policy 'lru-k': k must be an integer in [1, 64], got {k!r}")
         self.page_rows = k
+        self.page_rows_interleaved = False  # trace positions: int64
 
     def init_state(self, pol_f, pol_p, pol_g):
         """Empty heap, no history."""

@@ -255,12 +255,12 @@ INF = np.int64(1) << 62  # "never used again"
 
 
 def interleaved_rows(rows: int, n: int) -> np.ndarray:
-    """A zeroed int64 ``[rows, n]`` array stored id-major: ``a[0, i] .. a[rows - 1, i]`` are adjacent.
+    """A zeroed int32 ``[rows, n]`` array stored id-major: ``a[0, i] .. a[rows - 1, i]`` are adjacent.
 
     For policy state read together per id (a ghost page's links and tag): one
-    cache line per page instead of one per row.
+    cache line per page instead of one per row, and half the bytes of int64.
     """
-    return np.zeros((n, rows), dtype=np.int64).T
+    return np.zeros((n, rows), dtype=np.int32).T
 
 
 class SimState(NamedTuple):
@@ -331,7 +331,7 @@ class SimState(NamedTuple):
     key_next: np.ndarray
     # policy state (layout owned by the policy)
     pol_f: np.ndarray  # int64 [rows, n_frames]
-    pol_p: np.ndarray  # int64 [rows, n_pages]
+    pol_p: np.ndarray  # [rows, n_pages]: int32 page-major, or int64 rows (Policy.page_rows_interleaved)
     pol_g: np.ndarray  # int64 [rows]
     # prefetching (vmgym.prefetch): per-process state, Markov successors, queued pages, object bounds
     pf_proc: np.ndarray  # int64 [n_procs, N_PFP]
