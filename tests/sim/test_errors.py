@@ -91,3 +91,21 @@ def test_unknown_policy_lists_valid_names():
     match = "unknown policy 'lfu3'; choose one of: .*clock, .*fifo, .*lru, .*opt"
     with pytest.raises(PolicyError, match=match):
         Simulator(Workload.from_pages([1]), MachineConfig(frames=2), "lfu3")
+
+
+def test_int32_limits_are_clear_errors():
+    """The trace's PTE column and the position-keeping policies' page rows are int32: past that, an error."""
+    from vmgym import policies
+    from vmgym.sim.loader import trace_column_int32
+
+    ok = trace_column_int32(np.array([5, -3, (1 << 31) - 1], np.int64), "w")
+    assert ok.dtype == np.int32 and ok.tolist() == [5, -3, (1 << 31) - 1]
+    with pytest.raises(WorkloadError, match="workload 'big' needs 2\\*\\*31 or more page-table entries"):
+        trace_column_int32(np.array([0, 1 << 31], np.int64), "big")
+    for name in ("lru-k", "lirs"):
+        policy = policies.make(name)
+        policy.check_trace_length((1 << 31) - 1)
+        match = f"'{name}' keeps trace positions in int32 .* 2147483648"
+        with pytest.raises(policies.PolicyError, match=match):
+            policy.check_trace_length(1 << 31)
+    policies.make("lru").check_trace_length(1 << 40)  # keeps no positions

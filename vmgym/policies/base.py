@@ -49,10 +49,9 @@ class Policy:
     conventions: ClassVar[str] = ""
     frame_rows: ClassVar[int] = 0
     page_rows: ClassVar[int] = 0
-    # pol_p stored page-major as int32 (the rows of one page share a cache line: page ids, links, flags);
-    # False: int64 rows, contiguous, for rows indexed by something other than the page (LIRS's heap)
-    # or holding trace positions (LRU-K)
-    page_rows_interleaved: ClassVar[bool] = True
+    # pol_p is int32 stored page-major (the rows of one page share a cache line): page ids, links, flags;
+    # a policy that keeps trace positions there sets this, and refuses traces of 2**31 references or more
+    page_rows_hold_positions: ClassVar[bool] = False
     global_rows: ClassVar[int] = 0
     oracle: ClassVar[bool] = False  # needs the future (next-use array)
     reads_dirty_bit: ClassVar[bool] = False  # its choices depend on writes (NRU, WSClock)
@@ -71,6 +70,14 @@ class Policy:
         pol_f[:] = -1
         pol_p[:] = -1
         pol_g[:] = -1
+
+    def check_trace_length(self, n_refs: int) -> None:
+        """Raise :class:`PolicyError` if ``n_refs`` trace positions do not fit the int32 page rows."""
+        if self.page_rows_hold_positions and n_refs > np.iinfo(np.int32).max:
+            raise PolicyError(
+                f"policy {self.name!r} keeps trace positions in int32 page rows: the trace has {n_refs} "
+                f"references, at most {np.iinfo(np.int32).max} are supported"
+            )
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.values.items())

@@ -274,7 +274,7 @@ class LIRS(Policy):
         "page. Freed pages (exit, munmap) are forgotten."
     )
     page_rows = 10
-    page_rows_interleaved = False  # rows 7-9 are a heap indexed by position
+    page_rows_hold_positions = True  # stamps (one per reference)
     global_rows = 11
     params = {"hir_ratio": 0.01, "nonresident_ratio": 1.0, "skip_repeats": False}
 

@@ -103,6 +103,7 @@ class LRUK(Policy):
         "Unevictable frames are skipped (next best by the same order). K=1 is LRU."
     )
     frame_rows = 3
+    page_rows_hold_positions = True
     global_rows = 2
     params = {"k": 2}
 
@@ -112,7 +113,6 @@ class LRUK(Policy):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k > 64:
             raise PolicyError(f"policy 'lru-k': k must be an integer in [1, 64], got {k!r}")
         self.page_rows = k
-        self.page_rows_interleaved = False  # trace positions: int64
 
     def init_state(self, pol_f, pol_p, pol_g):
         """Empty heap, no history."""

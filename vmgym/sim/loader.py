@@ -430,12 +430,21 @@ def _global_trace(plans: list[_ProcPlan], workload: Workload, quantum: int) -> d
         ops.append(plans[pid].ops[lo:hi])
         args.append(plans[pid].keys[lo:hi])
         pids.append(np.full(hi - lo, pid, np.int32))
-    ref_pte = np.concatenate(args)
-    if ref_pte.size and max(ref_pte.max(), -ref_pte.min()) >= 1 << 31:
-        raise WorkloadError(f"workload {workload.name!r} needs 2**31 or more page-table entries")
-    # int32: each run streams the whole trace once, so its width is memory bandwidth
-    ref_pte = ref_pte.astype(np.int32)
+    ref_pte = trace_column_int32(np.concatenate(args), workload.name)
     return {"ref_op": np.concatenate(ops), "ref_pte": ref_pte, "ref_pid": np.concatenate(pids)}
+
+
+def trace_column_int32(column: np.ndarray, workload_name: str) -> np.ndarray:
+    """The trace's PTE/argument column as int32; :class:`WorkloadError` if a value does not fit.
+
+    int32 because each run streams the whole trace once: its width is memory bandwidth.
+    """
+    if column.size and max(column.max(), -column.min()) >= 1 << 31:
+        raise WorkloadError(
+            f"workload {workload_name!r} needs 2**31 or more page-table entries (or an event argument "
+            "that large); the trace's PTE column is int32"
+        )
+    return column.astype(np.int32)
 
 
 def load(workload: Workload, config: MachineConfig) -> LoadedWorkload:

@@ -108,14 +108,13 @@ def _build_state(
         key_next[keys] = np.flatnonzero(refs)[first]
     else:
         ref_key = ref_next = key_next = np.zeros(0, dtype=i64)
+    if policy:
+        policy.check_trace_length(lw.ref_op.shape[0])
     rows_f = policy.frame_rows if policy else 0
     rows_p = policy.page_rows if policy else 0
     rows_g = policy.global_rows if policy else 0
     pol_f = np.zeros((rows_f, F), dtype=i64)
-    if policy and policy.page_rows_interleaved:
-        pol_p = S.interleaved_rows(rows_p, G)
-    else:
-        pol_p = np.zeros((rows_p, G), dtype=i64)
+    pol_p = S.interleaved_rows(rows_p, G)
     pol_g = np.zeros(rows_g, dtype=i64)
     if policy:
         policy.init_state(pol_f, pol_p, pol_g)

@@ -259,8 +259,11 @@ def interleaved_rows(rows: int, n: int) -> np.ndarray:
 
     For policy state read together per id (a ghost page's links and tag): one
     cache line per page instead of one per row, and half the bytes of int64.
+    At least 2 x 2 (unused rows and columns are spare), so that the array is
+    always Fortran-ordered and never also C-ordered: numba then compiles every
+    kernel that takes the state once, whatever the policy.
     """
-    return np.zeros((n, rows), dtype=np.int32).T
+    return np.zeros((max(n, 2), max(rows, 2)), dtype=np.int32).T
 
 
 class SimState(NamedTuple):
@@ -331,7 +334,7 @@ class SimState(NamedTuple):
     key_next: np.ndarray
     # policy state (layout owned by the policy)
     pol_f: np.ndarray  # int64 [rows, n_frames]
-    pol_p: np.ndarray  # [rows, n_pages]: int32 page-major, or int64 rows (Policy.page_rows_interleaved)
+    pol_p: np.ndarray  # int32 [>= rows, >= n_pages], page-major (interleaved_rows)
     pol_g: np.ndarray  # int64 [rows]
     # prefetching (vmgym.prefetch): per-process state, Markov successors, queued pages, object bounds
     pf_proc: np.ndarray  # int64 [n_procs, N_PFP]
