@@ -114,75 +114,76 @@ def oldest_evictable(st, h):
     return -1
 
 
-@njit(cache=True, _nrt=False)
-def _swap(heap, pos, a, b):
-    fa = heap[a]
-    fb = heap[b]
-    heap[a] = fb
-    heap[b] = fa
-    pos[fb] = a
-    pos[fa] = b
+# Indexed binary max-heaps of item ids (frames or pages). ``heap[k]`` is the item at
+# position k and ``key[k]`` its key: keys live with the heap order, so a sift reads
+# only the two heap rows (dense near the top), never a cold per-item record;
+# ``pos[item]`` is the item's position (-1: not in the heap). ``size[idx]`` is the
+# number of items.
 
 
 @njit(cache=True, _nrt=False)
-def _sift_up(heap, pos, key, k):
+def _place(heap, key, pos, k, item, value):
+    heap[k] = item
+    key[k] = value
+    pos[item] = k
+
+
+@njit(cache=True, _nrt=False)
+def _sift_up(heap, key, pos, k, item, value):
+    """Move the hole at ``k`` up to where ``item`` with ``value`` belongs, and put it there."""
     while k > 0:
         parent = (k - 1) >> 1
-        if key[heap[parent]] >= key[heap[k]]:
+        if key[parent] >= value:
             break
-        _swap(heap, pos, parent, k)
+        _place(heap, key, pos, k, heap[parent], key[parent])
         k = parent
+    _place(heap, key, pos, k, item, value)
 
 
 @njit(cache=True, _nrt=False)
-def _sift_down(heap, pos, key, k, n):
+def _sift_down(heap, key, pos, k, n, item, value):
+    """Move the hole at ``k`` down (heap of ``n``) to where ``item`` with ``value`` belongs; put it there."""
     while True:
-        left = 2 * k + 1
-        if left >= n:
+        best = 2 * k + 1
+        if best >= n:
             break
-        best = left
-        right = left + 1
-        if right < n and key[heap[right]] > key[heap[left]]:
-            best = right
-        if key[heap[k]] >= key[heap[best]]:
+        if best + 1 < n and key[best + 1] > key[best]:
+            best += 1
+        if value >= key[best]:
             break
-        _swap(heap, pos, k, best)
+        _place(heap, key, pos, k, heap[best], key[best])
         k = best
+    _place(heap, key, pos, k, item, value)
 
 
 @njit(cache=True, _nrt=False)
-def heap_set(heap, pos, key, size, idx, f, value):
-    """Insert frame ``f`` with ``value`` or change its key; ``size[idx]`` is the heap size."""
-    k = pos[f]
+def heap_set(heap, key, pos, size, idx, item, value):
+    """Insert ``item`` with ``value``, or change its key."""
+    k = pos[item]
     if k < 0:
         n = size[idx]
-        heap[n] = f
-        pos[f] = n
-        key[f] = value
         size[idx] = n + 1
-        _sift_up(heap, pos, key, n)
-        return
-    old = key[f]
-    key[f] = value
-    if value > old:
-        _sift_up(heap, pos, key, k)
-    elif value < old:
-        _sift_down(heap, pos, key, k, size[idx])
+        _sift_up(heap, key, pos, n, item, value)
+    elif value > key[k]:
+        _sift_up(heap, key, pos, k, item, value)
+    elif value < key[k]:
+        _sift_down(heap, key, pos, k, size[idx], item, value)
 
 
 @njit(cache=True, _nrt=False)
-def heap_remove(heap, pos, key, size, idx, f):
-    """Remove frame ``f`` if present."""
-    k = pos[f]
+def heap_remove(heap, key, pos, size, idx, item):
+    """Remove ``item`` if present."""
+    k = pos[item]
     if k < 0:
         return
     n = size[idx] - 1
     size[idx] = n
-    pos[f] = -1
+    pos[item] = -1
     if k == n:
         return
     last = heap[n]
-    heap[k] = last
-    pos[last] = k
-    _sift_down(heap, pos, key, k, n)
-    _sift_up(heap, pos, key, pos[last])
+    value = key[n]
+    if k > 0 and value > key[(k - 1) >> 1]:
+        _sift_up(heap, key, pos, k, last, value)
+    else:
+        _sift_down(heap, key, pos, k, n, last, value)

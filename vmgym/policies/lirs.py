@@ -52,7 +52,8 @@ KERNEL_ID = 31
 # pol_p rows (per page id):
 #   0/1 prev/next in S (head = top = most recent), 2/3 prev/next in Q (head = end, tail = front),
 #   4 status (NONE, LIR, HIR resident, HIR non-resident), 5 in S (0/1), 6 stamp of the last push on S,
-#   7/8/9 max-heap of the non-resident HIR pages (heap, position, key = -stamp: the top is the deepest in S).
+#   7/8/9 max-heap of the non-resident HIR pages (_structs' indexed heap: row 7 the page and row 9 its key
+#   = -stamp at each heap position, row 8 a page's position; the top is the deepest in S).
 R_S, R_Q, R_ST, R_INS, R_STAMP, R_HEAP, R_HPOS, R_HKEY = 0, 2, 4, 5, 6, 7, 8, 9
 NONE, LIR, HIR, NRHIR = 0, 1, 2, 3
 # pol_g: 0/1 S head/tail, 2/3 Q head/tail, 4 Llirs, 5 number of LIR pages, 6 number of non-resident
@@ -81,7 +82,7 @@ def _leave_s(pp, pg, g):
 @njit(cache=True, _nrt=False)
 def _forget_nr(pp, pg, g):
     """Drop the non-resident HIR page ``g`` from S and the heap: no history left."""
-    heap_remove(pp[R_HEAP], pp[R_HPOS], pp[R_HKEY], pg, G_NNR, g)
+    heap_remove(pp[R_HEAP], pp[R_HKEY], pp[R_HPOS], pg, G_NNR, g)
     _leave_s(pp, pg, g)
     pp[R_ST, g] = NONE
 
@@ -156,7 +157,7 @@ def on_insert(st, f, g, i):
     pg[G_LAST] = g
     s = pp[R_ST, g]
     if s == NRHIR:
-        heap_remove(pp[R_HEAP], pp[R_HPOS], pp[R_HKEY], pg, G_NNR, g)
+        heap_remove(pp[R_HEAP], pp[R_HKEY], pp[R_HPOS], pg, G_NNR, g)
         _push_s(pp, pg, g)
         pp[R_ST, g] = LIR
         pg[G_NLIR] += 1
@@ -192,7 +193,7 @@ def on_remove(st, f, evicted):
         return
     if evicted and pp[R_INS, g]:
         pp[R_ST, g] = NRHIR
-        heap_set(pp[R_HEAP], pp[R_HPOS], pp[R_HKEY], pg, G_NNR, g, -pp[R_STAMP, g])
+        heap_set(pp[R_HEAP], pp[R_HKEY], pp[R_HPOS], pg, G_NNR, g, -pp[R_STAMP, g])
         # the bound is enforced once the faulting page is in (on_insert); one extra meanwhile
         _trim(pp, pg, pg[G_NRMAX] + 1)
     else:

@@ -30,7 +30,8 @@ from vmgym.sim.frames import evictable
 KERNEL_ID = 11
 # pol_p rows 0..K-1: HIST(g, 1..K), the trace positions of the page's K most recent references,
 #   most recent first (-1: none).
-# pol_f 0: heap (frames), 1: position in heap, 2: key = eviction priority (largest evicted first).
+# pol_f 0: heap (frames), 1: a frame's position in the heap, 2: the key at each heap position = eviction
+#   priority (largest evicted first).
 # pol_g 0: heap size, 1: K.
 _INF_BASE = 1 << 61  # key of a page with fewer than K references: _INF_BASE - HIST(g, 1)
 
@@ -45,7 +46,7 @@ def on_insert(st, f, g, i):
     hist[0, g] = i
     kth = hist[k - 1, g]
     key = -kth if kth >= 0 else _INF_BASE - i
-    heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, key)
+    heap_set(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f, key)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -57,7 +58,7 @@ def on_hit(st, pol_f, pol_g, f, g, i):
 @njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` was emptied; its page's history stays."""
-    heap_remove(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f)
+    heap_remove(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -77,9 +78,10 @@ def victim(st):
     best = -1
     best_key = 0
     for f in range(st.frame_page.shape[0]):
-        if evictable(st, f) and (best < 0 or st.pol_f[2, f] > best_key):
+        k = st.pol_f[1, f]
+        if k >= 0 and evictable(st, f) and (best < 0 or st.pol_f[2, k] > best_key):
             best = f
-            best_key = st.pol_f[2, f]
+            best_key = st.pol_f[2, k]
     return best
 
 

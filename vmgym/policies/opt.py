@@ -15,7 +15,8 @@ from vmgym.sim import state as S
 from vmgym.sim.frames import evictable
 
 KERNEL_ID = 4
-# pol_f rows 0: heap (frames), 1: position in heap, 2: key (next use); pol_g 0: heap size
+# pol_f rows 0: heap (frames), 1: a frame's position in the heap, 2: the key (next use) at each heap
+#   position (_structs' indexed heap); pol_g 0: heap size
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -38,7 +39,7 @@ def page_next_use(st, g):
 @njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Reference ``i`` touched page ``g`` in frame ``f`` (the flow advanced its key): re-key it."""
-    heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, g))
+    heap_set(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f, page_next_use(st, g))
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -50,13 +51,13 @@ def on_hit(st, pol_f, pol_g, f, g, i):
 @njit(cache=True, inline="always", _nrt=False)
 def on_meta(st, f):
     """The mappings of frame ``f``'s page changed: recompute its next use."""
-    heap_set(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f, page_next_use(st, st.frame_page[f]))
+    heap_set(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f, page_next_use(st, st.frame_page[f]))
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` was emptied."""
-    heap_remove(st.pol_f[0], st.pol_f[1], st.pol_f[2], st.pol_g, 0, f)
+    heap_remove(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -69,9 +70,10 @@ def victim(st):
     best = -1
     best_key = -1
     for f in range(st.frame_page.shape[0]):
-        if evictable(st, f) and st.pol_f[2, f] > best_key:
+        k = st.pol_f[1, f]
+        if k >= 0 and evictable(st, f) and st.pol_f[2, k] > best_key:
             best = f
-            best_key = st.pol_f[2, f]
+            best_key = st.pol_f[2, k]
     return best
 
 
