@@ -121,7 +121,7 @@ def oldest_evictable(st, h):
 # number of items.
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _place(heap, key, pos, k, item, value):
     heap[k] = item
     key[k] = value
@@ -156,7 +156,7 @@ def _sift_down(heap, key, pos, k, n, item, value):
     _place(heap, key, pos, k, item, value)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def heap_set(heap, key, pos, size, idx, item, value):
     """Insert ``item`` with ``value``, or change its key."""
     k = pos[item]
@@ -170,7 +170,7 @@ def heap_set(heap, key, pos, size, idx, item, value):
         _sift_down(heap, key, pos, k, size[idx], item, value)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def heap_remove(heap, key, pos, size, idx, item):
     """Remove ``item`` if present."""
     k = pos[item]

@@ -61,7 +61,7 @@ NONE, LIR, HIR, NRHIR = 0, 1, 2, 3
 G_S, G_Q, G_LLIRS, G_NLIR, G_NNR, G_NRMAX, G_TICK, G_SKIP, G_LAST = 0, 2, 4, 5, 6, 7, 8, 9, 10
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _push_s(pp, pg, g):
     """Put page ``g`` on top of S (moving it if already there)."""
     if pp[R_INS, g]:
@@ -73,13 +73,13 @@ def _push_s(pp, pg, g):
     pp[R_STAMP, g] = pg[G_TICK]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _leave_s(pp, pg, g):
     dll_remove(pp, pg, R_S, G_S, g)
     pp[R_INS, g] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _forget_nr(pp, pg, g):
     """Drop the non-resident HIR page ``g`` from S and the heap: no history left."""
     heap_remove(pp[R_HEAP], pp[R_HKEY], pp[R_HPOS], pg, G_NNR, g)
@@ -88,9 +88,8 @@ def _forget_nr(pp, pg, g):
 
 
 @njit(cache=True, _nrt=False)
-def _prune(pp, pg):
-    """Stack pruning: remove HIR pages from the bottom of S until an LIR page is there."""
-    t = pg[G_S + 1]
+def _prune_from(pp, pg, t):
+    """Remove HIR pages from the bottom of S, starting at ``t``, until an LIR page is there."""
     while t >= 0 and pp[R_ST, t] != LIR:
         if pp[R_ST, t] == NRHIR:
             _forget_nr(pp, pg, t)
@@ -99,7 +98,18 @@ def _prune(pp, pg):
         t = pg[G_S + 1]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
+def _prune(pp, pg):
+    """Stack pruning: remove HIR pages from the bottom of S until an LIR page is there.
+
+    Usually there is nothing to do; the loop is out of line (one compiled copy).
+    """
+    t = pg[G_S + 1]
+    if t >= 0 and pp[R_ST, t] != LIR:
+        _prune_from(pp, pg, t)
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _balance(pp, pg):
     """While there are more than Llirs LIR pages, the bottom LIR page of S becomes resident HIR (end of Q)."""
     while pg[G_NLIR] > pg[G_LLIRS]:
@@ -111,7 +121,7 @@ def _balance(pp, pg):
         _prune(pp, pg)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _trim(pp, pg, limit):
     """Forget the non-resident HIR pages deepest in S while there are more than ``limit``."""
     if pg[G_NRMAX] < 0:
