@@ -8,11 +8,11 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
+from vmgym._console import err, fail, out
 from vmgym.cli_trace import trace_app
 from vmgym.compare import COLUMNS, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
@@ -29,12 +29,6 @@ app = typer.Typer(
 workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads and suites.")
 app.add_typer(workloads_app, name="workloads")
 app.add_typer(trace_app, name="trace")
-console = Console(stderr=True)
-
-
-def _out() -> Console:
-    """Console for results: the terminal's width, or 120 columns when piped."""
-    return Console() if sys.stdout.isatty() else Console(width=120)
 
 
 WorkloadOpt = Annotated[
@@ -68,11 +62,6 @@ TlbOpt = Annotated[
 ]
 
 
-def _fail(msg: str) -> None:
-    console.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(2)
-
-
 def _load(
     workload: str, frames: int | None, swap_slots: int | None, tlb_entries: int | None
 ) -> tuple[Workload, MachineConfig]:
@@ -81,7 +70,7 @@ def _load(
         wl = resolve(workload)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
     except (WorkloadError, ConfigError) as e:
-        _fail(str(e))
+        fail(str(e))
     return wl, cfg
 
 
@@ -91,7 +80,7 @@ def _progress() -> Progress:
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeRemainingColumn(),
-        console=console,
+        console=err,
         transient=True,
     )
 
@@ -116,7 +105,7 @@ def run(
             task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
             stats = sim.run(progress=lambda done, total: prog.update(task, completed=done))
     except (policies.PolicyError, PrefetchError, SimulationError, WorkloadError) as e:
-        _fail(str(e))
+        fail(str(e))
     if as_json:
         rec = record("run", sim.describe(), stats.to_dict())
         print(json.dumps(rec, indent=2))
@@ -126,7 +115,7 @@ def run(
     table.add_column("value", justify="right")
     for key, value in stats.summary().items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    _out().print(table)
+    out().print(table)
     if len(stats.processes) > 1:
         pt = Table(title="per process")
         cols = [
@@ -144,7 +133,7 @@ def run(
             pt.add_column(c, justify="right" if c not in ("name", "state") else "left")
         for p in stats.processes:
             pt.add_row(*(str(getattr(p, c)) for c in cols))
-        _out().print(pt)
+        out().print(pt)
 
 
 @app.command("compare")
@@ -169,21 +158,21 @@ def compare_cmd(
         names = parse_policies(policies_)
         pf = make_prefetcher(prefetcher)
     except (policies.PolicyError, PrefetchError) as e:
-        _fail(str(e))
+        fail(str(e))
     total = len(dict.fromkeys([*names, "lru", "opt"]))
     try:
         with _progress() as prog:
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
             rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf)
     except SimulationError as e:
-        _fail(str(e))
+        fail(str(e))
     config = {"workload": workload, "policies": names, "prefetch": pf.describe(), "machine": cfg.to_dict()}
     rec = record("compare", config, rows)
     if out:
         path = write_record(out, rec)
         with open(path.parent / "results.csv", "w", newline="") as fh:
             _write_csv(fh, rows)
-        console.print(f"wrote {path} and results.csv")
+        err.print(f"wrote {path} and results.csv")
     if as_json:
         print(json.dumps(rec, indent=2))
     elif as_csv:
@@ -227,7 +216,7 @@ def _print_compare(rows, name: str, frames: int, pf: Prefetcher) -> None:
             "lru_to_opt": "n/a" if gap is None else f"{100 * gap:.1f} %",
         }
         table.add_row(*(fmt.get(c, str(r[c])) for c in cols))
-    _out().print(table)
+    out().print(table)
 
 
 @app.command("ceiling")
@@ -248,8 +237,8 @@ def ceiling_cmd(
     rows = []
     for source in [s.strip() for s in sources.split(",") if s.strip()]:
         if source not in SOURCES:
-            _fail(f"unknown candidate source {source!r}; choose from: {', '.join(SOURCES)}")
-        console.print(f"oracle over {k} {source} candidates ...")
+            fail(f"unknown candidate source {source!r}; choose from: {', '.join(SOURCES)}")
+        err.print(f"oracle over {k} {source} candidates ...")
         rows.append(ceiling(wl, cfg.to_dict(), k=k, candidates=source, seed=seed))
     if json_out:
         print(json.dumps(rows, indent=2))
@@ -260,7 +249,7 @@ def ceiling_cmd(
     for r in rows:
         gap = "n/a" if r["lru_to_opt"] is None else f"{100 * r['lru_to_opt']:.1f} %"
         table.add_row(r["candidates"], str(r["misses"]), str(r["lru_misses"]), str(r["opt_misses"]), gap)
-    _out().print(table)
+    out().print(table)
 
 
 @app.command("compile")
@@ -282,7 +271,7 @@ def compile_cmd(
     try:
         names = [None, *parse_policies(policy_list)]
     except policies.PolicyError as e:
-        _fail(str(e))
+        fail(str(e))
     with _progress() as bar:
         task = bar.add_task("compiling", total=len(names))
 
@@ -303,7 +292,7 @@ def policies_cmd() -> None:
     for name in policies.names():
         cls = policies.get_class(name)
         table.add_row(name, ", ".join(cls.aliases), cls.source)
-    _out().print(table)
+    out().print(table)
 
 
 @app.command("prefetchers")
@@ -316,7 +305,7 @@ def prefetchers_cmd() -> None:
         pf = make_prefetcher(name)
         params = ", ".join(f"{k}={v}" for k, v in pf.values.items()) or "-"
         table.add_row(name, ", ".join(pf.aliases), params, pf.source)
-    _out().print(table)
+    out().print(table)
 
 
 @workloads_app.command("list")
@@ -328,18 +317,18 @@ def workloads_list() -> None:
     table.add_column("description")
     for name, desc, frames in registry.describe():
         table.add_row(name, str(frames), desc)
-    _out().print(table)
+    out().print(table)
     try:
         rows = suites.describe()
     except WorkloadError as e:
-        _fail(str(e))
+        fail(str(e))
     st = Table(title="suites (-w SUITE/ENTRY; workloads/suites/*.toml)")
     st.add_column("suite")
     st.add_column("description")
     st.add_column("entries")
     for name, desc, labels in rows:
         st.add_row(name, desc, ", ".join(labels))
-    _out().print(st)
+    out().print(st)
 
 
 def main() -> None:

@@ -14,14 +14,13 @@ Errors are one clean line on stderr and exit status 2.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from vmgym._console import err, fail, out
 from workloads import traces
 from workloads.model import WorkloadError
 
@@ -29,7 +28,6 @@ trace_app = typer.Typer(
     no_args_is_help=True,
     help="Record, summarise and convert memory-reference traces (lackey, din, csv, oracleGeneral, …).",
 )
-_err = Console(stderr=True)
 
 PageSizeOpt = Annotated[
     int | None, typer.Option("--page-size", help="Page size in bytes [default: 4096, or the npz trace's].")
@@ -44,15 +42,6 @@ CollapseOpt = Annotated[
 FromOpt = Annotated[
     str | None, typer.Option("--from", help=f"Source format: {', '.join(traces.FORMATS)} [default: detect].")
 ]
-
-
-def _fail(msg: str) -> NoReturn:
-    _err.print(f"[red]error:[/red] {msg}", highlight=False, markup=True)
-    raise typer.Exit(2)
-
-
-def _out() -> Console:
-    return Console() if sys.stdout.isatty() else Console(width=120)
 
 
 def _source(path: str) -> Path:
@@ -88,8 +77,8 @@ def record_cmd(
     try:
         workload = record(command, target, page_size, max_refs=max_refs, skip_refs=skip_refs, quiet=quiet)
     except (WorkloadError, OSError) as e:
-        _fail(str(e))
-    _err.print(f"wrote {target}: {workload.description}", highlight=False)
+        fail(str(e))
+    err.print(f"wrote {target}: {workload.description}", highlight=False)
 
 
 @trace_app.command("info")
@@ -105,7 +94,7 @@ def info_cmd(
     try:
         summary = traces.info(_source(trace), fmt, page_size, collapse=collapse, max_refs=max_refs)
     except (WorkloadError, OSError) as e:
-        _fail(str(e))
+        fail(str(e))
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -144,7 +133,7 @@ def _print_info(s: dict) -> None:
         rows.append((f"LRU miss ratio, {int(frames):,} frames", f"{ratio:.4f}"))
     for key, value in rows:
         table.add_row(key, value)
-    _out().print(table)
+    out().print(table)
 
 
 @trace_app.command("convert")
@@ -165,5 +154,5 @@ def convert_cmd(
             _source(src), dst, to, src_fmt=fmt, page_size=page_size, collapse=collapse, max_refs=max_refs
         )
     except (WorkloadError, OSError) as e:
-        _fail(str(e))
-    _err.print(f"wrote {path} ({path.stat().st_size:,} bytes)", highlight=False)
+        fail(str(e))
+    err.print(f"wrote {path} ({path.stat().st_size:,} bytes)", highlight=False)
