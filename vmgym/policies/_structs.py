@@ -187,3 +187,24 @@ def heap_remove(heap, key, pos, size, idx, item):
         _sift_up(heap, key, pos, k, last, value)
     else:
         _sift_down(heap, key, pos, k, n, last, value)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def largest_key_evictable(st):
+    """The evictable frame with the largest key in the frame heap ``st.pol_f`` rows 0-2 (size ``pol_g[0]``).
+
+    The heap top if it is evictable, else a scan of all frames (ties: the
+    lowest frame), or -1. OPT's and LRU-K's victim.
+    """
+    if st.pol_g[0] > 0:
+        f = st.pol_f[0, 0]
+        if evictable(st, f):
+            return f
+    best = -1
+    best_key = 0
+    for f in range(st.frame_page.shape[0]):
+        k = st.pol_f[1, f]
+        if k >= 0 and evictable(st, f) and (best < 0 or st.pol_f[2, k] > best_key):
+            best = f
+            best_key = st.pol_f[2, k]
+    return best

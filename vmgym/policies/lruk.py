@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from vmgym.policies._structs import heap_remove, heap_set
+from vmgym.policies._structs import heap_remove, heap_set, largest_key_evictable
 from vmgym.policies.base import Policy, PolicyError, register
-from vmgym.sim.frames import evictable
 
 KERNEL_ID = 11
 # pol_p rows 0..K-1: HIST(g, 1..K), the trace positions of the page's K most recent references,
@@ -71,18 +70,7 @@ def on_page_free(st, g):
 @njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The evictable frame with the largest backward K-distance (heap top, else a scan)."""
-    if st.pol_g[0] > 0:
-        f = st.pol_f[0, 0]
-        if evictable(st, f):
-            return f
-    best = -1
-    best_key = 0
-    for f in range(st.frame_page.shape[0]):
-        k = st.pol_f[1, f]
-        if k >= 0 and evictable(st, f) and (best < 0 or st.pol_f[2, k] > best_key):
-            best = f
-            best_key = st.pol_f[2, k]
-    return best
+    return largest_key_evictable(st)
 
 
 @register

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from numba import njit
 
-from vmgym.policies._structs import heap_remove, heap_set
+from vmgym.policies._structs import heap_remove, heap_set, largest_key_evictable
 from vmgym.policies.base import Policy, register
 from vmgym.sim import state as S
-from vmgym.sim.frames import evictable
 
 KERNEL_ID = 4
 # pol_f rows 0: heap (frames), 1: a frame's position in the heap, 2: the key (next use) at each heap
@@ -63,18 +62,7 @@ def on_remove(st, f, evicted):
 @njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The evictable frame whose next use is furthest (heap top, else a scan)."""
-    if st.pol_g[0] > 0:
-        f = st.pol_f[0, 0]
-        if evictable(st, f):
-            return f
-    best = -1
-    best_key = -1
-    for f in range(st.frame_page.shape[0]):
-        k = st.pol_f[1, f]
-        if k >= 0 and evictable(st, f) and st.pol_f[2, k] > best_key:
-            best = f
-            best_key = st.pol_f[2, k]
-    return best
+    return largest_key_evictable(st)
 
 
 @register
