@@ -13,7 +13,10 @@ int64 next_access_vtime, the latter precomputed so that Belady works), opened wi
 ``TraceReader(path, TraceType.ORACLE_GENERAL_TRACE)``, and each run is
 ``cache.process_trace(reader)`` (-> ``c_process_trace``: reader reset + read/get loop in C) on a
 freshly built cache. Rates are marginal: file writing, reader opening and cache construction are
-outside the timer; one warm-up run, then the best of ``--repeat``.
+outside the timer; one warm-up run each, then ``--repeat`` rounds. Where both sides have the policy,
+each round runs vmgym once and libCacheSim once, back to back, so that both see the same machine
+load (this VM's speed drifts by 2x within minutes): the table gives each side's best run, the ratio
+of the bests, and the median over rounds of the ratio within a round.
 
     .venv/bin/python benchmarks/bench_libcachesim.py [--refs 1000000] [--frames 1000] [--repeat 5]
         [--policies all] [--full lru,fifo,clock,opt]
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +37,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import libcachesim as lcs  # noqa: E402
-from bench_sim import bench, best, multi_process, zipf_pages  # noqa: E402
+from bench_sim import bench, multi_process, zipf_pages  # noqa: E402
 from libcachesim.libcachesim_python import CAR_init  # noqa: E402
 
-from vmgym import MachineConfig  # noqa: E402
+from vmgym import MachineConfig, Simulator  # noqa: E402
 from vmgym.compare import parse_policies  # noqa: E402
 from workloads import Workload  # noqa: E402
 
@@ -84,13 +89,28 @@ def write_oracle_general(pages: np.ndarray, path: str) -> None:
     rec.tofile(path)
 
 
-def bench_lcs(reader: lcs.TraceReader, make, frames: int, hashpower: int, repeat: int) -> tuple[float, float]:
-    """Best ``process_trace`` time over ``repeat`` fresh caches (after one warm-up) and the miss ratio."""
+def bench_paired(
+    workload, config, policy: str, reader: lcs.TraceReader, make, frames: int, hashpower: int, repeat: int
+):
+    """``repeat`` rounds of one vmgym run then one libCacheSim run, after one warm-up each.
+
+    Returns (vmgym times, libCacheSim times, vmgym stats, libCacheSim miss ratio). Simulators and caches
+    are built outside the timer.
+    """
+    Simulator(workload, config, policy).run()  # warm-up: compile / load the numba cache
     make(frames, hashpower).process_trace(reader)  # warm-up: page in the mmap'd trace
-    caches = [make(frames, hashpower) for _ in range(repeat)]
-    it = iter(caches)
-    run_t, (miss_ratio, _byte_miss_ratio) = best(lambda: next(it).process_trace(reader), repeat)
-    return run_t, miss_ratio
+    vm_t, lcs_t = [], []
+    stats = miss_ratio = None
+    for _ in range(repeat):
+        sim = Simulator(workload, config, policy)
+        t = time.perf_counter()
+        stats = sim.run()
+        vm_t.append(time.perf_counter() - t)
+        cache = make(frames, hashpower)
+        t = time.perf_counter()
+        miss_ratio, _byte_miss_ratio = cache.process_trace(reader)
+        lcs_t.append(time.perf_counter() - t)
+    return vm_t, lcs_t, stats, miss_ratio
 
 
 def main() -> None:
@@ -101,7 +121,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.9)
     ap.add_argument("--policies", default="all", help="comma-separated vmgym policy names, or 'all'")
     ap.add_argument("--full", default="lru,fifo,clock,opt", help="policies also run in the full MMU config")
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=5, help="rounds (vmgym and libCacheSim once each)")
     ap.add_argument("--hashpower", type=int, default=16, help="libCacheSim 2^k hash buckets (default 24)")
     args = ap.parse_args()
 
@@ -121,42 +141,47 @@ def main() -> None:
         assert reader.get_num_of_req() == n
         print(
             f"trace: Zipf({args.alpha}) {n:,} refs over {args.pages:,} pages, {args.frames:,} frames; "
-            f"libcachesim {lcs.__version__}; best of {args.repeat}, M req/s = marginal run rate\n"
+            f"libcachesim {lcs.__version__}; {args.repeat} rounds, M req/s = marginal run rate (best run); "
+            "lean / lcs: ratio of the bests, and the median of the per-round ratios\n"
         )
         print(
             "| policy | libCacheSim | vmgym lean M req/s | vmgym full M req/s | libCacheSim M req/s "
-            "| lean / lcs | vmgym miss ratio | lcs miss ratio | Δ misses |"
+            "| lean / lcs | median per round | vmgym miss ratio | lcs miss ratio | Δ misses |"
         )
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         notes = []
         for policy in parse_policies(args.policies):
-            _, run_t, stats = bench(lean, lean_cfg, policy, args.repeat)
-            lean_rate = n / run_t
-            vm_mr = stats.misses / n
-            full_col = "–"
-            if policy in full_set:
-                _, full_t, _ = bench(full, full_cfg, policy, args.repeat)
-                full_col = f"{n / full_t / 1e6:.2f}"
-            lcs_cols = ["–", "–", "–", "–", "–"]
             make = LCS_POLICIES.get(policy)
-            if make is not None:
-                lcs_t, lcs_mr = bench_lcs(reader, make, args.frames, args.hashpower, args.repeat)
-                lcs_rate = n / lcs_t
+            lcs_cols = ["–", "–", "–", "–", "–", "–"]
+            if make is None:
+                _, run_t, stats = bench(lean, lean_cfg, policy, args.repeat)
+            else:
+                vm_t, lcs_t, stats, lcs_mr = bench_paired(
+                    lean, lean_cfg, policy, reader, make, args.frames, args.hashpower, args.repeat
+                )
+                run_t = min(vm_t)
+                lcs_rate = n / min(lcs_t)
+                paired = statistics.median(lt / vt for vt, lt in zip(vm_t, lcs_t, strict=True))
                 lcs_misses = round(lcs_mr * n)
                 delta = stats.misses - lcs_misses
                 label = LCS_LABEL.get(policy, make(args.frames, args.hashpower).cache_name)
                 lcs_cols = [
                     label,
                     f"{lcs_rate / 1e6:.2f}",
-                    f"{lean_rate / lcs_rate:.2f}x",
+                    f"{n / run_t / lcs_rate:.2f}x",
+                    f"{paired:.2f}x",
                     f"{lcs_mr:.4f}",
                     f"{delta:+,}",
                 ]
                 if policy in MUST_AGREE and delta != 0:
                     notes.append(f"{policy}: vmgym {stats.misses:,} misses vs libCacheSim {lcs_misses:,}")
+            full_col = "–"
+            if policy in full_set:
+                _, full_t, _ = bench(full, full_cfg, policy, args.repeat)
+                full_col = f"{n / full_t / 1e6:.2f}"
             print(
-                f"| {policy} | {lcs_cols[0]} | {lean_rate / 1e6:.2f} | {full_col} | {lcs_cols[1]} "
-                f"| {lcs_cols[2]} | {vm_mr:.4f} | {lcs_cols[3]} | {lcs_cols[4]} |",
+                f"| {policy} | {lcs_cols[0]} | {n / run_t / 1e6:.2f} | {full_col} | {lcs_cols[1]} "
+                f"| {lcs_cols[2]} | {lcs_cols[3]} | {stats.misses / n:.4f} | {lcs_cols[4]} | {lcs_cols[5]} |",
                 flush=True,
             )
         del reader  # the Reader closes itself; an explicit close() double-frees at exit
