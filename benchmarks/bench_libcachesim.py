@@ -124,6 +124,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="rounds (vmgym and libCacheSim once each)")
     ap.add_argument("--hashpower", type=int, default=16, help="libCacheSim 2^k hash buckets (default 24)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, got {args.repeat}")
 
     n = args.refs
     pages = zipf_pages(args.pages, n, args.alpha, seed=42)
