@@ -27,7 +27,7 @@ def test_each_policy_has_its_own_flow_and_shares_the_rare_paths():
 
 
 # A policy defined here, outside vmgym: evict the page loaded most recently (LIFO).
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     best, best_in = -1, -1
     for f in range(st.frame_page.shape[0]):
@@ -72,7 +72,7 @@ def test_a_policy_outside_the_package_plugs_in_without_core_changes():
 def test_hooks_with_the_wrong_signature_are_named():
     mod = types.ModuleType("bad_policy_module")
 
-    @njit(cache=False, forceinline=True, _nrt=False)
+    @njit(cache=False, inline="always", _nrt=False)
     def on_hit(st, f):
         pass
 

@@ -72,7 +72,7 @@ def _below(ctl, m):
     return np.int64(z % np.uint64(m))
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _tail(st, key, count, cand, n):
     """Append the ``count`` evictable frames with the smallest ``key`` (ties: lower frame), oldest first."""
     m = 0
@@ -91,7 +91,7 @@ def _tail(st, key, count, cand, n):
     return n + m
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _taken(cand, n, f):
     for j in range(n):
         if cand[j] == f:
@@ -99,7 +99,7 @@ def _taken(cand, n, f):
     return False
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _random(st, count, ctl, cand, n):
     """Append up to ``count`` distinct evictable frames drawn uniformly (not already chosen)."""
     frames = st.frame_page.shape[0]
@@ -121,7 +121,7 @@ def _random(st, count, ctl, cand, n):
     return n
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _clock(st, count, ctl, cand):
     """The first ``count`` evictable frames sweeping from the clock hand."""
     frames = st.frame_page.shape[0]

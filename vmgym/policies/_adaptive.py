@@ -24,7 +24,7 @@ from numba import njit
 from vmgym.sim import state as S
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def faulting_page(st):
     """Page id of the fault in progress (see the module docstring), or -1."""
     pos = st.sc[S.SC_POS]
@@ -41,19 +41,19 @@ def faulting_page(st):
     return g
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def get_real(slots, k):
     """The float stored by :func:`set_real` at ``slots[k]``."""
     return slots.view(np.float64)[k]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def set_real(slots, k, x):
     """Store float ``x`` exactly in int64 slot ``slots[k]`` (its bit pattern; ``slots`` is contiguous)."""
     slots.view(np.float64)[k] = x
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def forget_pending(st, keep, slot, mark):
     """Forget the mark of a fault that never completed (ARC's ADAPTED, 2Q's FAULTING).
 

@@ -61,7 +61,7 @@ def dll_move_front(rows, heads, r, h, x):
         dll_push_front(rows, heads, r, h, x)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def leave_tagged(st, f, tag_a, head_a, count_a, tag_b, head_b, count_b):
     """Unlink frame ``f`` from the frame list its tag ``st.pol_f[2, f]`` names and clear the tag.
 
@@ -84,7 +84,7 @@ def leave_tagged(st, f, tag_a, head_a, count_a, tag_b, head_b, count_b):
     return tag
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def push_ghost(st, g, head, count, tag):
     """Page ``g`` (just evicted) becomes the newest of ghost list ``head`` (``st.pol_p`` rows 0/1), tagged.
 
@@ -99,7 +99,7 @@ def push_ghost(st, g, head, count, tag):
 # Indexed binary max-heap over frames: heap[k] = frame, pos[f] = index or -1, key[f].
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def oldest_evictable(st, h):
     """The evictable frame nearest the tail (oldest end) of frame list ``h``, or -1.
 
@@ -121,7 +121,7 @@ def oldest_evictable(st, h):
 # number of items.
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _place(heap, key, pos, k, item, value):
     heap[k] = item
     key[k] = value
@@ -156,7 +156,7 @@ def _sift_down(heap, key, pos, k, n, item, value):
     _place(heap, key, pos, k, item, value)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def heap_set(heap, key, pos, size, idx, item, value):
     """Insert ``item`` with ``value``, or change its key."""
     k = pos[item]
@@ -170,7 +170,7 @@ def heap_set(heap, key, pos, size, idx, item, value):
         _sift_down(heap, key, pos, k, size[idx], item, value)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def heap_remove(heap, key, pos, size, idx, item):
     """Remove ``item`` if present."""
     k = pos[item]
@@ -189,7 +189,7 @@ def heap_remove(heap, key, pos, size, idx, item):
         _sift_down(heap, key, pos, k, n, last, value)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def largest_key_evictable(st):
     """The evictable frame with the largest key in the frame heap ``st.pol_f`` rows 0-2 (size ``pol_g[0]``).
 

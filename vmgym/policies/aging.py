@@ -47,14 +47,14 @@ def _tick(st):
     list_resort(st.pol_f, st.pol_g, st.frame_in)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Access ``i`` completed: tick if due."""
     if tick_due(st.pol_g, 0, i):
         _tick(st)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f`` (register 0, R bit set by the faulting access); tick if due."""
     st.pol_f[0, f] = 0

@@ -56,7 +56,7 @@ IN_B1, IN_B2 = 1, 2
 ADAPTED = 4
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Case I: the page in frame ``f`` moves to the MRU end of T2."""
     if pol_f[2, f] == IN_T1:
@@ -69,7 +69,7 @@ def on_hit(st, pol_f, pol_g, f, g, i):
         dll_move_front(pol_f, pol_g, 0, T2, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _adapted(st, ghost):
     """The target p after a hit in B1 (``ghost == IN_B1``) or B2, x still on its list."""
     c = st.frame_page.shape[0]
@@ -83,7 +83,7 @@ def _adapted(st, ghost):
     return max(p - d, 0.0)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _lru_evictable(st, first, second):
     """The least recently used evictable frame of list ``first`` (T1 or T2), else of ``second``, or -1."""
     h = first
@@ -97,7 +97,7 @@ def _lru_evictable(st, first, second):
     return -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _replace_from(st, in_b2, p):
     """REPLACE(x, p)'s list: T1 if |T1| exceeds p (or equals it and x is in B2), else T2.
 
@@ -110,7 +110,7 @@ def _replace_from(st, in_b2, p):
     return T2, T1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Adapt p on a ghost hit of the faulting page, then REPLACE (or Case IV(A)'s LRU of T1).
 
@@ -139,7 +139,7 @@ def victim(st):
     return f
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def drop_lru_ghost(st, h, n):
     """Delete the LRU page of ghost list ``h`` (B1 or B2; size slot ``n``), if any; return it (-1: none).
 
@@ -153,7 +153,7 @@ def drop_lru_ghost(st, h, n):
     return g
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _drop_lru_ghost(st, h, n):
     """:func:`drop_lru_ghost`, forgetting a pending adaptation of that page."""
     g = drop_lru_ghost(st, h, n)
@@ -161,7 +161,7 @@ def _drop_lru_ghost(st, h, n):
         st.pol_g[PENDING] = -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves T1/T2; an evicted page becomes the MRU page of B1/B2."""
     lst = leave_tagged(st, f, IN_T1, T1, N_T1, IN_T2, T2, N_T2)
@@ -171,7 +171,7 @@ def on_remove(st, f, evicted):
         push_ghost(st, st.frame_page[f], B2, N_B2, IN_B2)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` was fetched into frame ``f``: to T2 from a ghost list, else Case IV and T1."""
     pend = st.pol_g[PENDING]
@@ -206,7 +206,7 @@ def on_insert(st, f, g, i):
     st.pol_f[2, f] = IN_T2
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def forget_ghost(st, g):
     """Drop page ``g`` from B1/B2 if it is there (shared with CAR)."""
     ghost = st.pol_p[2, g] & 3
@@ -219,7 +219,7 @@ def forget_ghost(st, g):
     st.pol_p[2, g] = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: drop it from B1/B2."""
     forget_ghost(st, g)

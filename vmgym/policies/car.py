@@ -53,13 +53,13 @@ KERNEL_ID = 21
 # (the list and size slots are ARC's: the constants below come from vmgym.policies.arc)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Cache hit: set the page's reference bit."""
     pol_f[3, f] = 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """``replace()``: sweep T1 if |T1| >= max(1, p), else T2, until a page with a clear bit.
 
@@ -110,14 +110,14 @@ def victim(st):
             dll_move_front(st.pol_f, st.pol_g, 0, T2, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves its clock (bit cleared); an evicted page becomes the MRU of B1/B2, as in ARC."""
     st.pol_f[3, f] = 0
     _arc_on_remove(st, f, evicted)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Cache miss of page ``g`` (now in frame ``f``): directory replacement, then insertion."""
     c = st.frame_page.shape[0]
@@ -150,7 +150,7 @@ def on_insert(st, f, g, i):
     st.pol_f[3, f] = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: drop it from B1/B2."""
     forget_ghost(st, g)

@@ -15,14 +15,14 @@ KERNEL_ID = 3
 # pol_g 0: hand (a frame index); 1: whether a new page keeps its reference bit
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f``: by default it starts with its reference bit clear."""
     if st.pol_g[1] == 0:
         test_and_clear_referenced(st, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Sweep from the hand: clear set reference bits; evict the first frame found clear."""
     n = st.frame_page.shape[0]

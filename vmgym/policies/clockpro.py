@@ -170,13 +170,13 @@ def _run_hand_test(pp, pg, limit):
         pg[G_TEST] = nx
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Page ``g`` was referenced: set its reference bit."""
     st.pol_p[R_FL, g] |= F_REF
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` was loaded after a fault (HAND_cold has already made room)."""
     pp = st.pol_p
@@ -199,7 +199,7 @@ def on_insert(st, f, g, i):
     _run_hand_test(pp, pg, pg[G_NRMAX])
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` is emptied: an evicted cold page in test stays as a non-resident cold page."""
     pp = st.pol_p
@@ -222,7 +222,7 @@ def on_remove(st, f, evicted):
     pp[R_FL, g] = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: drop it if it is a non-resident cold page."""
     pp = st.pol_p

@@ -16,19 +16,19 @@ KERNEL_ID = 1
 # pol_f rows 0/1: prev/next of the insertion-order list; pol_g 0/1: head (newest), tail (oldest)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f``: newest in the queue."""
     dll_push_front(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` was emptied (evicted or freed)."""
     dll_remove(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The oldest evictable frame, or -1."""
     return oldest_evictable(st, 0)

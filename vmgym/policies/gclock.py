@@ -26,20 +26,20 @@ KERNEL_ID = 30
 # pol_f 0: counter. pol_g 0: hand (a frame index); 1: maximum count (2**bits - 1); 2: count of a new page
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f``: its counter starts at ``insert_count``."""
     st.pol_f[0, f] = st.pol_g[2]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Frame ``f`` was referenced: count it, up to the maximum."""
     if pol_f[0, f] < pol_g[1]:
         pol_f[0, f] += 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Sweep from the hand decrementing non-zero counters; evict the first frame found at zero.
 

@@ -23,7 +23,7 @@ from numba.core.registry import CPUDispatcher
 EXTERNAL = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Reference ``i`` touched page ``g``, resident in frame ``f``, without loading it.
 
@@ -32,12 +32,12 @@ def on_hit(st, pol_f, pol_g, f, g, i):
     """
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` was loaded into frame ``f`` by reference ``i`` (the position is ``st.sc[SC_POS]``)."""
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` is being emptied: ``evicted`` (replacement) or freed (exit, munmap).
 
@@ -45,7 +45,7 @@ def on_remove(st, f, evicted):
     """
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` stops existing (its last mapping went away) and may be reused.
 
@@ -53,12 +53,12 @@ def on_page_free(st, g):
     """
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_meta(st, f):
     """The set of PTEs mapping frame ``f``'s page changed (fork, copy-on-write, unmap)."""
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The policy's victim among evictable frames, or -1 if it has none.
 

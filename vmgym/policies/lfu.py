@@ -84,7 +84,7 @@ def _item_unlink(pf, b, x):
         pf[ITAIL, b] = prv
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f``: frequency 1, most recent of its bucket."""
     pf = st.pol_f
@@ -100,7 +100,7 @@ def on_insert(st, f, g, i):
     _item_push(pf, b, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pf, pg, f, g, i):
     """Frame ``f`` was referenced: one more use, most recent among its new frequency."""
     b = pf[BUCKET, f]
@@ -124,7 +124,7 @@ def on_hit(st, pf, pg, f, g, i):
     _item_push(pf, nb, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` was emptied: drop it (and its bucket if that empties)."""
     pf = st.pol_f
@@ -135,7 +135,7 @@ def on_remove(st, f, evicted):
     pf[BUCKET, f] = -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The LRU evictable frame of the lowest-frequency bucket that has one, or -1."""
     pf = st.pol_f

@@ -37,7 +37,7 @@ INACTIVE, ACTIVE = 1, 2
 MAX_RATIO = 1000
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A new page goes to the inactive head; by default its accessed bit is cleared (use-once)."""
     dll_push_front(st.pol_f, st.pol_g, 0, INACT, f)
@@ -47,7 +47,7 @@ def on_insert(st, f, g, i):
         test_and_clear_referenced(st, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves its list."""
     q = st.pol_f[2, f]
@@ -70,7 +70,7 @@ def _to_list(pf, pg, f, src, dst, n_src, n_dst, tag):
     pf[2, f] = tag
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Refill the inactive list, then reclaim from its tail; referenced pages are promoted, not taken.
 

@@ -61,7 +61,7 @@ NONE, LIR, HIR, NRHIR = 0, 1, 2, 3
 G_S, G_Q, G_LLIRS, G_NLIR, G_NNR, G_NRMAX, G_TICK, G_SKIP, G_LAST = 0, 2, 4, 5, 6, 7, 8, 9, 10
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _push_s(pp, pg, g):
     """Put page ``g`` on top of S (moving it if already there)."""
     if pp[R_INS, g]:
@@ -73,13 +73,13 @@ def _push_s(pp, pg, g):
     pp[R_STAMP, g] = pg[G_TICK]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _leave_s(pp, pg, g):
     dll_remove(pp, pg, R_S, G_S, g)
     pp[R_INS, g] = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _forget_nr(pp, pg, g):
     """Drop the non-resident HIR page ``g`` from S and the heap: no history left."""
     heap_remove(pp[R_HEAP], pp[R_HKEY], pp[R_HPOS], pg, G_NNR, g)
@@ -98,7 +98,7 @@ def _prune_from(pp, pg, t):
         t = pg[G_S + 1]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _prune(pp, pg):
     """Stack pruning: remove HIR pages from the bottom of S until an LIR page is there.
 
@@ -109,7 +109,7 @@ def _prune(pp, pg):
         _prune_from(pp, pg, t)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _balance(pp, pg):
     """While there are more than Llirs LIR pages, the bottom LIR page of S becomes resident HIR (end of Q)."""
     while pg[G_NLIR] > pg[G_LLIRS]:
@@ -121,7 +121,7 @@ def _balance(pp, pg):
         _prune(pp, pg)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _trim(pp, pg, limit):
     """Forget the non-resident HIR pages deepest in S while there are more than ``limit``."""
     if pg[G_NRMAX] < 0:
@@ -131,7 +131,7 @@ def _trim(pp, pg, limit):
     _prune(pp, pg)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Cases 1 and 2: a reference to resident page ``g``."""
     pp = st.pol_p
@@ -159,7 +159,7 @@ def on_hit(st, pol_f, pol_g, f, g, i):
             _prune(pp, pg)  # only does something when there is no LIR page at all
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Case 3, after the eviction: page ``g`` was loaded."""
     pp = st.pol_p
@@ -184,7 +184,7 @@ def on_insert(st, f, g, i):
     _trim(pp, pg, pg[G_NRMAX])
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` is emptied: its page leaves Q (or the LIR set).
 
@@ -213,7 +213,7 @@ def on_remove(st, f, evicted):
     _prune(pp, pg)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: forget its non-resident history."""
     pp = st.pol_p
@@ -225,7 +225,7 @@ def on_page_free(st, g):
         _prune(pp, pg)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The front of Q, skipping unevictable pages; if none, the evictable LIR page deepest in S."""
     pp = st.pol_p

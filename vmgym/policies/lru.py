@@ -23,7 +23,7 @@ on_remove = fifo.on_remove
 victim = fifo.victim
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Frame ``f`` was referenced: most recently used."""
     dll_move_front(pol_f, pol_g, 0, 0, f)

@@ -35,7 +35,7 @@ KERNEL_ID = 11
 _INF_BASE = 1 << 61  # key of a page with fewer than K references: _INF_BASE - HIST(g, 1)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Reference ``i`` touched page ``g`` (resident in frame ``f``): shift its history, update its key."""
     hist = st.pol_p
@@ -48,26 +48,26 @@ def on_insert(st, f, g, i):
     heap_set(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f, key)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """A hit updates the history like a load."""
     on_insert(st, f, g, i)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` was emptied; its page's history stays."""
     heap_remove(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: forget its history."""
     for r in range(st.pol_g[1]):
         st.pol_p[r, g] = -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The evictable frame with the largest backward K-distance (heap top, else a scan)."""
     return largest_key_evictable(st)

@@ -41,7 +41,7 @@ HEADS = 3
 COUNTS = HEADS + 2 * MAX_GENS
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page loaded by a fault joins the youngest generation (with the accessed bit the fault set)."""
     pg = st.pol_g
@@ -52,7 +52,7 @@ def on_insert(st, f, g, i):
     pg[COUNTS + k] += 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves its generation."""
     pg = st.pol_g
@@ -87,7 +87,7 @@ def _age(st):
     pg[MAX_SEQ] = new
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Retire empty old generations, age while fewer than ``gens`` exist, evict from the oldest's tail.
 

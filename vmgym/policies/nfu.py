@@ -37,7 +37,7 @@ KERNEL_ID = 13
 #   4: last frame with counter 0 on the list (-1: none)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def tick_due(pol_g, r, i):
     """True if access ``i`` reached the next tick ``pol_g[r]`` (advanced by the period ``pol_g[r + 1]``)."""
     if i < pol_g[r]:
@@ -187,14 +187,14 @@ def _tick(st):
     list_resort(st.pol_f, st.pol_g, st.frame_in)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Access ``i`` completed: tick if due."""
     if tick_due(st.pol_g, 0, i):
         _tick(st)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f`` (counter 0, R bit set by the faulting access); tick if due."""
     st.pol_f[0, f] = 0
@@ -222,13 +222,13 @@ def list_remove(pol_f, pol_g, f):
         pol_g[4] = p
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves the order list."""
     list_remove(st.pol_f, st.pol_g, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The evictable frame with the smallest counter (ties: loaded earliest, then lowest index), or -1.
 

@@ -219,7 +219,7 @@ def _scan_pick(st, low, r):
     return -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Frame ``f`` joins its class (re-read the previous load: its access has completed); tick if due."""
     pol_g = st.pol_g
@@ -230,7 +230,7 @@ def on_insert(st, f, g, i):
         _tick(st)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """R is set (M too if a write): move ``f`` up to class 2 or 3 unless there or pinned; tick if due."""
     c = 3 if st.page_dirty[g] != 0 else 2
@@ -240,19 +240,19 @@ def on_hit(st, pol_f, pol_g, f, g, i):
         _tick(st)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves its class."""
     _move(st.pol_f, st.pol_g, f, ABSENT)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_meta(st, f):
     """A mapping of ``f``'s page came or went (R may have changed with it, pins too): re-read it."""
     _refresh(st, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """A random evictable frame of the lowest nonempty class, or -1.
 

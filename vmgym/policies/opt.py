@@ -18,7 +18,7 @@ KERNEL_ID = 4
 #   position (_structs' indexed heap); pol_g 0: heap size
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def page_next_use(st, g):
     """Trace position of the next reference to page ``g`` through any mapping (INF: never)."""
     n_static = st.cfg[S.CF_N_STATIC]
@@ -35,31 +35,31 @@ def page_next_use(st, g):
     return best
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Reference ``i`` touched page ``g`` in frame ``f`` (the flow advanced its key): re-key it."""
     heap_set(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f, page_next_use(st, g))
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """A hit is an access like a load: advance the page's next use."""
     on_insert(st, f, g, i)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_meta(st, f):
     """The mappings of frame ``f``'s page changed: recompute its next use."""
     heap_set(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f, page_next_use(st, st.frame_page[f]))
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` was emptied."""
     heap_remove(st.pol_f[0], st.pol_f[2], st.pol_f[1], st.pol_g, 0, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The evictable frame whose next use is furthest (heap top, else a scan)."""
     return largest_key_evictable(st)

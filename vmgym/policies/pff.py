@@ -42,7 +42,7 @@ on_hit = lru.on_hit
 on_remove = lru.on_remove
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _fault(pg, t):
     """PFF's decision at the fault at position ``t`` (once per fault)."""
     cur = pg[CUR]
@@ -54,14 +54,14 @@ def _fault(pg, t):
     pg[CUR] = t
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page was loaded by the fault at ``i`` (PFF's decision is made here if no victim was needed)."""
     lru.on_insert(st, f, g, i)
     _fault(st.pol_g, i)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """A released page, else one unused since the previous fault (first from the hand), else the LRU page."""
     pg = st.pol_g

@@ -23,7 +23,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def splitmix64(pol_g, r):
     """Advance the splitmix64 state in ``pol_g[r]`` and return the next 64-bit output (uint64)."""
     z = np.uint64(pol_g[r]) + _GOLDEN
@@ -33,13 +33,13 @@ def splitmix64(pol_g, r):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def below(pol_g, r, m):
     """A draw in ``[0, m)``: the next output modulo ``m`` (``m`` >= 1)."""
     return np.int64(splitmix64(pol_g, r) % np.uint64(m))
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """A uniformly random evictable frame, or -1.
 

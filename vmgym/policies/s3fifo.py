@@ -48,14 +48,14 @@ IN_S, IN_M = 1, 2
 FREQ_MAX = 3
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Cache hit: frequency + 1, capped at 3."""
     if pol_f[3, f] < FREQ_MAX:
         pol_f[3, f] += 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _evict_s(st):
     """evictS: promote tail pages with freq >= threshold to M; the first other evictable one is the victim.
 
@@ -78,7 +78,7 @@ def _evict_s(st):
     return -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _evict_m(st):
     """evictM: FIFO-reinsertion with the 2-bit counter; the first evictable tail page with freq 0.
 
@@ -101,7 +101,7 @@ def _evict_m(st):
     return -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """EVICT: from S while |S| >= its share, else from M; the other queue if that one has no victim."""
     if st.pol_g[N_S] >= st.pol_g[S_SHARE]:
@@ -115,7 +115,7 @@ def victim(st):
     return f
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves S or M; a page evicted from S enters G (dropping G's oldest when full)."""
     q = leave_tagged(st, f, IN_S, S_, N_S, IN_M, M_, N_M)
@@ -131,7 +131,7 @@ def on_remove(st, f, evicted):
             st.pol_p[2, z] = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` (now in frame ``f``), freq 0: to the head of M if its id is in G (leaving G), else S."""
     if st.pol_p[2, g]:
@@ -148,7 +148,7 @@ def on_insert(st, f, g, i):
     st.pol_f[3, f] = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: drop it from G."""
     if st.pol_p[2, g]:

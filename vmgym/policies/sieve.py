@@ -28,20 +28,20 @@ KERNEL_ID = 16
 #   2: visited bit. pol_g 0/1: head (newest), tail (oldest); 2: hand (-1: null, i.e. the tail).
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f``: at the head, not visited."""
     dll_push_front(st.pol_f, st.pol_g, 0, 0, f)
     st.pol_f[2, f] = 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """Frame ``f`` was referenced: visited."""
     pol_f[2, f] = 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` was emptied; a hand pointing at it moves to its predecessor (toward the head)."""
     if st.pol_g[2] == f:
@@ -49,7 +49,7 @@ def on_remove(st, f, evicted):
     dll_remove(st.pol_f, st.pol_g, 0, 0, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """Algorithm 1's sweep from the hand: clear visited bits, stop at the first unvisited frame.
 

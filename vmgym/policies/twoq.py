@@ -49,14 +49,14 @@ IN_A1OUT = 1
 FAULTING = 2  # the page was on A1out when its (not yet completed) fault started
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_hit(st, pol_f, pol_g, f, g, i):
     """A hit in Am moves the page to the head of Am; a hit in A1in changes nothing."""
     if pol_f[2, f] == IN_AM:
         dll_move_front(pol_f, pol_g, 0, AM, f)
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """reclaimfor(X) without a free slot: the tail of A1in if |A1in| > Kin, else the tail of Am."""
     x = faulting_page(st)
@@ -75,7 +75,7 @@ def victim(st):
     return f
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_remove(st, f, evicted):
     """Frame ``f`` leaves its queue; a page paged out of A1in is remembered on A1out."""
     q = leave_tagged(st, f, IN_A1IN, A1IN, N_A1IN, IN_AM, AM, -1)
@@ -88,7 +88,7 @@ def on_remove(st, f, evicted):
             st.pol_p[2, z] &= ~IN_A1OUT
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` (now in frame ``f``): to the head of Am if it was on A1out, else of A1in."""
     forget_pending(st, g, PENDING, FAULTING)
@@ -108,7 +108,7 @@ def on_insert(st, f, g, i):
         st.pol_f[2, f] = IN_A1IN
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_page_free(st, g):
     """Page id ``g`` no longer exists: drop it from A1out."""
     if st.pol_p[2, g] & IN_A1OUT:

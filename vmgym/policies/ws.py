@@ -43,7 +43,7 @@ on_remove = lru.on_remove
 MAX_WINDOW = 1 << 62
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def first_before(st, hand_slot, bound):
     """From the hand in ``pol_g[hand_slot]``, the first evictable frame last accessed before ``bound``.
 
@@ -64,7 +64,7 @@ def first_before(st, hand_slot, bound):
     return -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """The first evictable frame from the hand outside the working set, else the LRU evictable frame."""
     f = lru.victim(st)  # the evictable frame nearest the LRU end

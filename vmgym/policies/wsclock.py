@@ -42,14 +42,14 @@ KERNEL_ID = 40
 HAND, TAU = 0, 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """A page entered frame ``f`` at position ``i``: its time of last use (R is set by the access)."""
     st.pol_f[0, f] = i
     st.pol_f[1, f] = -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def victim(st):
     """One revolution of the hand; an old clean page ends it, else the fallbacks of the module docstring."""
     n = st.frame_page.shape[0]

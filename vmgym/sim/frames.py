@@ -12,7 +12,7 @@ from numba import njit
 from vmgym.sim import state as S
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def needs_new_slot(st, f):
     """True if evicting frame ``f`` must allocate a swap slot (no valid backing copy)."""
     g = st.frame_page[f]
@@ -21,7 +21,7 @@ def needs_new_slot(st, f):
     return st.page_dirty[g] != 0 or st.frame_ver[f] != 0
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def evictable(st, f):
     """True if frame ``f`` holds a page that may be evicted now.
 
@@ -46,7 +46,7 @@ def evictable(st, f):
     return True
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def referenced(st, f):
     """True if any PTE mapping the page in frame ``f`` has its accessed bit set."""
     p = st.page_rmap[st.frame_page[f]]
@@ -57,7 +57,7 @@ def referenced(st, f):
     return False
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def test_and_clear_referenced(st, f):
     """Clear the accessed bit in every PTE mapping frame ``f``'s page; return whether any was set."""
     p = st.page_rmap[st.frame_page[f]]
@@ -71,7 +71,7 @@ def test_and_clear_referenced(st, f):
     return was
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def page_dirty(st, f):
     """True if the page in frame ``f`` has been written since it was last cleaned."""
     return st.page_dirty[st.frame_page[f]] != 0

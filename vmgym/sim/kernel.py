@@ -24,12 +24,8 @@ compiled with ``_nrt=False``. The state arrays are owned by the Python
 :class:`~vmgym.sim.state.SimState` for the whole run, so reference counting them
 buys nothing, and it cost an atomic instruction per array per inlined call: most
 of the time of a fault. The helpers on the per-reference and per-fault paths are
-``forceinline=True``: an ordinary call passing the state NamedTuple copies every
-array descriptor (~100 ns), so LLVM must inline them. Numba's own
-``inline="always"`` (inlining its IR before typing) gives the same machine code
-but types every call site again: a policy's flow compiled 20-30 % slower with it
-(Clock 29.6 -> 20.5 s, LIRS 44.4 -> 35.8 s cold). Rare paths (events,
-copy-on-write, OOM) stay calls.
+``inline="always"``: an ordinary call passing the state NamedTuple copies every
+array descriptor (~100 ns). Rare paths (events, copy-on-write, OOM) stay calls.
 """
 
 from __future__ import annotations
@@ -44,12 +40,12 @@ from vmgym.sim.frames import evictable, needs_new_slot
 # ---------------------------------------------------------------- TLB
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_base(st, p):
     return (st.pte_vpn[p] & (st.cfg[S.CF_TLB_SETS] - 1)) * st.cfg[S.CF_TLB_WAYS]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_lookup(st, p):
     """True on a TLB hit for PTE ``p`` (refreshes the entry's LRU stamp)."""
     base = _tlb_base(st, p)
@@ -61,7 +57,7 @@ def _tlb_lookup(st, p):
     return False
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_fill(st, p):
     """Cache PTE ``p`` after a walk, replacing an invalid or the LRU way of its set."""
     base = _tlb_base(st, p)
@@ -80,7 +76,7 @@ def _tlb_fill(st, p):
     st.tlb_stamp[best] = st.sc[S.SC_TLB_TICK]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _tlb_shootdown(st, p):
     """Invalidate the TLB entry of PTE ``p``, if any."""
     if st.cfg[S.CF_TLB_SETS] == 0:
@@ -102,14 +98,14 @@ def _tlb_flush_pid(st, pid):
 # ---------------------------------------------------------------- accounting
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _rss_add(st, pid, d):
     st.proc_stats[S.ST_RSS, pid] += d
     if st.proc_stats[S.ST_RSS, pid] > st.proc_stats[S.ST_PEAK_RSS, pid]:
         st.proc_stats[S.ST_PEAK_RSS, pid] = st.proc_stats[S.ST_RSS, pid]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _io(st, latency, write):
     """Queue one device operation; return its completion time."""
     start = st.sc[S.SC_IO_FREE]
@@ -125,7 +121,7 @@ def _io(st, latency, write):
     return done
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _wait_until(st, t):
     if t > st.sc[S.SC_TIME]:
         st.sc[S.SC_IO_STALL] += t - st.sc[S.SC_TIME]
@@ -135,20 +131,20 @@ def _wait_until(st, t):
 # ---------------------------------------------------------------- pages, frames, slots
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _alloc_frame(st):
     st.sc[S.SC_FREE_TOP] -= 1
     return st.free_stack[st.sc[S.SC_FREE_TOP]]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _charge(st, f, pid):
     """Charge frame ``f`` to process ``pid`` (local allocation counts frames per process)."""
     st.frame_owner[f] = pid
     st.proc_frames[pid] += 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _over_quota(st, pid):
     """True if ``pid`` holds its whole quota under local allocation (and no waiver is in force)."""
     return (
@@ -158,7 +154,7 @@ def _over_quota(st, pid):
     )
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _release_frame(st, f, evicted):
     hooks.on_remove(st, f, evicted)
     st.proc_frames[st.frame_owner[f]] -= 1
@@ -171,7 +167,7 @@ def _release_frame(st, f, evicted):
     st.sc[S.SC_FREE_TOP] += 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _fill(st, f, g, i):
     """Frame ``f`` now holds page ``g``, loaded at trace position ``i``: a fresh per-frame history."""
     st.page_frame[g] = f
@@ -182,7 +178,7 @@ def _fill(st, f, g, i):
     st.frame_gap[f] = -1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _free_slot(st, s):
     st.slot_page[s] = -1
     st.slot_free[st.sc[S.SC_SLOT_TOP]] = s
@@ -190,7 +186,7 @@ def _free_slot(st, s):
     st.sc[S.SC_SWAP_USED] -= 1
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _alloc_slot(st, g):
     st.sc[S.SC_SLOT_TOP] -= 1
     s = st.slot_free[st.sc[S.SC_SLOT_TOP]]
@@ -202,7 +198,7 @@ def _alloc_slot(st, g):
     return s
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _alloc_anon_page(st, pid, vpn):
     st.sc[S.SC_ANON_TOP] -= 1
     g = st.anon_free[st.sc[S.SC_ANON_TOP]]
@@ -218,7 +214,7 @@ def _alloc_anon_page(st, pid, vpn):
     return g
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _note(st, kind, arg):
     """Queue a hook call for :func:`_deliver_notes` (rare paths are shared by all policies)."""
     st.notes[st.sc[S.SC_NOTES]] = (arg << 3) | kind
@@ -264,7 +260,7 @@ def _free_anon_page(st, g):
 # ---------------------------------------------------------------- reverse map
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _link(st, p, g):
     """Make PTE ``p`` (not present) refer to page ``g``."""
     st.pte_page[p] = g
@@ -307,7 +303,7 @@ def _unlink(st, p):
         _note(st, S.NOTE_META, st.page_frame[g])
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _map_present(st, p, pid):
     """Make PTE ``p`` of process ``pid`` present (accessed: the faulting access is about to happen)."""
     st.pte_flags[p] |= S.PTE_PRESENT | S.PTE_ACCESSED
@@ -317,7 +313,7 @@ def _map_present(st, p, pid):
 # ---------------------------------------------------------------- eviction
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def evict(st, f):
     """Evict the page in frame ``f``: unmap it everywhere, write it back if needed, free the frame.
 
@@ -361,7 +357,7 @@ F_FAULTED = 4  # distinct from S_NEED_FRAME (1): a fault that maps a resident pa
 F_LOADED = 8
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _backing(st, g):
     """Where a non-resident page ``g`` is read from: (device location, full read latency, version).
 
@@ -374,7 +370,7 @@ def _backing(st, g):
     return 2 * s + 1, st.cost[S.C_SWAP_R], st.slot_ver[s]
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _fault_in(st, p, pid, i):
     """Make PTE ``p`` present: S_OK (mapped a resident page), S_LOADED (filled a frame) or S_NEED_FRAME."""
     g = st.pte_page[p]
@@ -461,7 +457,7 @@ def _cow_break(st, p, pid, i):
     return S.S_OK
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _fault(st, i, p, op, pid):
     """Resolve the fault of reference ``i`` (PTE ``p`` not present, or a write to a COW PTE).
 
@@ -492,7 +488,7 @@ def _fault(st, i, p, op, pid):
     return out
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _pf_drop(st):
     """Empty the prefetch queue (loaded, or no frame can be reclaimed for the rest)."""
     st.sc[S.SC_PF_HEAD] = 0
