@@ -154,6 +154,21 @@ def drop_lru_ghost(st, h, n):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def ghost_to_drop(st):
+    """The ghost list that loses its LRU page before a page in no list enters T1, or -1.
+
+    B1 if |T1| + |B1| = c, else B2 if the directory holds 2c pages: ARC's Case IV
+    (Fig. 4) and CAR's directory replacement (shared with CAR).
+    """
+    c = st.frame_page.shape[0]
+    if st.pol_g[N_T1] + st.pol_g[N_B1] >= c:
+        return B1
+    if st.pol_g[N_T1] + st.pol_g[N_T2] + st.pol_g[N_B1] + st.pol_g[N_B2] >= 2 * c:
+        return B2
+    return -1
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _drop_lru_ghost(st, h, n):
     """:func:`drop_lru_ghost`, forgetting a pending adaptation of that page."""
     g = drop_lru_ghost(st, h, n)
@@ -182,10 +197,10 @@ def on_insert(st, f, g, i):
     tag = st.pol_p[2, g]
     if tag & 3 == 0:
         st.pol_p[2, g] = 0
-        c = st.frame_page.shape[0]
-        if st.pol_g[N_T1] + st.pol_g[N_B1] >= c:
+        h = ghost_to_drop(st)
+        if h == B1:  # a call site per list: one site with the list as a variable measured 2-4 % slower
             _drop_lru_ghost(st, B1, N_B1)
-        elif st.pol_g[N_T1] + st.pol_g[N_T2] + st.pol_g[N_B1] + st.pol_g[N_B2] >= 2 * c:
+        elif h == B2:
             _drop_lru_ghost(st, B2, N_B2)
         dll_push_front(st.pol_f, st.pol_g, 0, T1, f)
         st.pol_g[N_T1] += 1

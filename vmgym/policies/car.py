@@ -38,6 +38,7 @@ from vmgym.policies.arc import (
     P,
     drop_lru_ghost,
     forget_ghost,
+    ghost_to_drop,
     init_lists,
 )
 from vmgym.policies.arc import on_remove as _arc_on_remove
@@ -123,10 +124,9 @@ def on_insert(st, f, g, i):
     c = st.frame_page.shape[0]
     ghost = st.pol_p[2, g]
     if ghost == 0:
-        if st.pol_g[N_T1] + st.pol_g[N_B1] >= c:
-            drop_lru_ghost(st, B1, N_B1)
-        elif st.pol_g[N_T1] + st.pol_g[N_T2] + st.pol_g[N_B1] + st.pol_g[N_B2] >= 2 * c:
-            drop_lru_ghost(st, B2, N_B2)
+        h = ghost_to_drop(st)
+        if h >= 0:
+            drop_lru_ghost(st, h, N_B1 if h == B1 else N_B2)
         dll_push_front(st.pol_f, st.pol_g, 0, T1, f)
         st.pol_g[N_T1] += 1
         st.pol_f[2, f] = IN_T1
