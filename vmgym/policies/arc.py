@@ -189,10 +189,8 @@ def on_remove(st, f, evicted):
 @njit(cache=True, inline="always", _nrt=False)
 def on_insert(st, f, g, i):
     """Page ``g`` was fetched into frame ``f``: to T2 from a ghost list, else Case IV and T1."""
-    pend = st.pol_g[PENDING]
-    if pend >= 0:
-        if pend != g:
-            st.pol_p[2, pend] &= ~ADAPTED
+    forget_pending(st, g, PENDING, ADAPTED)
+    if st.pol_g[PENDING] == g:
         st.pol_g[PENDING] = -1
     tag = st.pol_p[2, g]
     if tag & 3 == 0:
