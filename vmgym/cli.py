@@ -13,8 +13,9 @@ from rich.table import Table
 
 from vmgym import policies
 from vmgym._console import err, fail, out
+from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_trace import trace_app
-from vmgym.compare import COLUMNS, compare, parse_policies
+from vmgym.compare import AGENT_PREFIX, COLUMNS, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
 from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
@@ -29,6 +30,7 @@ app = typer.Typer(
 workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads and suites.")
 app.add_typer(workloads_app, name="workloads")
 app.add_typer(trace_app, name="trace")
+register_agent_commands(app)
 
 
 WorkloadOpt = Annotated[
@@ -140,7 +142,12 @@ def run(
 def compare_cmd(
     workload: WorkloadOpt = "default",
     policies_: Annotated[
-        str, typer.Option("--policies", "-p", help="Comma-separated policy names, or 'all'.")
+        str,
+        typer.Option(
+            "--policies",
+            "-p",
+            help="Comma-separated policy names, or 'all'; agent:default or agent:PATH runs a learned agent.",
+        ),
     ] = "fifo,lru,clock,opt",
     frames: FramesOpt = None,
     swap_slots: SwapOpt = None,
@@ -159,6 +166,7 @@ def compare_cmd(
         pf = make_prefetcher(prefetcher)
     except (policies.PolicyError, PrefetchError) as e:
         fail(str(e))
+    _check_agents(names)
     total = len(dict.fromkeys([*names, "lru", "opt"]))
     try:
         with _progress() as prog:
@@ -179,6 +187,20 @@ def compare_cmd(
         _write_csv(sys.stdout, rows)
     else:
         _print_compare(rows, wl.name, cfg.frames, pf)
+
+
+def _check_agents(names: list[str]) -> None:
+    """Load every ``agent:`` entry up front, so a bad model fails before any run (imported lazily)."""
+    specs = [n[len(AGENT_PREFIX) :] for n in names if n.startswith(AGENT_PREFIX)]
+    if not specs:
+        return
+    from agents import AgentError, load
+
+    for spec in specs:
+        try:
+            load(spec)
+        except AgentError as e:
+            fail(str(e))
 
 
 def _write_csv(fh, rows) -> None:

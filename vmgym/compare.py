@@ -25,16 +25,28 @@ COLUMNS = (
 )
 
 
+AGENT_PREFIX = "agent:"  # "agent:default", "agent:runs/x/model.npz": a learned agent (package agents)
+
+
 def parse_policies(text: str) -> list[str]:
-    """``"lru,clock"`` or ``"all"`` to canonical policy names (unknown names raise PolicyError)."""
+    """``"lru,clock"`` or ``"all"`` to canonical policy names (unknown names raise PolicyError).
+
+    ``agent:NAME`` and ``agent:PATH`` entries (a shipped or saved learned agent)
+    are kept as written; :func:`compare` loads them.
+    """
     if text.strip().lower() == "all":
         return policies.names()
     out: list[str] = []
     for part in text.split(","):
-        if part.strip():
+        part = part.strip()
+        if part.lower().startswith(AGENT_PREFIX):
+            name = AGENT_PREFIX + part[len(AGENT_PREFIX) :].strip()
+        elif part:
             name = policies.get_class(part).name
-            if name not in out:
-                out.append(name)
+        else:
+            continue
+        if name not in out:
+            out.append(name)
     if not out:
         raise policies.PolicyError("no policy given; e.g. --policies lru,clock,opt or --policies all")
     return out
@@ -60,11 +72,16 @@ def compare(
     same ``prefetcher`` as the others. ``lru_to_opt`` compares misses (accesses
     that faulted, the first use of a prefetched page included), so it measures
     replacement; what prefetching gains shows in major faults and simulated time.
+    An ``agent:`` entry runs a learned agent (:func:`agents.load`) in
+    PageReplacement-v0 on the same machine, choosing among its candidates.
     """
     pf = prefetch.make(prefetcher)
     results: dict[str, RunStats] = {}
     for name in dict.fromkeys([*names, "lru", "opt"]):
-        results[name] = Simulator(workload, config, name, prefetch=pf).run()
+        if name.startswith(AGENT_PREFIX):
+            results[name] = _run_agent(name[len(AGENT_PREFIX) :], workload, config, pf)
+        else:
+            results[name] = Simulator(workload, config, name, prefetch=pf).run()
         if on_done is not None:
             on_done(name, results[name])
     lru, opt = results["lru"].misses, results["opt"].misses
@@ -77,3 +94,11 @@ def compare(
         row["stats"] = s.summary()
         rows.append(row)
     return rows
+
+
+def _run_agent(spec: str, workload: Workload, config: MachineConfig, pf: prefetch.Prefetcher) -> RunStats:
+    """A learned agent's run (imported here: ``vmgym compare`` without agents never imports torch)."""
+    from agents import load
+    from agents.evaluate import run_agent
+
+    return run_agent(load(spec), workload, config, prefetch=pf)

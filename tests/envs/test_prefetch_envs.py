@@ -53,7 +53,7 @@ def test_prefetch_env_spaces():
     assert env.observation_space.shape == (len(PREFETCH_FEATURES),) == (22,)
     env = MemoryManagerEnv(mm_small())
     assert env.action_space.n == 8 + 9
-    assert env.observation_space.shape == (8 * 11 + 5 + 22 + 1,)
+    assert env.observation_space.shape == (8 * 18 + 5 + 22 + 1,)
 
 
 def test_prefetching_nothing_is_demand_paging_exactly():

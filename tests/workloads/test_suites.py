@@ -15,7 +15,7 @@ from workloads import registry, resolve, suites, traces
 from workloads.model import EV_FORK, OP_READ, OP_WRITE, Workload, WorkloadError
 from workloads.spec import combine, load_spec, parse_spec, trace_frames_hint
 
-STANDARD = ["default", "classic", "real", "multiprocess", "train", "test"]
+STANDARD = ["default", "classic", "real", "multiprocess", "train", "valid", "test"]
 LACKEY = "==1== Lackey\nI  0401ab70,3\n L 04032e70,8\n S 1fff000778,8\n M 04032e80,4\n L 7000000,4\n"
 
 
@@ -67,6 +67,15 @@ def test_train_and_test_share_no_seed_and_no_trace():
         for src in spec.sources:
             if src.kind == "generator":
                 assert "seed" in src.params, (spec.name, src.where)
+
+
+@pytest.mark.parametrize(("a", "b"), [("valid", "train"), ("valid", "test")])
+def test_validation_suite_shares_no_seed_and_no_trace(a, b):
+    sa, sb = suites.specs(a), suites.specs(b)
+    seeds_a = set().union(*(s.seeds() for s in sa))
+    seeds_b = set().union(*(s.seeds() for s in sb))
+    assert seeds_a and not seeds_a & seeds_b
+    assert not set().union(*(s.traces() for s in sa)) & set().union(*(s.traces() for s in sb))
 
 
 def test_seeds_and_traces_see_registry_defaults_and_bundled_paths(tmp_path):

@@ -38,9 +38,24 @@ FEATURES = (
     "file",  # file-backed page (page cache)
     "shm",  # shared-memory page
     "owner_fault_rate",  # the owning process's recent faults per access (moving average; 0: no single owner)
+    # The rest measure time in memory sizes (references / frames), so that they mean the same on any
+    # trace length and RAM size: log1p(x / frames) / log1p(MEM_SPAN), capped at 1.
+    "idle_mem",  # references since its last use
+    "gap_mem",  # its last reuse gap: between its last two uses, else from its last use before it was
+    #             evicted to its reload; 1 if it was never reused
+    "due_mem",  # references until it would be used again if its last gap repeats (0: overdue; 1: no gap)
+    "overdue",  # 1 if it has been idle longer than its last gap
+    "use_rate",  # uses per memory size of residence: log1p(uses * frames / (age + 1)) / log1p(MEM_SPAN)
+    "evictions",  # log1p(times the page was evicted before this residence) / log1p(MEM_SPAN)
+    "refault_mem",  # how long it stayed out before this load, after its last eviction (1: never evicted)
     "valid",  # 1 for a real candidate, 0 for padding (masked)
 )
 N_FEATURES = len(FEATURES)
+MEM_SPAN = 64.0  # the *_mem features saturate at 64 memory sizes
+
+# Per-page history the env keeps across evictions (rows of ``phist``, int64 [N_PHIST, n_pages]).
+PH_EVICTED, PH_LAST_USE, PH_EVICTIONS = 0, 1, 2  # position of its last eviction (-1: never), its last
+N_PHIST = 3  # use before that eviction (-1), times evicted
 
 # Global context (the last block).
 GLOBALS = (
@@ -172,10 +187,18 @@ def _owner_rates(st, hist):
         hist[1, p] = flt
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _mem(x, frames, inv_span):
+    """``log1p(x / frames) / log1p(MEM_SPAN)`` capped at 1 (``x`` in references; negative counts as 0)."""
+    return min(1.0, math.log1p(max(x, 0) / frames) * inv_span)
+
+
 @njit(cache=True, _nrt=False)
-def _features(st, cand, n, k, obs, nxt, hist):
+def _features(st, cand, n, k, obs, nxt, hist, phist):
     pos = st.sc[S.SC_POS]
     scale = 1.0 / math.log1p(max(st.ref_op.shape[0], 1))
+    frames = st.frame_page.shape[0]
+    inv_span = 1.0 / math.log1p(MEM_SPAN)
     oracle = st.ref_key.shape[0] > 0
     obs[:] = 0.0
     for j in range(k):
@@ -186,8 +209,10 @@ def _features(st, cand, n, k, obs, nxt, hist):
         f = cand[j]
         g = st.frame_page[f]
         b = j * N_FEATURES
-        obs[b + 0] = math.log1p(max(pos - st.frame_in[f], 0)) * scale
-        obs[b + 1] = math.log1p(max(pos - st.frame_last[f], 0)) * scale
+        age = max(pos - st.frame_in[f], 0)
+        idle = max(pos - st.frame_last[f], 0)
+        obs[b + 0] = math.log1p(age) * scale
+        obs[b + 1] = math.log1p(idle) * scale
         obs[b + 2] = math.log1p(st.frame_count[f]) * scale
         gap = st.frame_gap[f]
         obs[b + 3] = 1.0 if gap < 0 else math.log1p(gap) * scale
@@ -200,7 +225,17 @@ def _features(st, cand, n, k, obs, nxt, hist):
         owner = st.page_owner[g]
         if owner >= 0:
             obs[b + 9] = min(1.0, hist[2, owner])
-        obs[b + 10] = 1.0
+        evicted = phist[PH_EVICTED, g]
+        if gap < 0 and evicted >= 0 and phist[PH_LAST_USE, g] >= 0:
+            gap = st.frame_in[f] - phist[PH_LAST_USE, g]  # reuse across its last eviction
+        obs[b + 10] = _mem(idle, frames, inv_span)
+        obs[b + 11] = 1.0 if gap < 0 else _mem(gap, frames, inv_span)
+        obs[b + 12] = 1.0 if gap < 0 else _mem(gap - idle, frames, inv_span)
+        obs[b + 13] = 1.0 if gap >= 0 and idle > gap else 0.0
+        obs[b + 14] = min(1.0, math.log1p(st.frame_count[f] * frames / (age + 1.0)) * inv_span)
+        obs[b + 15] = min(1.0, math.log1p(phist[PH_EVICTIONS, g]) * inv_span)
+        obs[b + 16] = 1.0 if evicted < 0 else _mem(st.frame_in[f] - evicted, frames, inv_span)
+        obs[b + 17] = 1.0
         if oracle:
             nxt[j] = page_next_use(st, g)
         for c in range(N_FEATURES):
@@ -228,16 +263,21 @@ def _globals(st, ctl, k, obs):
 
 
 @njit(cache=True, _nrt=False)
-def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt, hist):
+def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
     """Evict ``victim`` (-1: none), run to the next decision (or ``stop``), observe.
 
     Returns the simulator status (``ST_*``). On ``ST_NEED_VICTIM`` ``cand[:k]``
     holds the candidate frames (-1 for padding; their number in ``ctl[CTL_N]``),
     ``obs`` the observation and ``nxt`` the candidates' next uses (-1 without an
-    oracle); ``hist`` holds the per-process fault-rate history (:func:`_owner_rates`).
+    oracle); ``hist`` holds the per-process fault-rate history (:func:`_owner_rates`),
+    ``phist`` the per-page history across evictions (``PH_*`` rows, see :func:`new_page_history`).
     Invalid victims are rejected by the caller before this call.
     """
     if victim >= 0:
+        g = st.frame_page[victim]
+        phist[PH_EVICTED, g] = st.sc[S.SC_POS]
+        phist[PH_LAST_USE, g] = st.frame_last[victim]
+        phist[PH_EVICTIONS, g] += 1
         evict(st, victim)
         st.sc[S.SC_DECISIONS] += 1
         if source == SRC_CLOCK:
@@ -248,7 +288,7 @@ def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt, hist):
         n = _select(st, source, k, ctl, cand)
     ctl[CTL_N] = n
     _owner_rates(st, hist)
-    _features(st, cand, n, k, obs, nxt, hist)
+    _features(st, cand, n, k, obs, nxt, hist, phist)
     _globals(st, ctl, k, obs)
     return status
 
@@ -262,6 +302,13 @@ def make_handle(st):
 
 
 @njit(cache=True)
-def env_step_h(handle, victim, stop, source, k, ctl, cand, obs, nxt, hist):
+def env_step_h(handle, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
     """:func:`env_step` on the state held by ``handle`` (see the module docstring)."""
-    return env_step(handle[0], victim, stop, source, k, ctl, cand, obs, nxt, hist)
+    return env_step(handle[0], victim, stop, source, k, ctl, cand, obs, nxt, hist, phist)
+
+
+def new_page_history(n_pages: int) -> np.ndarray:
+    """A fresh ``phist`` for :func:`env_step`: no page evicted yet."""
+    phist = np.full((N_PHIST, n_pages), -1, np.int64)
+    phist[PH_EVICTIONS] = 0
+    return phist

@@ -43,7 +43,7 @@ class MemoryManagerEnv(PageReplacementEnv):
     ``invalid_action="fallback"`` becomes slot 0 / ``none`` with a penalty of 1.
 
     ## Observation Space
-    ``Box(0, 1, (k * 11 + 5 + 22 + 1,), float32)`` (with ``observation="dict"``:
+    ``Box(0, 1, (k * 18 + 5 + 22 + 1,), float32)`` (with ``observation="dict"``:
     ``candidates``, ``globals``, ``prefetch`` and ``decision`` blocks): the eviction block of
     PageReplacement-v0 (zero at a prefetch decision), the prefetch block of
     Prefetch-v0 (zero at an eviction decision), and 1.0 if the pending decision

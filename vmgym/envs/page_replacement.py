@@ -35,7 +35,7 @@ def default_config() -> dict[str, Any]:
         "report_gap": True,  # at episode end, run LRU and OPT once to place the agent between them
         "prefetch": "none",  # a classic prefetcher (vmgym.prefetch) running beside the agent
         "policy_state": None,  # a library policy whose state the env keeps (for baseline_agent(name))
-        "observation": "flat",  # flat (one Box) | dict (candidates (k, 11), globals (5,))
+        "observation": "flat",  # flat (one Box) | dict (candidates (k, 18), globals (5,))
     }
 
 
@@ -65,13 +65,20 @@ class PageReplacementEnv(SimEnv):
     8 + 8 about 72-98 % while keeping LRU's choice (see the README).
 
     ## Observation Space
-    ``Box(0, 1, (k * 11 + 5,), float32)`` (``observation="flat"``, default; with
-    ``"dict"``: ``Dict(candidates=Box(k, 11), globals=Box(5))``, the same values):
-    ``obs[:k * 11].reshape(k, 11)`` holds per candidate (:data:`vmgym.envs.FEATURES`):
+    ``Box(0, 1, (k * 18 + 5,), float32)`` (``observation="flat"``, default; with
+    ``"dict"``: ``Dict(candidates=Box(k, 18), globals=Box(5))``, the same values):
+    ``obs[:k * 18].reshape(k, 18)`` holds per candidate (:data:`vmgym.envs.FEATURES`):
     age and idle time since load and since last use, number of uses, the gap between its last two uses (all
     ``log1p(x) / log1p(trace length)``), the MMU referenced bit, dirty, shared
     (mapcount > 1), file-backed, shared memory, the owning process's recent faults
-    per access (a moving average over decisions), and a valid flag (0 rows are padding). ``obs[k * 11:]``
+    per access (a moving average over decisions); then seven features that measure
+    time in memory sizes (``log1p(references / frames) / log1p(64)``) and so mean
+    the same on any trace and RAM size: idle time, the last reuse gap (across the
+    page's last eviction when it was not reused since its reload), the references
+    until its next use if that gap repeats, whether it is overdue, its uses per
+    memory size of residence, how often it was evicted before, and how long it
+    stayed out after its last eviction (the env keeps that per-page history); and
+    a valid flag (0 rows are padding). ``obs[k * 18:]``
     (:data:`vmgym.envs.GLOBALS`): free-frame fraction, faults per access since
     the previous decision and since the start, swap fill, trace progress.
 
@@ -150,6 +157,7 @@ class PageReplacementEnv(SimEnv):
         )
         self._handle = K.make_handle(self.sim.state)
         self._proc_hist = np.zeros((3, self.sim.state.n_procs), np.float64)
+        self._page_hist = K.new_page_history(self.sim.state.page_frame.shape[0])
         self._ctl[:] = 0
         self._ctl[K.CTL_RNG] = int(self.np_random.integers(0, 2**63 - 1))
         self._new_episode()
@@ -239,6 +247,6 @@ class PageReplacementEnv(SimEnv):
     def _advance(self, victim: int) -> None:
         status = self._env_step(
             self._handle, victim, self.sim.length, self._source, self.k, self._ctl, self._cand, self._obs,
-            self._next, self._proc_hist,
+            self._next, self._proc_hist, self._page_hist,
         )  # fmt: skip
         self._finish(status)

@@ -39,7 +39,7 @@ from workloads.spec import Spec, parse_spec, read_toml
 __all__ = ["SUITES_DIR", "SuiteEntry", "describe", "entry", "get", "names", "specs"]
 
 SUITES_DIR = Path(__file__).resolve().parent
-_ORDER = ("default", "classic", "real", "multiprocess", "train", "test")
+_ORDER = ("default", "classic", "real", "multiprocess", "train", "valid", "test")
 _SUITE_KEYS = ("description", "workloads")
 
 

@@ -1,0 +1,112 @@
+"""Agents beside the classic policies: suites x (agents, baselines) -> rows like ``vmgym compare``'s.
+
+Every agent runs in PageReplacement-v0 on the workload's machine, choosing
+among its ``k`` candidates (``mix`` by default: slot 0 is LRU's own victim);
+the classic policies run natively over the whole RAM, as in ``vmgym compare``;
+``ceiling`` is Belady among the same candidates (the best any agent could do
+with them). Each row places its run between LRU (0) and OPT (1) by misses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agents.base import Agent
+from agents.rollout import make_env, play
+from vmgym.compare import gap_closed
+from vmgym.sim import MachineConfig, RunStats, Simulator
+from workloads.model import Workload
+
+DEFAULT_BASELINES = ("lru", "clock", "arc", "lirs", "s3fifo", "opt")
+CEILING = "ceiling"  # Belady among the agent's candidates
+
+
+def run_agent(
+    agent: Agent,
+    workload: Workload,
+    machine: MachineConfig | dict[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    prefetch: str = "none",
+) -> RunStats:
+    """One whole run of ``workload`` with ``agent`` choosing every eviction (``seed``: candidate samples)."""
+    hints = machine.to_dict() if isinstance(machine, MachineConfig) else dict(machine or {})
+    env = make_env(workload, hints, k=agent.k, candidates=agent.candidates, prefetch=prefetch)
+    agent.check_env(env)
+    stats = play(env, agent.act, seed=seed)
+    return dataclasses.replace(stats, policy=agent.label)
+
+
+def run_ceiling(
+    workload: Workload, machine: dict[str, Any] | None, *, k: int = 16, candidates: str = "mix", seed: int = 0
+) -> RunStats:
+    """Belady's choice among the same candidates an agent gets: the ceiling of the candidate source."""
+    env = make_env(workload, machine, k=k, candidates=candidates, oracle=True)
+    return play(env, lambda obs, e: e.oracle_action(), seed=seed)
+
+
+_NATIVE: dict[tuple[int, MachineConfig, str], tuple[Workload, RunStats]] = {}
+
+
+def native(workload: Workload, machine: dict[str, Any] | None, policy: str) -> RunStats:
+    """A classic policy's run over the whole RAM (cached per workload object, machine and policy)."""
+    cfg = MachineConfig.for_workload(workload, **dict(machine or {}))
+    key = (id(workload), cfg, policy)
+    hit = _NATIVE.get(key)
+    if hit is None or hit[0] is not workload:
+        hit = _NATIVE[key] = (workload, Simulator(workload, cfg, policy).run())
+    return hit[1]
+
+
+def row(label: str, policy: str, stats: RunStats, lru: int, opt: int) -> dict[str, Any]:
+    """One result row: misses, hit ratio, faults per 1k accesses and the place between LRU and OPT."""
+    return {
+        "workload": label,
+        "policy": policy,
+        "misses": stats.misses,
+        "hit_ratio": stats.hit_ratio,
+        "faults_per_1k": 1000.0 * stats.misses / max(stats.accesses, 1),
+        "time_ns": stats.time_ns,
+        "lru_to_opt": gap_closed(stats.misses, lru, opt),
+    }
+
+
+def evaluate(
+    agents: Sequence[Agent],
+    entries: Sequence[tuple[str, Workload, dict[str, Any]]],
+    *,
+    baselines: Sequence[str] = DEFAULT_BASELINES,
+    ceiling: bool = True,
+    seed: int = 0,
+    on_done: Callable[[str, str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows for every entry ``(label, workload, machine hints)`` x (agents, baselines, ceiling)."""
+    rows = []
+    for label, workload, hints in entries:
+        lru = native(workload, hints, "lru").misses
+        opt = native(workload, hints, "opt").misses
+        for agent in agents:
+            rows.append(row(label, agent.label, run_agent(agent, workload, hints, seed=seed), lru, opt))
+            if on_done is not None:
+                on_done(label, agent.label)
+        if ceiling and agents:
+            a = agents[0]
+            stats = run_ceiling(workload, hints, k=a.k, candidates=a.candidates, seed=seed)
+            rows.append(row(label, CEILING, stats, lru, opt))
+        for name in baselines:
+            rows.append(row(label, name, native(workload, hints, name), lru, opt))
+            if on_done is not None:
+                on_done(label, name)
+    return rows
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per policy: mean, min and max of ``lru_to_opt`` over the entries where it is defined."""
+    out: dict[str, dict[str, float]] = {}
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        gaps = [r["lru_to_opt"] for r in rows if r["policy"] == policy and r["lru_to_opt"] is not None]
+        if gaps:
+            out[policy] = {"mean": sum(gaps) / len(gaps), "min": min(gaps), "max": max(gaps), "n": len(gaps)}
+    return out

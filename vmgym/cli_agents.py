@@ -1,0 +1,161 @@
+"""``vmgym train``, ``vmgym evaluate`` and ``vmgym agents``: learned agents from the command line.
+
+The package :mod:`agents` (and torch with it) is imported inside the commands,
+so the rest of the CLI never pays for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vmgym._console import err, fail, out
+
+AgentOpt = Annotated[
+    str,
+    typer.Option(
+        "--agent", "-a", help="A shipped model (default) or a model file (model.npz; SB3 model.zip)."
+    ),
+]
+
+
+def train_cmd(
+    config: Annotated[
+        Path, typer.Argument(help="Training config (TOML); see agents/pretrained/default.toml.")
+    ],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run folder [default: runs/<config name>].")
+    ] = None,
+) -> None:
+    """Train an agent from a config into a run folder; rerun the same command to resume after a kill.
+
+    The folder gets the model, config.json, record.json (versions, validation
+    results), checkpoints/ and tb/ (``tensorboard --logdir`` on the folder).
+    """
+    from agents import AgentError
+    from agents.train import load_config, train
+
+    try:
+        cfg = load_config(config)
+        target = out_dir or Path("runs") / config.stem
+        model = train(cfg, target, log=lambda msg: err.print(msg, highlight=False))
+    except AgentError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        err.print(f"interrupted: rerun the same command to resume from the last checkpoint in {target}")
+        raise typer.Exit(130) from None
+    out().print(f"model: {model}")
+
+
+def evaluate_cmd(
+    agent: AgentOpt = "default",
+    suite: Annotated[str, typer.Option("--suite", "-s", help="A bundled suite or a suite .toml.")] = "test",
+    baselines: Annotated[
+        str, typer.Option("--baselines", "-b", help="Classic policies beside the agent, comma-separated.")
+    ] = "lru,clock,arc,lirs,s3fifo,opt",
+    seed: Annotated[int, typer.Option(help="Seed of the env (random candidate samples).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    out_dir: Annotated[
+        str | None, typer.Option("--out", help="Also write record.json and results.csv here.")
+    ] = None,
+) -> None:
+    """Evaluate an agent on a suite beside classic policies and the candidate ceiling (LRU->OPT gap)."""
+    from agents import AgentError, load
+    from agents.evaluate import evaluate, summary
+    from agents.imitation import suite_entries
+    from vmgym.compare import parse_policies
+    from vmgym.policies import PolicyError
+    from vmgym.records import record, write_record
+    from vmgym.sim import SimulationError
+
+    try:
+        model = load(agent)
+        names = [n for n in parse_policies(baselines) if not n.startswith("agent:")]
+        entries = suite_entries(suite)
+    except (AgentError, PolicyError) as e:
+        fail(str(e))
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    total = len(entries) * (1 + len(names))
+    try:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=err, transient=True
+        ) as bar:
+            task = bar.add_task(f"{model.label} on {suite}", total=total)
+            rows = evaluate(
+                [model], entries, baselines=names, seed=seed, on_done=lambda label, name: bar.advance(task)
+            )
+    except (AgentError, SimulationError) as e:
+        fail(str(e))
+    rec = record(
+        "evaluate",
+        {"agent": agent, "suite": suite, "baselines": names, "seed": seed, "model": model.describe()},
+        {"rows": rows, "summary": summary(rows)},
+    )
+    if out_dir:
+        path = write_record(out_dir, rec)
+        with open(path.parent / "results.csv", "w", newline="") as fh:
+            _csv(fh, rows)
+        err.print(f"wrote {path} and results.csv")
+    if as_json:
+        print(json.dumps(rec, indent=2))
+    elif as_csv:
+        _csv(sys.stdout, rows)
+    else:
+        _table(rows, f"{model.label} on suite {suite}: % of the LRU->OPT gap closed (misses)")
+
+
+def agents_cmd() -> None:
+    """List the agent kinds that can be trained and the shipped models."""
+    import agents
+
+    table = Table(title="agent kinds (vmgym train: [train] algorithm)")
+    table.add_column("name")
+    table.add_column("aliases")
+    table.add_column("source")
+    for name in agents.names():
+        cls = agents.get_class(name)
+        table.add_row(name, ", ".join(cls.aliases), cls.source)
+    out().print(table)
+    out().print("shipped models (--agent NAME, -p agent:NAME): " + ", ".join(agents.pretrained()))
+
+
+def _csv(fh, rows) -> None:
+    writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["workload"])
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _table(rows, title: str) -> None:
+    from agents.evaluate import summary
+
+    policies = list(dict.fromkeys(r["policy"] for r in rows))
+    table = Table(title=title)
+    table.add_column("workload")
+    for p in policies:
+        table.add_column(p, justify="right")
+    for label in dict.fromkeys(r["workload"] for r in rows):
+        cells = []
+        for p in policies:
+            r = next(x for x in rows if x["workload"] == label and x["policy"] == p)
+            gap = "n/a" if r["lru_to_opt"] is None else f"{100 * r['lru_to_opt']:.1f} %"
+            cells.append(f"{gap} ({r['misses']:,})")
+        table.add_row(label, *cells)
+    s = summary(rows)
+    table.add_row("mean", *(f"{100 * s[p]['mean']:.1f} %" if p in s else "n/a" for p in policies))
+    table.add_row("worst", *(f"{100 * s[p]['min']:.1f} %" if p in s else "n/a" for p in policies))
+    out().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the agent commands to the ``vmgym`` app."""
+    app.command("train")(train_cmd)
+    app.command("evaluate")(evaluate_cmd)
+    app.command("agents")(agents_cmd)
