@@ -1,5 +1,7 @@
 """PageReplacement-v0: Gymnasium conformance, determinism, the oracle, baselines, vector envs, SB3."""
 
+import subprocess
+import sys
 import warnings
 
 import gymnasium as gym
@@ -34,6 +36,17 @@ def test_registered_and_check_env_passes_without_warnings():
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
     assert obs.shape == (8 * len(FEATURES) + len(GLOBALS),)
+
+
+def test_import_vmgym_registers_the_ids_without_loading_the_envs():
+    code = (
+        "import sys, gymnasium, vmgym\n"
+        "ids = ('vmgym/PageReplacement-v0', 'vmgym/Prefetch-v0', 'vmgym/MemoryManager-v0')\n"
+        "assert all(i in gymnasium.registry for i in ids), sorted(gymnasium.registry)\n"
+        "loaded = [m for m in sys.modules if m.startswith('vmgym.envs')]\n"
+        "assert 'vmgym.envs.page_replacement' not in sys.modules and not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
 
 
 def test_same_seed_same_episode_bit_for_bit():
