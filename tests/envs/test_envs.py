@@ -89,7 +89,7 @@ def test_oracle_on_a_loop_beats_lru_and_candidates_bound_it():
 
 
 def test_action_masks_and_invalid_actions():
-    env = PageReplacementEnv(small(k=16))  # 12 frames: slots 12-15 are padding
+    env = PageReplacementEnv(small(k=16, invalid_action="raise"))  # 12 frames: slots 12-15 are padding
     obs, _ = env.reset(seed=0)
     mask = env.action_masks()
     assert mask.dtype == bool and mask.tolist() == [True] * 12 + [False] * 4
@@ -97,7 +97,7 @@ def test_action_masks_and_invalid_actions():
     assert (rows[12:] == 0).all() and (rows[:12, FEATURES.index("valid")] == 1).all()
     with pytest.raises(InvalidAction, match="action 13 is not a valid candidate slot: 12 of 16"):
         env.step(13)
-    fb = PageReplacementEnv(small(k=16, invalid_action="fallback", reward="faults"))
+    fb = PageReplacementEnv(small(k=16, reward="faults"))  # invalid_action="fallback" is the default
     fb.reset(seed=0)
     ref = PageReplacementEnv(small(k=16, reward="faults"))
     ref.reset(seed=0)
