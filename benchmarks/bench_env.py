@@ -15,7 +15,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-import vmgym.envs  # noqa: F401  (registers the env ids)
+import vmgym  # noqa: F401  (registers the env ids)
 
 ENV_KW = {"workload": "zipf", "machine": {"frames": 1000}, "k": 16, "report_gap": False}
 

@@ -1,5 +1,7 @@
 """PageReplacement-v0: Gymnasium conformance, determinism, the oracle, baselines, vector envs, SB3."""
 
+import subprocess
+import sys
 import warnings
 
 import gymnasium as gym
@@ -34,6 +36,17 @@ def test_registered_and_check_env_passes_without_warnings():
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
     assert obs.shape == (8 * len(FEATURES) + len(GLOBALS),)
+
+
+def test_import_vmgym_registers_the_ids_without_loading_the_envs():
+    code = (
+        "import sys, gymnasium, vmgym\n"
+        "ids = ('vmgym/PageReplacement-v0', 'vmgym/Prefetch-v0', 'vmgym/MemoryManager-v0')\n"
+        "assert all(i in gymnasium.registry for i in ids), sorted(gymnasium.registry)\n"
+        "loaded = [m for m in sys.modules if m.startswith('vmgym.envs')]\n"
+        "assert 'vmgym.envs.page_replacement' not in sys.modules and not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
 
 
 def test_same_seed_same_episode_bit_for_bit():
@@ -76,7 +89,7 @@ def test_oracle_on_a_loop_beats_lru_and_candidates_bound_it():
 
 
 def test_action_masks_and_invalid_actions():
-    env = PageReplacementEnv(small(k=16))  # 12 frames: slots 12-15 are padding
+    env = PageReplacementEnv(small(k=16, invalid_action="raise"))  # 12 frames: slots 12-15 are padding
     obs, _ = env.reset(seed=0)
     mask = env.action_masks()
     assert mask.dtype == bool and mask.tolist() == [True] * 12 + [False] * 4
@@ -84,7 +97,7 @@ def test_action_masks_and_invalid_actions():
     assert (rows[12:] == 0).all() and (rows[:12, FEATURES.index("valid")] == 1).all()
     with pytest.raises(InvalidAction, match="action 13 is not a valid candidate slot: 12 of 16"):
         env.step(13)
-    fb = PageReplacementEnv(small(k=16, invalid_action="fallback", reward="faults"))
+    fb = PageReplacementEnv(small(k=16, reward="faults"))  # invalid_action="fallback" is the default
     fb.reset(seed=0)
     ref = PageReplacementEnv(small(k=16, reward="faults"))
     ref.reset(seed=0)

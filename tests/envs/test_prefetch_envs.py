@@ -38,13 +38,35 @@ def masked_random(seed):
 @pytest.mark.parametrize("env_id", [PF_ID, MM_ID])
 def test_registered_and_check_env_passes_without_warnings(env_id):
     assert env_id in vmgym.envs.ENV_IDS and env_id in gym.registry
-    # check_env steps with unmasked samples: half of MemoryManager's actions belong to the other decision
-    env = gym.make(env_id, **(pf_small() if env_id == PF_ID else mm_small(invalid_action="fallback")))
+    env = gym.make(env_id, **(pf_small() if env_id == PF_ID else mm_small()))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=False)
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("env_id", vmgym.envs.ENV_IDS)
+def test_check_env_passes_with_the_default_config(env_id):
+    """check_env samples the whole action space: the defaults must accept every action (issue 19).
+
+    Only the workload and the machine are small; 12 frames leave padding slots for k=16.
+    """
+    env = gym.make(env_id, workload=SCAN, machine={"frames": 12})
+    cfg = env.unwrapped.config
+    assert {key: cfg[key] for key in cfg if key not in ("workload", "machine")} == {
+        key: value
+        for key, value in env.unwrapped.default_config().items()
+        if key not in ("workload", "machine")
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped, skip_render_check=False)
+    env.reset(seed=0)
+    for _ in range(50):
+        *_, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            break
 
 
 def test_prefetch_env_spaces():
@@ -111,7 +133,7 @@ def test_same_seed_same_episode_bit_for_bit():
 
 
 def test_memory_manager_alternates_decisions_with_disjoint_masks():
-    env = MemoryManagerEnv(mm_small())
+    env = MemoryManagerEnv(mm_small(invalid_action="raise"))
     env.reset(seed=0)
     seen = set()
     for _ in range(400):
@@ -146,7 +168,7 @@ def test_memory_manager_lru_and_no_prefetch_is_lru():
 
 
 def test_memory_manager_fallback_penalises():
-    env = MemoryManagerEnv(mm_small(invalid_action="fallback"))
+    env = MemoryManagerEnv(mm_small())  # invalid_action="fallback" is the default
     env.reset(seed=0)
     bad = 8 if env.pending == "victim" else 0
     _, r, *_ = env.step(bad)
@@ -161,7 +183,7 @@ def test_config_errors_name_the_key():
     with pytest.raises(ValueError, match="reward 'baseline'; allowed: time, faults"):
         MemoryManagerEnv(mm_small(reward="baseline"))
     with pytest.raises(InvalidAction, match="action 9 is not a prefetch action"):
-        env = PrefetchEnv(pf_small())
+        env = PrefetchEnv(pf_small(invalid_action="raise"))
         env.reset(seed=0)
         env.step(9)
     with pytest.raises(ValueError, match="never needs a major fault"):
@@ -213,7 +235,7 @@ def test_vector_envs_and_maskable_ppo():
 
 @pytest.mark.parametrize("env_id", ["vmgym/PageReplacement-v0", PF_ID, MM_ID])
 def test_dict_observations_hold_the_flat_values(env_id):
-    kw = pf_small() if env_id == PF_ID else mm_small(invalid_action="fallback")
+    kw = pf_small() if env_id == PF_ID else mm_small()
     flat = gym.make(env_id, **kw)
     named = gym.make(env_id, observation="dict", **kw)
     with warnings.catch_warnings():

@@ -1,15 +1,15 @@
 """Gymnasium environments over the vmgym simulator.
 
->>> import gymnasium as gym, vmgym.envs
+>>> import gymnasium as gym, vmgym
 >>> env = gym.make("vmgym/PageReplacement-v0", workload="loop:n_pages=120", machine={"frames": 100})
 
 Registered ids: ``vmgym/PageReplacement-v0`` (evictions), ``vmgym/Prefetch-v0``
 (prefetches at major faults) and ``vmgym/MemoryManager-v0`` (both); importing
-:mod:`vmgym.envs` registers them (or use ``gym.make("vmgym.envs:vmgym/Prefetch-v0")``).
+:mod:`vmgym` registers them (:mod:`vmgym._registration`; or use
+``gym.make("vmgym.envs:vmgym/Prefetch-v0")``).
 """
 
-from gymnasium.envs.registration import register, registry
-
+from vmgym._registration import ENV_IDS
 from vmgym.envs._kernel import FEATURES, GLOBALS, SOURCES
 from vmgym.envs._prefetch import ACTIONS as PREFETCH_ACTIONS
 from vmgym.envs._prefetch import PF_FEATURES as PREFETCH_FEATURES
@@ -18,17 +18,6 @@ from vmgym.envs.ceiling import ceiling
 from vmgym.envs.memory_manager import MemoryManagerEnv, memory_manager_default_config
 from vmgym.envs.page_replacement import PageReplacementEnv, default_config
 from vmgym.envs.prefetch_env import PrefetchEnv, prefetch_default_config
-
-_ENTRY_POINTS = {
-    "vmgym/PageReplacement-v0": "vmgym.envs.page_replacement:PageReplacementEnv",
-    "vmgym/Prefetch-v0": "vmgym.envs.prefetch_env:PrefetchEnv",
-    "vmgym/MemoryManager-v0": "vmgym.envs.memory_manager:MemoryManagerEnv",
-}
-ENV_IDS = tuple(_ENTRY_POINTS)
-
-for _id, _entry in _ENTRY_POINTS.items():
-    if _id not in registry:
-        register(id=_id, entry_point=_entry)
 
 __all__ = [
     "ENV_IDS",

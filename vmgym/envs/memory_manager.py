@@ -38,9 +38,11 @@ class MemoryManagerEnv(PageReplacementEnv):
     at a prefetch decision, ``k + a`` for prefetch action ``a`` of
     :data:`vmgym.envs.PREFETCH_ACTIONS`. :meth:`action_masks` marks only the
     valid actions of the pending decision (prefetch actions that would read
-    nothing are masked but valid no-ops). An action of the other decision
-    raises :class:`~vmgym.sim.InvalidAction`, or with
-    ``invalid_action="fallback"`` becomes slot 0 / ``none`` with a penalty of 1.
+    nothing are masked but valid no-ops). An action of the other decision (or
+    a padding slot) becomes slot 0 / ``none`` with a penalty of 1 by default
+    (``invalid_action="fallback"``: ``action_space.sample()`` and unmasked
+    agents work, half the space belonging to the other decision);
+    ``invalid_action="raise"`` makes it raise :class:`~vmgym.sim.InvalidAction`.
 
     ## Observation Space
     ``Box(0, 1, (k * 18 + 5 + 22 + 1,), float32)`` (with ``observation="dict"``:

@@ -31,7 +31,7 @@ def default_config() -> dict[str, Any]:
         "baseline": "lru",  # the shadow policy of reward="baseline"
         "max_steps": None,  # truncate after this many decisions (None: the whole workload)
         "oracle": True,  # compute next uses so that oracle_action() works (finite traces)
-        "invalid_action": "raise",  # raise | fallback (to slot 0, with reward penalty 1)
+        "invalid_action": "fallback",  # fallback (to slot 0, with reward penalty 1) | raise
         "report_gap": True,  # at episode end, run LRU and OPT once to place the agent between them
         "prefetch": "none",  # a classic prefetcher (vmgym.prefetch) running beside the agent
         "policy_state": None,  # a library policy whose state the env keeps (for baseline_agent(name))
@@ -51,8 +51,12 @@ class PageReplacementEnv(SimEnv):
     ## Action Space
     ``Discrete(k)``: the index of a candidate slot. :meth:`action_masks` marks the
     valid slots (fewer than ``k`` frames may be evictable; pinned frames never
-    are). An invalid slot raises :class:`~vmgym.sim.InvalidAction`, or with
-    ``invalid_action="fallback"`` evicts slot 0 and costs a penalty of 1.
+    are). Every action of the space is legal, as Gymnasium's checker and
+    unmasked agents (DQN, ``action_space.sample()``) expect: by default
+    (``invalid_action="fallback"``) an invalid slot evicts slot 0 and costs a
+    penalty of 1; ``invalid_action="raise"`` makes it raise
+    :class:`~vmgym.sim.InvalidAction` instead (for masked agents that must
+    never pick one).
 
     Candidates are chosen from the whole RAM by ``candidates``: ``lru`` (the
     ``k`` least recently used frames, oldest first), ``fifo`` (oldest loads),

@@ -26,7 +26,7 @@ def prefetch_default_config() -> dict[str, Any]:
         "policy": "lru",  # the classic replacement policy that makes room (vmgym.policies)
         "reward": "time",  # time | faults (major faults)
         "max_steps": None,  # truncate after this many decisions (None: the whole workload)
-        "invalid_action": "raise",  # raise | fallback (to "none", with reward penalty 1)
+        "invalid_action": "fallback",  # fallback (to "none", with reward penalty 1) | raise
         "observation": "flat",  # flat (one Box) | dict (fault (8,), reads (8,), context (6,))
     }
 
@@ -52,8 +52,9 @@ class PrefetchEnv(SimEnv):
     fault); ``markov`` (the 2 pages that most recently followed this page's
     faults). :meth:`action_masks` marks ``none`` and the actions that would read
     at least one page; a masked action is valid and reads nothing. An index
-    outside ``[0, 9)`` raises :class:`~vmgym.sim.InvalidAction`, or with
-    ``invalid_action="fallback"`` acts as ``none`` with a penalty of 1.
+    outside ``[0, 9)`` acts as ``none`` with a penalty of 1 (default
+    ``invalid_action="fallback"``, as in the other two envs), or raises
+    :class:`~vmgym.sim.InvalidAction` with ``invalid_action="raise"``.
 
     ## Observation Space
     ``Box(0, 1, (22,), float32)`` (:data:`vmgym.envs.PREFETCH_FEATURES`; with

@@ -54,7 +54,10 @@ class Clock(Policy):
         "The frames form the clock in frame order; the hand starts at frame 0 and stops one past the victim. "
         "The reference bit is the MMU accessed bit of every PTE mapping the page. A new page enters with its "
         "reference bit clear (insert_referenced=False), as in libCacheSim; set insert_referenced=True for "
-        "the hardware behaviour, where the faulting access sets it."
+        "the hardware behaviour, where the faulting access sets it. Free frames fill in index order with the "
+        "hand still at 0, so the frame clock is exactly FIFO-reinsertion (libCacheSim's Clock): a page "
+        "loaded into the victim's frame sits just behind the hand, where the queue form appends it; a hit "
+        "sets the bit and never moves the hand."
     )
     global_rows = 2
     params = {"insert_referenced": False}
