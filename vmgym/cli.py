@@ -13,6 +13,7 @@ from rich.table import Table
 
 from vmgym import policies
 from vmgym._console import err, fail, out
+from vmgym.cli_mrc import mrc_cmd
 from vmgym.cli_trace import trace_app
 from vmgym.compare import COLUMNS, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
@@ -29,6 +30,7 @@ app = typer.Typer(
 workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads and suites.")
 app.add_typer(workloads_app, name="workloads")
 app.add_typer(trace_app, name="trace")
+app.command("mrc")(mrc_cmd)
 
 
 WorkloadOpt = Annotated[
