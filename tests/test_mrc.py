@@ -92,6 +92,27 @@ def test_truncated_opt_stack_gives_the_same_prefix():
     for cap in (1, 5, 33):
         assert opt_misses(ids, 80, cap).tolist() == full[: cap + 1].tolist()
     assert opt_misses(ids, 80, 120).tolist()[80:] == [80] * 41  # beyond the footprint: cold only
+    assert lru_misses(ids, 80, 120).tolist()[80:] == [80] * 41
+
+
+def test_shared_and_private_pages_of_one_process():
+    # shm and a shared file page are object pages (the PTE maps one for the whole run)
+    rng = np.random.default_rng(3)
+    wb = WorkloadBuilder("mixed")
+    wb.shm("seg", 20)
+    wb.file("data", 30)
+    p = wb.process("p")
+    p.map(Vma(0, 40, "rw"))
+    p.map(Vma(100, 20, "rw", obj="seg", shared=True))
+    p.map(Vma(200, 30, "rw", obj="data", shared=True))
+    pages = rng.choice(np.r_[0:40, 100:120, 200:230], 3000)
+    p.access_pages(pages, writes=rng.random(3000) < 0.3)
+    w = wb.build()
+    result, totals = curves(w)
+    assert totals["distinct_pages"] == 90
+    for c in range(1, 92):
+        assert result[0].misses[min(c, 90)] == _simulated(w, "lru", c), c
+        assert result[1].misses[min(c, 90)] == _simulated(w, "opt", c), c
 
 
 def test_shards_rate_one_is_exact_and_sampling_is_close():
@@ -184,6 +205,7 @@ def test_cli_table_json_csv_plot(tmp_path):
         (["--sample", "2"], "--sample must be a rate"),
         (["--sizes", "ten"], "--sizes must be"),
         (["-w", "multiprocess"], "need one process"),
+        (["-p", "opt", "--sample", "0.1"], "include lru"),
     ],
 )
 def test_cli_bad_options_are_one_line_errors(args, message):

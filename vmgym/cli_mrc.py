@@ -102,6 +102,8 @@ def mrc_cmd(
         fail("give --sizes or --max-frames, not both")
     if sample is not None and not 0.0 < sample <= 1.0:
         fail(f"--sample must be a rate in (0, 1], got {sample}")
+    if sample is not None and "lru" not in names:
+        fail("--sample estimates LRU's curve: include lru in --policy")
     if check and sample is None:
         fail("--check compares a sampled curve with the exact one: give --sample too")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):

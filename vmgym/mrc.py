@@ -23,8 +23,9 @@ every memory of more than ``d`` frames.
   is carried on, and the last carried page takes the old position (or the next
   free one, on a miss). O(n * depth): a reference costs its own stack depth, capped
   at ``max_frames`` (pages below that depth never affect the sizes asked for).
-  On the bundled traces (200-600 pages) and a 1M-reference Zipf trace over 10k
-  pages this is well under a second to a few seconds (``benchmarks/bench_mrc.py``).
+  Measured (``benchmarks/bench_mrc.py``): 0.02-0.08 s on the bundled traces
+  (2.8-5.7M references, 200-600 pages), 0.56 s for all 10,000 sizes of a
+  1M-reference Zipf(0.9) trace (about 8 OPT simulations).
 * :func:`shards_lru_misses` - SHARDS (Waldspurger, Park, Garthwaite & Ahmad,
   "Efficient MRC Construction with SHARDS", USENIX FAST 2015), fixed rate: keep
   the references to pages whose hash falls below ``rate``, compute their exact LRU
@@ -32,6 +33,8 @@ every memory of more than ``d`` frames.
   smallest-distance bucket by the difference between the expected (``rate * n``)
   and actual number of sampled references (SHARDS-adj). At ``rate=1`` it is the
   exact curve; :func:`curve_error` gives its error against an exact one.
+  It needs many pages: with a few thousand, whether the few hottest pages are
+  sampled moves the whole curve.
 
 What a miss is, and which workloads: :func:`page_ids` gives each reference the
 page identity the simulator itself uses - the page-table entry the loader
@@ -267,17 +270,26 @@ def _max_frames(max_frames: int | None, n_ids: int) -> int:
     return m
 
 
+def _padded(misses: np.ndarray, m: int) -> np.ndarray:
+    """``misses`` extended to sizes 0..m with its last value (past the footprint only cold misses)."""
+    if misses.size >= m + 1:
+        return misses
+    return np.concatenate([misses, np.full(m + 1 - misses.size, misses[-1], misses.dtype)])
+
+
 def lru_misses(ids: np.ndarray, n_ids: int, max_frames: int | None = None) -> np.ndarray:
     """Exact LRU misses ``misses[c]`` for c = 0..max_frames frames (default: the footprint ``n_ids``)."""
     m = _max_frames(max_frames, n_ids)
-    return _misses_from_hist(_lru_hist(np.ascontiguousarray(ids, np.int64), n_ids, m))
+    ids = np.ascontiguousarray(ids, np.int64)
+    return _padded(_misses_from_hist(_lru_hist(ids, n_ids, min(m, max(n_ids, 1)))), m)
 
 
 def opt_misses(ids: np.ndarray, n_ids: int, max_frames: int | None = None) -> np.ndarray:
     """Exact OPT (Belady's MIN) misses ``misses[c]`` for c = 0..max_frames frames."""
     m = _max_frames(max_frames, n_ids)
     ids = np.ascontiguousarray(ids, np.int64)
-    return _misses_from_hist(_opt_hist(ids, _next_use(ids, n_ids), n_ids, m))
+    hist = _opt_hist(ids, _next_use(ids, n_ids), n_ids, min(m, max(n_ids, 1)))
+    return _padded(_misses_from_hist(hist), m)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -315,7 +327,7 @@ def shards_lru_misses(
         return out
     uniq, dense = np.unique(sample, return_inverse=True)
     # distances in the sample are scaled by 1/rate: d_s hits c frames iff d_s < ceil(c * rate)
-    top = math.ceil(m * rate)
+    top = min(math.ceil(m * rate), uniq.size)  # sampled distances are < uniq.size
     hist = _lru_hist(dense.astype(np.int64).ravel(), uniq.size, max(top, 1)).astype(np.float64)
     hist[0] += n * rate - sample.size  # SHARDS-adj: expected minus actual sampled references
     sampled_misses = np.cumsum(hist[::-1])[::-1]  # sampled_misses[k]: distance >= k
@@ -385,6 +397,8 @@ def curves(
             raise MrcError(f"no one-pass curve for policy {p!r}; choose from: {', '.join(POLICIES)}")
     ids, n_ids = page_ids(workload)
     n = int(ids.size)
+    if n == 0:
+        raise MrcError(f"workload {workload.name!r} has no references")
     m = _max_frames(max_frames, n_ids)
     out: list[Curve] = []
     for p in policies:
