@@ -70,7 +70,9 @@ def mrc_cmd(
     ] = None,
     max_frames: Annotated[
         int | None,
-        typer.Option("--max-frames", help="Largest memory of the curve [default: the footprint]."),
+        typer.Option(
+            "--max-frames", help="Largest memory of the curve (default: the footprint, the distinct pages)."
+        ),
     ] = None,
     sample: Annotated[
         float | None,
@@ -88,9 +90,8 @@ def mrc_cmd(
 ) -> None:
     """Miss-ratio curves (misses at every memory size) of LRU and OPT in one pass over the references.
 
-    A miss is an access that faulted, as in `vmgym run` with --tlb-entries 0 and no
-    prefetcher; exact for LRU (Mattson stack distances) and OPT (Mattson's priority
-    stack), or SHARDS-sampled for LRU with --sample.
+    A miss is an access that faulted, as in `vmgym run` with --tlb-entries 0 and no prefetcher.
+    Exact for LRU (Mattson stack distances) and OPT (Mattson's priority stack); --sample: SHARDS.
     """
     names = [p.strip().lower() for p in policy.split(",") if p.strip()]
     for p in names:
