@@ -9,6 +9,7 @@ import numpy as np
 from agents.base import Agent, AgentError, register
 from agents.scorer import Scorer, ScorerError
 from vmgym.envs.page_replacement import PageReplacementEnv
+from vmgym.sim import state as S
 
 
 @register
@@ -35,9 +36,15 @@ class ScorerAgent(Agent):
 
     def __init__(self, scorer: Scorer | None = None, k: int = 16, candidates: str = "mix", config=None):
         super().__init__(k, candidates, config)
+        self._duel: Duel | None = None
         self.scorer = scorer or Scorer.init(
             tuple(self.config.get("hidden", (64, 64))), self.config.get("seed", 0)
         )
+
+    @property
+    def gated(self) -> bool:
+        """Whether :class:`Duel` may overrule the scorer with slot 0 (config ``duel``, default on)."""
+        return bool(self.config.get("duel", True))
 
     @property
     def margin(self) -> float:
@@ -45,8 +52,18 @@ class ScorerAgent(Agent):
         return float(self.config.get("margin", 0.0))
 
     def act(self, obs: np.ndarray, env: PageReplacementEnv | None = None) -> int:
-        """The valid slot with the highest score (slot 0 unless another beats it by :attr:`margin`)."""
-        return self.scorer.act(obs, self.k, self.margin)
+        """The valid slot with the highest score (slot 0 unless another beats it by :attr:`margin`).
+
+        Given the env, :class:`Duel` follows slot 0 instead where the scorer has
+        been losing to LRU (a shadow LRU run on the same references).
+        """
+        slot = self.scorer.act(obs, self.k, self.margin)
+        if env is None or not self.gated:
+            return slot
+        duel = self._duel
+        if duel is None or duel.sim is not env.sim:
+            duel = self._duel = Duel(env, int(self.config.get("window", 64)))
+        return duel.decide(slot)
 
     def save(self, path: str | Path) -> Path:
         """The scorer's arrays plus k, candidates and the training config, in one ``.npz``."""
@@ -66,3 +83,66 @@ class ScorerAgent(Agent):
         if meta.get("agent") != cls.name:
             raise AgentError(f"{path}: a model of agent {meta.get('agent')!r}, not {cls.name!r}")
         return cls(scorer, int(meta["k"]), str(meta["candidates"]), dict(meta.get("config", {})))
+
+
+def misses(st) -> int:
+    """Accesses that faulted so far in a simulator state (``RunStats.misses`` without building it)."""
+    ps = st.proc_stats
+    return int((ps[S.ST_READS] + ps[S.ST_WRITES] + ps[S.ST_EXECS] - ps[S.ST_HITS]).sum())
+
+
+class Duel:
+    """Follows the scorer, or slot 0 (LRU's victim) where the scorer loses to LRU: one per episode.
+
+    Set dueling (Qureshi et al., Adaptive Insertion Policies for High
+    Performance Caching, ISCA 2007) chooses online between two policies by
+    their misses. Here a shadow LRU simulator runs the same references beside
+    the episode; after every ``window`` decisions the agent's misses in the
+    window are compared with the shadow's. A scorer window with more misses
+    than LRU's switches the agent to slot 0; it tries the scorer again after
+    ``wait`` windows, doubling ``wait`` (up to ``MAX_WAIT``) after every lost
+    trial and resetting it after a won one. So on a program where the learned
+    model misleads, the agent loses at most about one window per trial to
+    LRU, and where the model wins it follows the model.
+    """
+
+    MAX_WAIT = 64
+
+    def __init__(self, env: PageReplacementEnv, window: int) -> None:
+        from vmgym.sim import Simulator
+
+        self.sim = env.sim
+        self.window = window
+        self.shadow = Simulator(env.workload, env.machine, "lru", prefetch=env.config["prefetch"])
+        self.follow = True
+        self.wait = 1
+        self.idle = 0  # windows spent following slot 0 since the last trial
+        self.count = 0
+        self._mark()
+
+    def _mark(self) -> None:
+        self.shadow.advance(stop=self.sim.position)
+        self.m_agent = misses(self.sim.state)
+        self.m_lru = misses(self.shadow.state)
+        self.count = 0
+
+    def decide(self, slot: int) -> int:
+        """The slot to take now; at the end of a window, compare with LRU and choose the next mode."""
+        self.count += 1
+        if self.count >= self.window:
+            agent0, lru0 = self.m_agent, self.m_lru
+            self._mark()
+            if self.follow:
+                won = self.m_agent - agent0 <= self.m_lru - lru0
+                if not won:
+                    self.follow = False
+                    self.idle = 0
+                elif self.idle:  # a won trial after a fallback
+                    self.wait = 1
+                self.idle = 0
+            else:
+                self.idle += 1
+                if self.idle >= self.wait:
+                    self.follow = True
+                    self.wait = min(2 * self.wait, self.MAX_WAIT)
+        return slot if self.follow else 0

@@ -116,7 +116,7 @@ def agents_cmd() -> None:
     """List the agent kinds that can be trained and the shipped models."""
     import agents
 
-    table = Table(title="agent kinds (vmgym train: [train] algorithm)")
+    table = Table(title="agent kinds (the algorithm key of a vmgym train config)")
     table.add_column("name")
     table.add_column("aliases")
     table.add_column("source")
