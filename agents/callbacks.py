@@ -74,3 +74,17 @@ class ValidationCallback(BaseCallback):
         self.logger.dump(self.num_timesteps)
         self.history.append({"timesteps": int(self.num_timesteps), "validation_gap": gap})
         self.log(f"  {self.num_timesteps:,} steps: validation {100 * gap:.1f} % of the LRU->OPT gap closed")
+
+
+class ProgressCallback(BaseCallback):
+    """Reports ``(steps done, total)`` to ``progress`` every 256 steps (for a progress bar)."""
+
+    def __init__(self, progress: Callable[[float, float], None], total: int):
+        super().__init__()
+        self.progress = progress
+        self.total = total
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps % 256 < self.training_env.num_envs:
+            self.progress(min(self.num_timesteps, self.total), self.total)
+        return True

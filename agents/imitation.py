@@ -18,6 +18,12 @@ distance to each candidate's next use rather than only the expert's argmax:
 The agent evicts the candidate with the highest score. A dataset keeps a
 random ``keep`` fraction of the visited decisions (consecutive decisions are
 nearly the same state).
+
+Why not the ``imitation`` package: its last release (1.0.1) requires
+``gymnasium~=0.29`` and ``stable-baselines3~=2.2.1``, while vmgym runs on
+gymnasium 1.x and SB3 2.9; its BC also trains on argmax labels only. The loop
+here is small: :func:`collect` (rollouts, labels), :func:`fit` (one torch
+loop), :func:`train_rounds` (DAgger, checkpoints, validation).
 """
 
 from __future__ import annotations
@@ -255,7 +261,7 @@ def validate(agent: ScorerAgent, entries, seed: int) -> tuple[float, list[dict[s
     return summary(rows).get(agent.label, {}).get("mean", 0.0), rows
 
 
-def train_rounds(config, run, log) -> tuple[Path, dict[str, Any]]:
+def train_rounds(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]:
     """BC (round 0) and DAgger rounds over ``config.suite``; keeps the round best on ``config.validation``.
 
     Each round depends only on the data so far and the previous round's scorer
@@ -272,13 +278,26 @@ def train_rounds(config, run, log) -> tuple[Path, dict[str, Any]]:
     parts: list[Dataset] = [Dataset.load(run.checkpoints / f"data-{r:02d}.npz") for r in range(state["done"])]
     scorer = Scorer.load(run.checkpoints / f"scorer-{state['done'] - 1:02d}.npz") if state["done"] else None
     meta = {"label": "imitation", **config.to_dict()}
+    per_round = len(entries) + p.epochs
+    total = p.rounds * per_round
+
+    def advance(r: int, units: int) -> None:
+        if progress is not None:
+            progress(r * per_round + units, total)
+
+    advance(state["done"], 0)
     for r in range(state["done"], p.rounds):
         beta = 1.0 if r == 0 else p.beta**r
         log(f"round {r + 1}/{p.rounds}: rollouts over {config.suite} (beta {beta:.3f})")
         seen: dict[str, int] = {}
+
+        def on_entry(label: str, n: int, r: int = r, seen: dict[str, int] = seen) -> None:
+            seen[label] = n
+            advance(r, len(seen))
+
         data = collect(
             entries, scorer, beta, k=config.k, candidates=config.candidates, keep=p.keep, cap=p.cap,
-            seed=config.seed * 1000 + r, on_entry=seen.__setitem__,
+            seed=config.seed * 1000 + r, on_entry=on_entry,
         )  # fmt: skip
         if scorer is not None and len(data):
             acc = _accuracy(scorer, data, config.k)
@@ -296,11 +315,12 @@ def train_rounds(config, run, log) -> tuple[Path, dict[str, Any]]:
         )  # fmt: skip
         step0 = sum(h["epochs"] for h in state["history"])
 
-        def on_epoch(epoch: int, m: dict[str, float], step0: int = step0) -> None:
+        def on_epoch(epoch: int, m: dict[str, float], step0: int = step0, r: int = r) -> None:
             for key, value in m.items():
                 writer.add_scalar(
                     f"train/{'imitation_accuracy' if key == 'accuracy' else key}", value, step0 + epoch
                 )
+            advance(r, len(entries) + epoch + 1)
             acc = 100 * m["accuracy"]
             log(f"  epoch {epoch + 1}/{p.epochs}: loss {m['loss']:.4f}, imitation accuracy {acc:.1f} %")
 

@@ -322,12 +322,12 @@ def make_model(algorithm: str, env, cfg, seed: int, tensorboard_log: str | None 
     return cls(candidate_policy_class(), env, n_steps=p.n_steps, batch_size=p.batch_size, **common)
 
 
-def train_rl(config, run, log) -> tuple[Path, dict[str, Any]]:
+def train_rl(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]:
     """Train ``config.algorithm`` on ``config.suite`` (PageReplacement-v0) with checkpoints and validation."""
     from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents.callbacks import ValidationCallback
+    from agents.callbacks import ProgressCallback, ValidationCallback
     from agents.imitation import suite_entries
 
     p = config.params
@@ -360,6 +360,8 @@ def train_rl(config, run, log) -> tuple[Path, dict[str, Any]]:
         CheckpointCallback(max(1, p.checkpoint_every // p.n_envs), str(run.checkpoints), name_prefix="model"),
         val,
     ]
+    if progress is not None:
+        callbacks.append(ProgressCallback(progress, p.timesteps))
     remaining = p.timesteps - model.num_timesteps
     if remaining > 0:
         model.learn(remaining, callback=callbacks, reset_num_timesteps=not ckpts, progress_bar=False)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from agents._infer import best_slot
+from agents._infer import best_slot, pack
 from vmgym.envs._kernel import FEATURES, GLOBALS
 
 N_FEATURES = len(FEATURES)
@@ -118,9 +118,7 @@ class Scorer:
         fast = self._fast
         if fast is None:
             fast = self._fast = self._compiled_args()
-        slot = best_slot(
-            np.asarray(obs, np.float32), k, N_FEATURES, N_GLOBALS, VALID, np.float32(margin), *fast
-        )
+        slot = best_slot(np.asarray(obs, np.float32), k, N_FEATURES, N_GLOBALS, VALID, margin, *fast)
         return max(int(slot), 0)
 
     def _compiled_args(self) -> tuple:
@@ -128,13 +126,8 @@ class Scorer:
             raise ScorerError(
                 f"the compiled scorer takes two hidden layers, this one has {len(self.layers) - 1}"
             )
-        (w1, b1), (w2, b2), (w3, b3) = self.layers
-        h1 = w1.shape[1]
-        return (
-            np.ascontiguousarray(w1.T), b1, np.ascontiguousarray(w2.T), b2,
-            np.ascontiguousarray(w3[:, 0]), np.float32(b3[0]),
-            np.zeros(N_FEATURES, np.float32), np.zeros(h1, np.float32), np.zeros(h1, np.float32),
-        )  # fmt: skip
+        params, h1, h2 = pack(*(a for layer in self.layers for a in layer))
+        return params, h1, h2, np.zeros(N_FEATURES + 2 * h1 + h2, np.float32)
 
     # -- files ----------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

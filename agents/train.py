@@ -27,6 +27,7 @@ from agents.base import AgentError
 from vmgym.envs._kernel import SOURCES
 
 Log = Callable[[str], None]
+Progress = Callable[[float, float], None]  # (done, total) in the algorithm's units (rollouts + epochs, steps)
 
 
 @dataclass(frozen=True)
@@ -249,8 +250,12 @@ class RunFolder:
         return SummaryWriter(log_dir=str(self.tb))
 
 
-def train(config: TrainConfig, out: str | Path, log: Log = print) -> Path:
-    """Train (or resume) ``config`` into the run folder ``out``; return the model file."""
+def train(config: TrainConfig, out: str | Path, log: Log = print, progress: Progress | None = None) -> Path:
+    """Train (or resume) ``config`` into the run folder ``out``; return the model file.
+
+    ``log`` receives one line per round / epoch / validation; ``progress(done,
+    total)`` is called as work completes (for a progress bar).
+    """
     import torch
 
     from vmgym.records import record, write_record
@@ -263,10 +268,10 @@ def train(config: TrainConfig, out: str | Path, log: Log = print) -> Path:
     if config.algorithm == "imitation":
         from agents.imitation import train_rounds
 
-        model, results = train_rounds(config, run, log)
+        model, results = train_rounds(config, run, log, progress)
     else:
         from agents.rl import train_rl
 
-        model, results = train_rl(config, run, log)
+        model, results = train_rl(config, run, log, progress)
     write_record(run.path, record("train", config.to_dict(), results))
     return model

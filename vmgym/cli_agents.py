@@ -38,13 +38,23 @@ def train_cmd(
     The folder gets the model, config.json, record.json (versions, validation
     results), checkpoints/ and tb/ (``tensorboard --logdir`` on the folder).
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     from agents import AgentError
     from agents.train import load_config, train
 
+    target = out_dir or Path("runs") / config.stem
     try:
         cfg = load_config(config)
-        target = out_dir or Path("runs") / config.stem
-        model = train(cfg, target, log=lambda msg: err.print(msg, highlight=False))
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=err,
+        ) as bar:  # fmt: skip
+            task = bar.add_task(f"training {cfg.algorithm}", total=None)
+            model = train(
+                cfg, target, log=lambda msg: bar.console.print(msg, highlight=False),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
     except AgentError as e:
         fail(str(e))
     except KeyboardInterrupt:

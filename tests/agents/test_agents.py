@@ -240,6 +240,21 @@ def test_train_writes_run_folder_tensorboard_and_resumes_bit_for_bit(tmp_path, t
         train(other, b, log=lambda m: None)
 
 
+def test_training_is_bit_identical_in_another_process(tmp_path, tiny_suite):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(suite=tiny_suite))
+    train(load_config(path), tmp_path / "here", log=lambda m: None)
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    cmd = [sys.executable, "-m", "vmgym.cli", "train", str(path), "--out", str(tmp_path / "there")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "there" / "model.npz").read_bytes() == (tmp_path / "here" / "model.npz").read_bytes()
+
+
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [

@@ -49,6 +49,47 @@ def words_file(path: Path, n: int, seed: int = 1) -> Path:
     return path
 
 
+C_SOURCE = """\
+#include <stdio.h>
+struct node { int key; struct node *left, *right; };
+static struct node pool[4096];
+static int used;
+static struct node *insert(struct node *t, int key) {
+    if (!t) { t = &pool[used++]; t->key = key; t->left = t->right = 0; return t; }
+    if (key < t->key) t->left = insert(t->left, key); else t->right = insert(t->right, key);
+    return t;
+}
+static int depth(const struct node *t) {
+    if (!t) return 0;
+    int l = depth(t->left), r = depth(t->right);
+    return 1 + (l > r ? l : r);
+}
+int main(void) {
+    struct node *root = 0;
+    for (int i = 0; i < 4000; i++) root = insert(root, (int)((i * 2654435761u) % 100003u));
+    printf("%d\\n", depth(root));
+    return 0;
+}
+"""
+
+
+def tar_tree(tmp: Path) -> Path:
+    """A folder of 40 word files (seeds 10-49) for ``tar`` to archive."""
+    tree = tmp / "tree"
+    tree.mkdir(exist_ok=True)
+    for i in range(40):
+        words_file(tree / f"f{i:02d}.txt", 200, seed=10 + i)
+    return tree
+
+
+def cc1() -> str:
+    """The C compiler proper (gcc's driver runs it as a child process, which valgrind would not follow)."""
+    import subprocess
+
+    done = subprocess.run(["gcc", "-print-prog-name=cc1"], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
 def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
     """Name -> (command line, record() options) of every bundled trace (inputs written into ``tmp``)."""
     return {
@@ -60,7 +101,23 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
             {"skip_refs": 15_500_000, "max_refs": 4_000_000},
         ),
         "sqlite": (["sqlite3", ":memory:", SQL], {}),
+        # training data for learned agents (the train suite): more programs, more reference patterns
+        "comm": (
+            ["comm", "--nocheck-order", "-3", str(words_file(tmp / "a.txt", 3_000, seed=3)),
+             str(words_file(tmp / "b.txt", 3_000, seed=4))],
+            {},
+        ),  # fmt: skip
+        "cc1": (
+            [cc1(), "-quiet", "-O1", str(_write(tmp / "tree.c", C_SOURCE)), "-o", "/dev/null"],
+            {"max_refs": 4_000_000},
+        ),
+        "tar": (["tar", "cf", "-", "-C", str(tar_tree(tmp).parent), "tree"], {"max_refs": 4_000_000}),
     }
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
 
 
 def main() -> None:
