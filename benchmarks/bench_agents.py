@@ -66,7 +66,8 @@ def speed(agent, refs: int, repeat: int) -> None:
             t = time.perf_counter()
             stats = run_agent(a, wl, machine)
             best = min(best, time.perf_counter() - t)
-        print(f"{name:>6}: {stats.evictions:,} decisions in {best:.2f} s = {stats.evictions / best:,.0f} decisions/s")
+        rate = stats.evictions / best
+        print(f"{name:>6}: {stats.evictions:,} decisions in {best:.2f} s = {rate:,.0f} decisions/s")
     cfg = MachineConfig.for_workload(wl, **machine)
     t = time.perf_counter()
     Simulator(wl, cfg, "lru").run()
