@@ -48,8 +48,13 @@ class Agent:
 
     def check_env(self, env: PageReplacementEnv) -> None:
         """Raise :class:`AgentError` if ``env`` offers another number of candidates than the model takes."""
-        if env.k != self.k:
+        if getattr(env, "k", self.k) != self.k:
             raise AgentError(f"agent {self.label} takes k={self.k} candidates, the env offers k={env.k}")
+
+    @property
+    def env_id(self) -> str:
+        """The env the agent acts in (PageReplacement-v0 unless its training config says otherwise)."""
+        return self.config.get("params", {}).get("env", "vmgym/PageReplacement-v0")
 
     @property
     def label(self) -> str:

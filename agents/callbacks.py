@@ -49,6 +49,18 @@ class ValidationCallback(BaseCallback):
             self._validate()
         return True
 
+    def _validate_prefetch(self, agent) -> None:
+        """Prefetch-v0 / MemoryManager-v0: simulated time relative to no prefetching, and major faults."""
+        from agents.evaluate import evaluate_prefetch
+
+        rows = evaluate_prefetch([agent], self.entries, prefetchers=(), seed=self.config.seed)
+        ratio = float(np.mean([r["time_vs_none"] for r in rows]))
+        self.logger.record("validation/time_vs_none_mean", ratio)
+        self.logger.record("validation/major_faults_mean", float(np.mean([r["major_faults"] for r in rows])))
+        self.logger.dump(self.num_timesteps)
+        self.history.append({"timesteps": int(self.num_timesteps), "time_vs_none": ratio})
+        self.log(f"  {self.num_timesteps:,} steps: validation time {ratio:.3f}x of no prefetching")
+
     def _on_training_end(self) -> None:
         if self.num_timesteps != self._last:
             self._validate()
@@ -59,7 +71,14 @@ class ValidationCallback(BaseCallback):
         from agents.evaluate import evaluate, summary
         from agents.rl import sb3_agent
 
-        sb3 = sb3_agent(self.config.algorithm, self.model, self.config.k, self.config.candidates)
+        p = self.config.params
+        sb3 = sb3_agent(
+            self.config.algorithm, self.model, self.config.k, self.config.candidates,
+            {"label": self.label, "params": {"env": p.env, "policy": p.policy}},
+        )  # fmt: skip
+        if sb3.env_id != "vmgym/PageReplacement-v0":
+            self._validate_prefetch(sb3)
+            return
         agent = self.as_scorer_agent(sb3)
         rows = evaluate([agent], self.entries, baselines=(), ceiling=False, seed=self.config.seed)
         gap = summary(rows).get(agent.label, {}).get("mean", 0.0)

@@ -110,3 +110,63 @@ def summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
         if gaps:
             out[policy] = {"mean": sum(gaps) / len(gaps), "min": min(gaps), "max": max(gaps), "n": len(gaps)}
     return out
+
+
+PREFETCH_BASELINES = ("none", "readahead", "stride")
+
+
+def prefetch_row(label: str, name: str, stats: RunStats, none: RunStats) -> dict[str, Any]:
+    """One prefetching result row: major faults and simulated time, also relative to no prefetching."""
+    return {
+        "workload": label,
+        "policy": name,
+        "major_faults": stats.major_faults,
+        "time_ns": stats.time_ns,
+        "time_vs_none": stats.time_ns / max(none.time_ns, 1),
+        "prefetch_issued": stats.prefetch_issued,
+        "prefetch_used": stats.prefetch_used,
+        "prefetch_wasted": stats.prefetch_wasted,
+    }
+
+
+def evaluate_prefetch(
+    agents: Sequence[Agent],
+    entries: Sequence[tuple[str, Workload, dict[str, Any]]],
+    *,
+    prefetchers: Sequence[str] = PREFETCH_BASELINES,
+    seed: int = 0,
+    on_done: Callable[[str, str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Learned prefetchers (Prefetch-v0 / MemoryManager-v0 agents) beside classic ones, per entry.
+
+    Every run uses the agent's replacement ``policy`` (``lru`` by default; for
+    MemoryManager-v0 agents the classic rows use LRU). ``time_vs_none`` is the
+    simulated time over that of the same run without prefetching (lower is better).
+    """
+    rows = []
+    for label, workload, hints in entries:
+        policy = agents[0].config.get("params", {}).get("policy", "lru") if agents else "lru"
+        cfg = MachineConfig.for_workload(workload, **dict(hints or {}))
+        none = Simulator(workload, cfg, policy).run()
+        for agent in agents:
+            extra = {"policy": policy} if agent.env_id.endswith("Prefetch-v0") else {"k": agent.k}
+            env = make_env(workload, hints, env_id=agent.env_id, **extra)
+            stats = play(env, agent.act, seed=seed)
+            rows.append(prefetch_row(label, agent.label, stats, none))
+            if on_done is not None:
+                on_done(label, agent.label)
+        for name in prefetchers:
+            stats = none if name == "none" else Simulator(workload, cfg, policy, prefetch=name).run()
+            rows.append(prefetch_row(label, name, stats, none))
+            if on_done is not None:
+                on_done(label, name)
+    return rows
+
+
+def prefetch_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per prefetcher: mean, min and max of ``time_vs_none`` over the entries."""
+    out: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(r["policy"] for r in rows):
+        t = [r["time_vs_none"] for r in rows if r["policy"] == name]
+        out[name] = {"mean": sum(t) / len(t), "min": min(t), "max": max(t), "n": len(t)}
+    return out

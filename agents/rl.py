@@ -28,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.base import Agent, AgentError, register
+from agents.rollout import PAGE_REPLACEMENT, PREFETCH, make_env
 from agents.scorer import N_FEATURES, N_GLOBALS, Scorer
 from vmgym.envs._prefetch import N_ACTIONS as N_PREFETCH_ACTIONS
 
@@ -45,16 +46,13 @@ class SuiteEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, entries, k: int, candidates: str, reward: str, max_steps: int):
-        from vmgym.envs.page_replacement import PageReplacementEnv
-
+    def __init__(self, entries, k: int, candidates: str, reward: str, max_steps: int,
+                 env_id: str = PAGE_REPLACEMENT, policy: str = "lru"):  # fmt: skip
+        extra = {"policy": policy} if env_id == PREFETCH else {"k": k, "candidates": candidates}
         self.envs = [
-            PageReplacementEnv(
-                workload=wl, machine=dict(hints), k=k, candidates=candidates, reward=reward,
-                max_steps=max_steps, oracle=False, report_gap=False,
-            )
+            make_env(wl, hints, env_id=env_id, reward=reward, max_steps=max_steps, **extra)
             for _, wl, hints in entries
-        ]  # fmt: skip
+        ]
         self.observation_space = self.envs[0].observation_space
         self.action_space = self.envs[0].action_space
         self.current = self.envs[0]
@@ -220,7 +218,7 @@ class SB3Agent(Agent):
 
     def act(self, obs: np.ndarray, env=None) -> int:
         """The policy's greedy action (masked for MaskablePPO)."""
-        if self.algorithm == "maskable-ppo" and env is not None:
+        if self.algorithm == "maskable-ppo" and env is not None and hasattr(env, "action_masks"):
             action, _ = self.model.predict(obs, action_masks=env.action_masks(), deterministic=True)
         else:
             action, _ = self.model.predict(obs, deterministic=True)
@@ -308,18 +306,20 @@ def _sb3_class(algorithm: str):
     return getattr(stable_baselines3, ALGORITHMS[algorithm])
 
 
-def make_model(algorithm: str, env, cfg, seed: int, tensorboard_log: str | None = None):
-    """A new SB3 model of ``algorithm`` with the candidate policy on ``env`` (a VecEnv)."""
+def make_model(algorithm: str, env, cfg, seed: int, k: int, tensorboard_log: str | None = None):
+    """A new SB3 model of ``algorithm`` on ``env`` (a VecEnv): candidate policy, or an MLP on Prefetch-v0."""
     p = cfg
-    kwargs = {"k": env.get_attr("envs")[0][0].k if hasattr(env, "get_attr") else 16, "hidden": p.hidden}
+    prefetch = p.env == PREFETCH
+    kwargs = {"net_arch": list(p.hidden)} if prefetch else {"k": k, "hidden": p.hidden}
     common = dict(learning_rate=p.learning_rate, gamma=p.gamma, seed=seed, verbose=0, device="cpu",
                   tensorboard_log=tensorboard_log, policy_kwargs=kwargs)  # fmt: skip
     cls = _sb3_class(algorithm)
     if algorithm == "dqn":
-        return cls(candidate_dqn_policy_class(), env, batch_size=p.batch_size,
+        return cls("MlpPolicy" if prefetch else candidate_dqn_policy_class(), env, batch_size=p.batch_size,
                    learning_starts=min(1000, p.timesteps // 4), buffer_size=100_000,
                    exploration_fraction=0.2, train_freq=4, **common)  # fmt: skip
-    return cls(candidate_policy_class(), env, n_steps=p.n_steps, batch_size=p.batch_size, **common)
+    policy = "MlpPolicy" if prefetch else candidate_policy_class()
+    return cls(policy, env, n_steps=p.n_steps, batch_size=p.batch_size, **common)
 
 
 def train_rl(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]:
@@ -335,7 +335,7 @@ def train_rl(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]:
     val_entries = suite_entries(config.validation) if config.validation else []
     env = DummyVecEnv(
         [
-            lambda: SuiteEnv(entries, config.k, config.candidates, p.reward, p.max_steps)
+            lambda: SuiteEnv(entries, config.k, config.candidates, p.reward, p.max_steps, p.env, p.policy)
             for _ in range(p.n_envs)
         ]
     )
@@ -347,8 +347,8 @@ def train_rl(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]:
         )
         log(f"resuming from {ckpts[-1].name} ({model.num_timesteps:,} steps done)")
     else:
-        model = make_model(config.algorithm, env, p, config.seed, str(run.tb))
-        if p.init:
+        model = make_model(config.algorithm, env, p, config.seed, config.k, str(run.tb))
+        if p.init and p.env != PREFETCH:
             net = model.policy.q_net.q_net if config.algorithm == "dqn" else model.policy.mlp_extractor
             load_scorer_into(net.scorer, p.init)
             if config.algorithm == "dqn":
@@ -369,9 +369,11 @@ def train_rl(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]:
         config.algorithm, model, config.k, config.candidates, {"label": label, **config.to_dict()}
     )
     path = agent.save(run.path / "model.zip")
-    scorer_agent = val.as_scorer_agent(agent)
-    scorer_agent.save(run.path / "model.npz")
-    log(f"model: {path} (and its actor as plain arrays: {run.path / 'model.npz'})")
+    if p.env == PAGE_REPLACEMENT:
+        val.as_scorer_agent(agent).save(run.path / "model.npz")
+        log(f"model: {path} (and its actor as plain arrays: {run.path / 'model.npz'})")
+    else:
+        log(f"model: {path}")
     return path, {"timesteps": int(model.num_timesteps), "validation": val.history}
 
 

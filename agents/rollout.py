@@ -15,6 +15,12 @@ Act = Callable[[np.ndarray, PageReplacementEnv], int]  # (observation, env) -> s
 OnStep = Callable[[np.ndarray, PageReplacementEnv], None]  # sees every decision before the action
 
 
+PAGE_REPLACEMENT = "vmgym/PageReplacement-v0"
+PREFETCH = "vmgym/Prefetch-v0"
+MEMORY_MANAGER = "vmgym/MemoryManager-v0"
+ENV_IDS = (PAGE_REPLACEMENT, PREFETCH, MEMORY_MANAGER)
+
+
 def make_env(
     workload: Workload | str,
     machine: dict[str, Any] | None = None,
@@ -23,16 +29,34 @@ def make_env(
     candidates: str = "mix",
     oracle: bool = False,
     prefetch: str = "none",
-) -> PageReplacementEnv:
-    """The env every agent is trained and evaluated in (no gap report: callers anchor LRU and OPT once)."""
-    return PageReplacementEnv(
+    env_id: str = PAGE_REPLACEMENT,
+    **extra: Any,
+):
+    """The env every agent is trained and evaluated in (no gap report: callers anchor LRU and OPT once).
+
+    ``env_id`` picks PageReplacement-v0 (default), Prefetch-v0 (``extra`` may
+    name its replacement ``policy``) or MemoryManager-v0; ``extra`` holds other
+    env keys (``reward``, ``max_steps``).
+    """
+    from vmgym.envs.memory_manager import MemoryManagerEnv
+    from vmgym.envs.prefetch_env import PrefetchEnv
+
+    machine = dict(machine or {})
+    if env_id == PREFETCH:
+        return PrefetchEnv(workload=workload, machine=machine, **extra)
+    cls = MemoryManagerEnv if env_id == MEMORY_MANAGER else PageReplacementEnv
+    if env_id not in ENV_IDS:
+        raise ValueError(f"env {env_id!r}; allowed: {', '.join(ENV_IDS)}")
+    if env_id == PAGE_REPLACEMENT:
+        extra["prefetch"] = prefetch
+    return cls(
         workload=workload,
-        machine=dict(machine or {}),
+        machine=machine,
         k=k,
         candidates=candidates,
         oracle=oracle,
         report_gap=False,
-        prefetch=prefetch,
+        **extra,
     )
 
 

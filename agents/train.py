@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.base import AgentError
+from agents.rollout import ENV_IDS
 from vmgym.envs._kernel import SOURCES
 
 Log = Callable[[str], None]
@@ -61,6 +62,10 @@ class RLConfig:
     reward: str = "time"  # the env's reward: time | faults | baseline
     init: str = ""  # a scorer .npz (e.g. an imitation model) to start the policy network from
     hidden: tuple[int, int] = (64, 64)
+    env: str = (
+        "vmgym/PageReplacement-v0"  # or vmgym/Prefetch-v0 (a learned prefetcher), vmgym/MemoryManager-v0
+    )
+    policy: str = "lru"  # Prefetch-v0: the classic replacement policy under the learned prefetcher
     checkpoint_every: int = 20_000  # steps
     max_steps: int = 4096  # decisions per episode (workloads are long; episodes are slices)
 
@@ -194,11 +199,17 @@ def _check_values(cfg: TrainConfig, where: str) -> None:
         "checkpoint_every": lambda v: v >= 1,
         "max_steps": lambda v: v >= 1,
         "reward": lambda v: v in ("time", "faults", "baseline"),
+        "env": lambda v: v in ENV_IDS,
     }
     for f in fields(p):
         check = checks.get(f.name)
         if check is not None and not check(getattr(p, f.name)):
-            raise AgentError(f"{where} [{cfg.algorithm}]: {f.name} = {getattr(p, f.name)!r} is out of range")
+            allowed = f"; allowed: {', '.join(ENV_IDS)}" if f.name == "env" else ""
+            raise AgentError(
+                f"{where} [{cfg.algorithm}]: {f.name} = {getattr(p, f.name)!r} is out of range{allowed}"
+            )
+    if isinstance(p, RLConfig) and p.env != ENV_IDS[0] and p.reward == "baseline":
+        raise AgentError(f"{where} [{cfg.algorithm}]: reward 'baseline' is PageReplacement-v0's only")
 
 
 def load_config(path: str | Path) -> TrainConfig:
