@@ -31,7 +31,7 @@ def load_trace(
     block_size: int = BLOCK_SIZE,
     name: str | None = None,
 ) -> Workload:
-    """Read a trace file into a :class:`Workload` (formats and mapping: see the module docstring).
+    """Read a trace file into a :class:`Workload` (formats, mapping: the :mod:`workloads.traces` docstring).
 
     ``fmt`` is one of :data:`FORMATS` or ``None`` to detect it; ``page_size`` (a power of
     two) defaults to 4096, or to an npz trace's own page size. ``collapse`` drops
@@ -75,7 +75,7 @@ def write_trace(
     """Write the references of ``workload`` to ``path`` in ``fmt`` (default: from the file name).
 
     ``.txt`` means ``plain``; a ``.zst``/``.gz`` suffix compresses. ``meta`` (JSON-able)
-    is stored in npz files. See the module docstring for what each format keeps.
+    is stored in npz files. See the :mod:`workloads.traces` docstring for what each format keeps.
     """
     path = Path(path)
     fmt = _output_format(path, fmt)

@@ -112,7 +112,7 @@ def _by_name(path: Path, write: bool = False) -> str | None:
 
 
 def detect_format(path: str | Path) -> str:
-    """Return the format name of ``path`` (see the module docstring) from its name, else its content."""
+    """Return the format name of ``path`` from its name, else its content (see :mod:`workloads.traces`)."""
     path = Path(path)
     found = _by_name(path)
     if found is not None:
