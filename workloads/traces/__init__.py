@@ -132,27 +132,30 @@ writes it. Lackey lines are written with access size 1.
 
 from __future__ import annotations
 
-# Re-exported for callers of the single-module reader of old: workloads.record and the tests use
-# some of the private names (``X as X`` marks a re-export).
 from numba import config as _numba_config  # noqa: F401 - the tests ask whether kernels compile
 
-import workloads.traces.formats  # noqa: F401 - registers every format
-from workloads.traces.api import convert, load_trace, write_trace
-from workloads.traces.blocks import _Collector as _Collector
-from workloads.traces.blocks import _parse_text as _parse_text
-from workloads.traces.bundled import DATA_DIR as DATA_DIR
-from workloads.traces.bundled import bundled, load_bundled
-from workloads.traces.errors import TraceError
-from workloads.traces.formats.oracle_general import _OG_DTYPE as _OG_DTYPE
-from workloads.traces.mapping import _check_page_size as _check_page_size
-from workloads.traces.mapping import _finish as _finish
-from workloads.traces.registry import BLOCK_SIZE as BLOCK_SIZE
-from workloads.traces.registry import detect_format, format_names
-from workloads.traces.stats import REUSE_EXACT_LIMIT as REUSE_EXACT_LIMIT
-from workloads.traces.stats import _stack_distances as _stack_distances
-from workloads.traces.stats import info
-from workloads.traces.textscan import _CHUNK as _CHUNK
-from workloads.traces.textscan import _OUT_CAP as _OUT_CAP
+from workloads.traces._kernel_cache import kernel_cache
+
+with kernel_cache():  # the kernels are decorated (and their cache found) on import
+    # Re-exported for callers of the single-module reader of old: workloads.record and the tests use
+    # some of the private names (``X as X`` marks a re-export).
+    import workloads.traces.formats  # noqa: F401 - registers every format
+    from workloads.traces.api import convert, load_trace, write_trace
+    from workloads.traces.blocks import _Collector as _Collector
+    from workloads.traces.blocks import _parse_text as _parse_text
+    from workloads.traces.bundled import DATA_DIR as DATA_DIR
+    from workloads.traces.bundled import bundled, load_bundled
+    from workloads.traces.errors import TraceError
+    from workloads.traces.formats.oracle_general import _OG_DTYPE as _OG_DTYPE
+    from workloads.traces.mapping import _check_page_size as _check_page_size
+    from workloads.traces.mapping import _finish as _finish
+    from workloads.traces.registry import BLOCK_SIZE as BLOCK_SIZE
+    from workloads.traces.registry import detect_format, format_names
+    from workloads.traces.stats import REUSE_EXACT_LIMIT as REUSE_EXACT_LIMIT
+    from workloads.traces.stats import _stack_distances as _stack_distances
+    from workloads.traces.stats import info
+    from workloads.traces.textscan import _CHUNK as _CHUNK
+    from workloads.traces.textscan import _OUT_CAP as _OUT_CAP
 
 __all__ = [
     "FORMATS",

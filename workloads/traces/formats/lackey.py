@@ -116,41 +116,6 @@ def _lackey_slow(buf, s, t):
     return kind, v, size, 0
 
 
-@njit(cache=True, inline="always")
-def _lackey_fast(buf, s, n_buf):
-    """(kind, address, size, next line) of a canonical line 'I  hex,dec' or ' X hex,dec' at s.
-
-    The next line's start is -1 if the line is anything else (the slow path parses it).
-    """
-    kind = -1
-    v = 0
-    size = 0
-    if s + 3 < n_buf:
-        kind = _lackey_kind(buf, s, s + 3)
-    if kind < 0:
-        return kind, v, size, -1
-    p = s + 3
-    nd = 0
-    while p < n_buf and nd < 16:
-        d = _hexval(buf[p])
-        if d < 0:
-            break
-        v = v * 16 + d
-        nd += 1
-        p += 1
-    if not (0 < nd < 16 and p < n_buf and buf[p] == 44):
-        return kind, v, size, -1
-    p += 1
-    ns = 0
-    while p < n_buf and 48 <= buf[p] <= 57 and ns < 9:
-        size = size * 10 + (buf[p] - 48)
-        ns += 1
-        p += 1
-    if ns > 0 and (p == n_buf or buf[p] == 10):
-        return kind, v, size, p + 1
-    return kind, v, size, -1
-
-
 @njit(cache=True)
 def _k_lackey(buf, pos, shift, ops, vals):
     n_buf = buf.shape[0]
@@ -159,7 +124,32 @@ def _k_lackey(buf, pos, shift, ops, vals):
     nl = 0
     while pos < n_buf:
         s = pos
-        kind, v, size, nxt = _lackey_fast(buf, s, n_buf)
+        kind = -1
+        v = 0
+        size = 0
+        nxt = -1
+        # fast path: 'I  hex,dec\n' or ' X hex,dec\n' exactly
+        if s + 3 < n_buf:
+            kind = _lackey_kind(buf, s, s + 3)
+        if kind >= 0:
+            p = s + 3
+            nd = 0
+            while p < n_buf and nd < 16:
+                d = _hexval(buf[p])
+                if d < 0:
+                    break
+                v = v * 16 + d
+                nd += 1
+                p += 1
+            if 0 < nd < 16 and p < n_buf and buf[p] == 44:
+                p += 1
+                ns = 0
+                while p < n_buf and 48 <= buf[p] <= 57 and ns < 9:
+                    size = size * 10 + (buf[p] - 48)
+                    ns += 1
+                    p += 1
+                if ns > 0 and (p == n_buf or buf[p] == 10):
+                    nxt = p + 1
         if nxt < 0:  # anything else: find the line, parse it carefully
             s, t, nxt = _line_bounds(buf, pos)
             kind, v, size, err = _lackey_slow(buf, s, t)

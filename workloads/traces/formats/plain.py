@@ -25,9 +25,12 @@ from workloads.traces.textscan import (
 )
 
 
-@njit(cache=True, inline="always")
-def _plain_pid(buf, p, t):
-    """(pid, end, err) of the decimal pid at buf[p:t], which must be followed by a blank or the end."""
+@njit(cache=True)
+def _plain_line(buf, s, t):
+    """(pid, op, address, err) of one plain line; pid -1 = skip (blank or comment)."""
+    p = _skip_blank(buf, s, t)
+    if p == t or buf[p] == 35:  # blank or '#'
+        return -1, 0, 0, 0
     pid = 0
     nd = 0
     while p < t and 48 <= buf[p] <= 57:
@@ -35,15 +38,12 @@ def _plain_pid(buf, p, t):
         nd += 1
         p += 1
         if pid > 2147483647:
-            return -1, p, _E_BAD_PID
+            return -1, 0, 0, _E_BAD_PID
     if nd == 0 or (p < t and not (buf[p] == 32 or buf[p] == 9)):
-        return -1, p, _E_BAD_PID
-    return pid, p, 0
-
-
-@njit(cache=True, inline="always")
-def _plain_op(buf, p, t):
-    """(op, end, err) of the one-letter op (R, W or X, any case) at buf[p] (p < t)."""
+        return -1, 0, 0, _E_BAD_PID
+    p = _skip_blank(buf, p, t)
+    if p >= t:
+        return -1, 0, 0, _E_TRUNCATED
     c = buf[p] | 32  # lower case
     op = -1
     if c == 114:
@@ -54,25 +54,7 @@ def _plain_op(buf, p, t):
         op = 2
     p += 1
     if op < 0 or (p < t and not (buf[p] == 32 or buf[p] == 9)):
-        return -1, p, _E_UNKNOWN_OP
-    return op, p, 0
-
-
-@njit(cache=True)
-def _plain_line(buf, s, t):
-    """(pid, op, address, err) of one plain line; pid -1 = skip (blank or comment)."""
-    p = _skip_blank(buf, s, t)
-    if p == t or buf[p] == 35:  # blank or '#'
-        return -1, 0, 0, 0
-    pid, p, err = _plain_pid(buf, p, t)
-    if err != 0:
-        return -1, 0, 0, err
-    p = _skip_blank(buf, p, t)
-    if p >= t:
-        return -1, 0, 0, _E_TRUNCATED
-    op, p, err = _plain_op(buf, p, t)
-    if err != 0:
-        return -1, 0, 0, err
+        return -1, 0, 0, _E_UNKNOWN_OP
     p = _skip_blank(buf, p, t)
     if p >= t:
         return -1, 0, 0, _E_TRUNCATED
