@@ -203,41 +203,39 @@ class _Blocks:
                 return
 
 
-# kernel(buf, pos, shift, out) -> (next_pos, n_out, err, err_pos, lines): see textscan
-KernelCall = Callable[[np.ndarray, int, int, "_OutBuffers"], tuple[int, int, int, int, int]]
-
-
 class _OutBuffers:
     """The reused output buffers of one kernel call (only those the kernel writes have a size)."""
 
-    def __init__(self, size: int, pids: bool, ids: bool):
+    def __init__(self, size: int, names: tuple[str, ...]):
         self.ops = np.zeros(size, np.int8)  # lcs-txt: every reference a read (its kernel leaves 0)
-        self.pids = np.zeros(size if pids else 0, np.int64)
-        self.vals = np.zeros(0 if ids else size, np.int64)
-        self.ids = np.zeros(size if ids else 0, np.uint64)
+        self.pids = np.zeros(size if "pids" in names else 0, np.int64)
+        self.vals = np.zeros(size if "vals" in names else 0, np.int64)
+        self.ids = np.zeros(size if "ids" in names else 0, np.uint64)
+        self.args = tuple(getattr(self, name) for name in names)  # what the kernel is passed
 
 
 @dataclass(frozen=True)
 class TextKernel:
     """A line-oriented text format's compiled parser, as :func:`_parse_text_with` drives it.
 
-    ``call(buf, pos, shift, out)`` runs the kernel on the block ``buf`` from ``pos`` into
-    the :class:`_OutBuffers` ``out``; ``pids``/``ids`` say whether it writes a pid per
-    reference and whether its values are uint64 object ids (else int64 byte addresses).
+    ``kernel(buf, pos, shift, *outputs)`` parses the block ``buf`` from ``pos`` (contract:
+    :mod:`.textscan`) into the output buffers named by ``outputs``, in that order, from
+    ``pids`` (int64, one pid per reference), ``ops`` (int8), and ``vals`` (int64 byte
+    addresses) or ``ids`` (uint64 object ids).
     """
 
-    call: KernelCall
+    kernel: Callable[..., tuple[int, int, int, int, int]]
     syntax: LineSyntax
-    pids: bool = False
-    ids: bool = False
+    outputs: tuple[str, ...] = ("ops", "vals")
 
     def buffers(self, size: int) -> _OutBuffers:
         """Fresh output buffers for ``size`` references."""
-        return _OutBuffers(size, self.pids, self.ids)
+        return _OutBuffers(size, self.outputs)
 
     def chunk(self, out: _OutBuffers, n: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The first ``n`` parsed references in ``out``: (pids or None, ops, values)."""
-        return (out.pids[:n] if self.pids else None, out.ops[:n], (out.ids if self.ids else out.vals)[:n])
+        vals = out.ids if "ids" in self.outputs else out.vals
+        return (out.pids[:n] if "pids" in self.outputs else None, out.ops[:n], vals[:n])
 
     def parse(self, stream: IO[bytes], req: ReadRequest, coll: _Collector) -> int:
         """Parse the whole stream into ``coll`` (a :data:`~.registry.Parse`); return bytes read."""
@@ -255,7 +253,7 @@ def _parse_text_with(
         kb = _kbuf(buf)
         pos = 0
         while pos < buf.shape[0]:
-            pos, n, err, epos, nl = kernel.call(kb, pos, shift, out)
+            pos, n, err, epos, nl = kernel.kernel(kb, pos, shift, *out.args)
             lines += nl
             if err == _E_SPAN and out.ops.size < _OUT_CAP:  # one access covers many pages: retry it
                 out = kernel.buffers(_OUT_CAP)

@@ -13,7 +13,7 @@ import numpy as np
 
 from workloads.model import EV_MMAP, Process, Vma, Workload
 from workloads.traces.errors import TraceError
-from workloads.traces.registry import _format
+from workloads.traces.registry import _format, _formats
 from workloads.traces.streams import _strip_compression
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _ids_to_pages(ids: np.ndarray, dense: bool | None) -> tuple[np.ndarray, bool
 
 def _trace_name(path: Path) -> str:
     name = _strip_compression(path.name)
-    for suffix in (".oracleGeneral.bin", ".oracleGeneral"):
+    for suffix in (s for fmt in _formats() for s in fmt.name_suffixes):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return Path(name).stem

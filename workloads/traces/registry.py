@@ -64,6 +64,7 @@ class Format:
     suffixes: tuple[str, ...] = ()  # file suffixes that mean this format (after a compression suffix)
     write_suffixes: tuple[str, ...] = ()  # suffixes that mean this format only when writing
     name_contains: tuple[str, ...] = ()  # lower-case parts of a file name that mean this format
+    name_suffixes: tuple[str, ...] = ()  # dropped from a file name to name the workload (else its suffix)
     magic: bytes = b""  # first bytes of the (decompressed) file, if the format has any
     sniff: Callable[[bytes], bool] | None = None  # does this first record line look like the format?
     sniff_rank: int = 0  # sniffers run in rank order, then registration order (catch-alls rank high)
@@ -96,6 +97,10 @@ def format_names() -> tuple[str, ...]:
 
 def _format(name: str) -> Format:
     return _REGISTRY[name]
+
+
+def _formats() -> tuple[Format, ...]:
+    return tuple(_REGISTRY.values())
 
 
 def _by_name(path: Path, write: bool = False) -> str | None:

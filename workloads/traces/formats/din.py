@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 from numba import njit
 
-from workloads.traces.blocks import TextKernel, _OutBuffers, text_writer
+from workloads.traces.blocks import TextKernel, text_writer
 from workloads.traces.errors import LineSyntax
 from workloads.traces.registry import Format, register
 from workloads.traces.textscan import (
@@ -86,10 +85,6 @@ def _k_write(pids, ops, vals, first_index, obj_size, out):
     return p
 
 
-def _call(buf: np.ndarray, pos: int, shift: int, out: _OutBuffers) -> tuple[int, int, int, int, int]:
-    return _k_din(buf, pos, shift, out.ops, out.vals)
-
-
 _HEX_RE = re.compile(rb"^(0[xX])?[0-9a-fA-F]+$")
 
 
@@ -104,7 +99,7 @@ def _address(text: str) -> str:
 
 
 _EXAMPLE = "'0 400d7d4'"
-DIN = TextKernel(_call, LineSyntax(_EXAMPLE, address=_address, size=lambda text: ""))
+DIN = TextKernel(_k_din, LineSyntax(_EXAMPLE, address=_address, size=lambda text: ""))
 
 register(
     Format(

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 from numba import njit
 
-from workloads.traces.blocks import TextKernel, _OutBuffers, text_writer
+from workloads.traces.blocks import TextKernel, text_writer
 from workloads.traces.errors import LineSyntax
 from workloads.traces.registry import Format, register
 from workloads.traces.textscan import (
@@ -187,10 +186,6 @@ def _k_write(pids, ops, vals, first_index, obj_size, out):
     return p
 
 
-def _call(buf: np.ndarray, pos: int, shift: int, out: _OutBuffers) -> tuple[int, int, int, int, int]:
-    return _k_lackey(buf, pos, shift, out.ops, out.vals)
-
-
 _LACKEY_RE = re.compile(rb"^(I  | [LSM] )[0-9a-fA-F]+,\d+\s*$")
 
 
@@ -207,7 +202,7 @@ def _size(text: str) -> str:
 
 
 _EXAMPLE = "' L 0400d7d4,8'"
-LACKEY = TextKernel(_call, LineSyntax(_EXAMPLE, address=_address, size=_size))
+LACKEY = TextKernel(_k_lackey, LineSyntax(_EXAMPLE, address=_address, size=_size))
 
 register(
     Format(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
-from workloads.traces.blocks import TextKernel, _OutBuffers, text_writer
+from workloads.traces.blocks import TextKernel, text_writer
 from workloads.traces.errors import LineSyntax
 from workloads.traces.registry import Format, register
 from workloads.traces.textscan import _line_bounds, _parse_dec_u64, _put_dec, _skip_blank
 
 
 @njit(cache=True)
-def _k_lcs_txt(buf, pos, ids):
+def _k_lcs_txt(buf, pos, shift, ids):
     n_buf = buf.shape[0]
     cap = ids.shape[0]
     n = 0
@@ -43,17 +42,13 @@ def _k_write(pids, ops, vals, first_index, obj_size, out):
     return p
 
 
-def _call(buf: np.ndarray, pos: int, shift: int, out: _OutBuffers) -> tuple[int, int, int, int, int]:
-    return _k_lcs_txt(buf, pos, out.ids)
-
-
 def _sniff(line: bytes) -> bool:
     tokens = line.split()
     return len(tokens) == 1 and tokens[0].isdigit()
 
 
 _EXAMPLE = "'42932745'"
-LCS_TXT = TextKernel(_call, LineSyntax(_EXAMPLE), ids=True)
+LCS_TXT = TextKernel(_k_lcs_txt, LineSyntax(_EXAMPLE), outputs=("ids",))
 
 register(
     Format(

@@ -84,6 +84,7 @@ register(
         "oracleGeneral",
         aliases=("oraclegeneralbin",),
         name_contains=("oraclegeneral",),
+        name_suffixes=(".oracleGeneral.bin", ".oracleGeneral"),
         expected="24-byte records",
         parse=_parse,
         write=_write,

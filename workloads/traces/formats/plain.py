@@ -6,10 +6,9 @@ optional); ``#`` comment lines. One process per pid, ordered by first appearance
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
-from workloads.traces.blocks import TextKernel, _OutBuffers, text_writer
+from workloads.traces.blocks import TextKernel, text_writer
 from workloads.traces.errors import LineSyntax
 from workloads.traces.registry import Format, register
 from workloads.traces.textscan import (
@@ -112,10 +111,6 @@ def _header(page_size: int) -> bytes:
     )
 
 
-def _call(buf: np.ndarray, pos: int, shift: int, out: _OutBuffers) -> tuple[int, int, int, int, int]:
-    return _k_plain(buf, pos, shift, out.pids, out.ops, out.vals)
-
-
 def _sniff(line: bytes) -> bool:
     tokens = line.split()
     return len(tokens) == 3 and tokens[0].isdigit() and tokens[1].upper() in (b"R", b"W", b"X")
@@ -133,9 +128,9 @@ def _op(text: str) -> str:
 
 _EXAMPLE = "'0 R 400d7d4'"
 PLAIN = TextKernel(
-    _call,
+    _k_plain,
     LineSyntax(_EXAMPLE, address=_address, size=lambda text: "", op=_op, ops_allowed="R, W or X"),
-    pids=True,
+    outputs=("pids", "ops", "vals"),
 )
 
 register(
