@@ -87,7 +87,8 @@ detects formats). Shared machinery: :mod:`.streams` (gzip/zstd), :mod:`.blocks` 
 reader, collapsing collector, text-kernel driver and writer), :mod:`.textscan` (compiled
 byte-level helpers), :mod:`.errors` (:class:`TraceError` and messages), :mod:`.mapping`
 (references to a workload and back), :mod:`.api` (:func:`load_trace`, :func:`write_trace`,
-:func:`convert`), :mod:`.stats` (:func:`info`) and :mod:`.bundled`.
+:func:`convert`), :mod:`.stats` (:func:`info`) and :mod:`.bundled`; :mod:`._kernel_cache`
+keys numba's cache of the package's kernels by a hash of its sources.
 
 csv
 ---
