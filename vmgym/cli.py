@@ -14,6 +14,7 @@ from rich.table import Table
 from vmgym import policies
 from vmgym._console import err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
+from vmgym.cli_experiment import experiment_app
 from vmgym.cli_mrc import mrc_cmd
 from vmgym.cli_trace import trace_app
 from vmgym.compare import AGENT_PREFIX, COLUMNS, compare, parse_policies
@@ -31,6 +32,7 @@ app = typer.Typer(
 workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads and suites.")
 app.add_typer(workloads_app, name="workloads")
 app.add_typer(trace_app, name="trace")
+app.add_typer(experiment_app, name="experiment")
 register_agent_commands(app)
 app.command("mrc")(mrc_cmd)
 
