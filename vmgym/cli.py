@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -102,16 +103,30 @@ def run(
     tlb_entries: TlbOpt = None,
     prefetcher: PrefetchOpt = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    timeline: Annotated[
+        Path | None,
+        typer.Option("--timeline", help="Also draw faults per window and the resident set (.png/.svg)."),
+    ] = None,
 ) -> None:
     """Run one policy on one workload and print its statistics."""
+    if timeline is not None and timeline.suffix.lower() not in (".png", ".svg"):
+        fail(f"--timeline writes .png or .svg files, got {str(timeline)!r}")
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
     try:
         sim = Simulator(wl, cfg, policy, prefetch=prefetcher)
         with _progress() as prog:
             task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
-            stats = sim.run(progress=lambda done, total: prog.update(task, completed=done))
+            tick = lambda done, total: prog.update(task, completed=done)  # noqa: E731
+            if timeline is None:
+                stats = sim.run(progress=tick)
+            else:
+                from vmgym.timeline import run_windows
+
+                stats, series = run_windows(sim, progress=tick)
     except (policies.PolicyError, PrefetchError, SimulationError, WorkloadError) as e:
         fail(str(e))
+    if timeline is not None:
+        _write_timeline(series, timeline, f"{stats.policy} on {wl.name}, {cfg.frames} frames", cfg.frames)
     if as_json:
         rec = record("run", sim.describe(), stats.to_dict())
         print(json.dumps(rec, indent=2))
@@ -191,6 +206,16 @@ def compare_cmd(
         _write_csv(sys.stdout, rows)
     else:
         _print_compare(rows, wl.name, cfg.frames, pf)
+
+
+def _write_timeline(series, path: Path, title: str, frames: int) -> None:
+    from vmgym.timeline import plot_timeline
+
+    try:
+        plot_timeline(series, path, title, frames)
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror or e}")
+    err.print(f"wrote {path}", highlight=False)
 
 
 def _check_agents(names: list[str]) -> None:

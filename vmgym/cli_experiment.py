@@ -47,12 +47,10 @@ def run_cmd(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Parallel processes [default: all local cores].")
     ] = 0,
-    backend: Annotated[
-        str, typer.Option("--backend", help="local (processes) or ray (Ray tasks).")
-    ] = "local",
+    backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
     address: Annotated[
         str | None,
-        typer.Option("--address", help="Ray cluster address (--backend ray; default: a local one)."),
+        typer.Option("--address", help="Ray cluster address [default: a local one]."),
     ] = None,
 ) -> None:
     """Run every cell of the spec's grid; write DIR/results.csv (rerun the same command to resume)."""

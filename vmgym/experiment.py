@@ -117,8 +117,8 @@ def _type_name(t: type) -> str:
     return {str: "a string", list: "an array", int: "an integer"}.get(t, t.__name__)
 
 
-def parse_spec(data: dict[str, Any], where: str = "spec") -> Spec:
-    """Check the tables, keys and value types of a spec dict; return the :class:`Spec`."""
+def _check_tables(where: str, data: dict[str, Any]) -> None:
+    """Known tables and keys only, each value of its type."""
     for table, value in data.items():
         if table not in _TABLES:
             raise ExperimentError(f"{where}: unknown table [{table}]; allowed: {', '.join(_TABLES)}")
@@ -136,6 +136,11 @@ def parse_spec(data: dict[str, Any], where: str = "spec") -> Spec:
                 raise ExperimentError(
                     f"{where}: [{table}] {key} must be {_type_name(allowed[key])}, got {v!r}"
                 )
+
+
+def parse_spec(data: dict[str, Any], where: str = "spec") -> Spec:
+    """Check the tables, keys and value types of a spec dict; return the :class:`Spec`."""
+    _check_tables(where, data)
     for table, keys in _REQUIRED.items():
         for key in keys:
             if key not in data.get(table, {}):
