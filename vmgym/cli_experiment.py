@@ -72,6 +72,10 @@ def run_cmd(
     except ExperimentError as e:
         fail(str(e))
     n = jobs or os.cpu_count() or 1
+    try:
+        planned = experiment_run.setup(parsed, out)
+    except ExperimentError as e:
+        fail(str(e))
     with _progress() as prog:
         task = prog.add_task(parsed.name, total=None)
 
@@ -89,6 +93,7 @@ def run_cmd(
                 address=address,
                 on_start=started,
                 on_done=lambda r: prog.advance(task),
+                planned=planned,
             )
         except ExperimentError as e:
             fail(str(e))

@@ -64,15 +64,21 @@ def run_job(job: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
 
     cell = Cell(**job)
     start = time.perf_counter()
-    wl = _workload(seeded(cell.workload, cell.seed))
-    cfg = MachineConfig.for_workload(wl, **{**machine, "frames": cell.n_frames})
-    if cell.policy.startswith(AGENT_PREFIX):
-        from agents import load
-        from agents.evaluate import run_agent
+    try:
+        wl = _workload(seeded(cell.workload, cell.seed))
+        cfg = MachineConfig.for_workload(wl, **{**machine, "frames": cell.n_frames})
+        if cell.policy.startswith(AGENT_PREFIX):
+            from agents import load
+            from agents.evaluate import run_agent
 
-        stats = run_agent(load(cell.policy[len(AGENT_PREFIX) :]), wl, cfg, seed=cell.seed or 0)
-    else:
-        stats = Simulator(wl, cfg, cell.policy).run()
+            stats = run_agent(load(cell.policy[len(AGENT_PREFIX) :]), wl, cfg, seed=cell.seed or 0)
+        else:
+            stats = Simulator(wl, cfg, cell.policy).run()
+    except Exception as e:  # one line naming the cell, whatever failed
+        where = f"{cell.policy} on {cell.workload}, frames {cell.frames}" + (
+            "" if cell.seed is None else f", seed {cell.seed}"
+        )
+        raise ExperimentError(f"{where}: {type(e).__name__}: {e}") from None
     out = {"key": cell.key, **job}
     out.update({k: getattr(stats, k) for k in STATS})
     out["elapsed_s"] = round(time.perf_counter() - start, 6)
@@ -141,6 +147,13 @@ def prepare(spec: Spec, out: Path) -> None:
 # == running =================================================================================
 
 
+def setup(spec: Spec, out: str | Path) -> tuple[list[Cell], list[Cell]]:
+    """Plan the cells and jobs (every check of the spec) and prepare the folder; nothing runs yet."""
+    cells, all_jobs = plan(spec)
+    prepare(spec, Path(out))
+    return cells, all_jobs
+
+
 def run(
     spec: Spec,
     out: str | Path,
@@ -150,16 +163,17 @@ def run(
     address: str | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
+    planned: tuple[list[Cell], list[Cell]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every job of ``spec`` not yet in ``out/cells.jsonl``; write and return the result rows.
 
     ``on_start(done, total)`` is called once the plan is known, ``on_done(result)``
     after each job. ``backend`` is ``"local"`` (``jobs`` processes; 1 runs in this
     process) or ``"ray"`` (Ray tasks, on the cluster at ``address`` or a local one).
+    ``planned`` is what :func:`setup` returned, when the caller called it first.
     """
     out = Path(out)
-    cells, all_jobs = plan(spec)
-    prepare(spec, out)
+    cells, all_jobs = planned if planned is not None else setup(spec, out)
     path = out / CELLS
     done = read_cells(path)
     todo = [j for j in all_jobs if j.key not in done]
@@ -226,7 +240,11 @@ def _run_ray(
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
             for ref in finished:
-                yield ray.get(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayTaskError as e:
+                    raise (e.cause if isinstance(e.cause, ExperimentError) else e) from None
+                yield result
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
