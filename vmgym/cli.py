@@ -18,7 +18,7 @@ from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
 from vmgym.cli_mrc import mrc_cmd
 from vmgym.cli_trace import trace_app
-from vmgym.compare import AGENT_PREFIX, COLUMNS, compare, parse_policies
+from vmgym.compare import COLUMNS, check_agents, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
 from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
@@ -219,17 +219,10 @@ def _write_timeline(series, path: Path, title: str, frames: int) -> None:
 
 
 def _check_agents(names: list[str]) -> None:
-    """Load every ``agent:`` entry up front, so a bad model fails before any run (imported lazily)."""
-    specs = [n[len(AGENT_PREFIX) :] for n in names if n.startswith(AGENT_PREFIX)]
-    if not specs:
-        return
-    from agents import AgentError, load
-
-    for spec in specs:
-        try:
-            load(spec)
-        except AgentError as e:
-            fail(str(e))
+    """Load every ``agent:`` entry up front, so a bad model fails before any run."""
+    problem = check_agents(names)
+    if problem:
+        fail(problem)
 
 
 def _write_csv(fh, rows) -> None:

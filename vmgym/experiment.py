@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from vmgym import policies
-from vmgym.compare import AGENT_PREFIX
+from vmgym.compare import AGENT_PREFIX, check_agents
 from vmgym.sim import ConfigError, MachineConfig
 from workloads import Workload, registry, resolve
-from workloads.model import EV_MMAP, WorkloadError
+from workloads.model import WorkloadError
+from workloads.spec import footprint
 
 _TABLES = {
     "experiment": {"name": str, "seeds": list, "description": str},
@@ -99,18 +98,13 @@ def canonical(policy: str) -> str:
 
 def load_spec(path: str | Path) -> Spec:
     """Read and check the spec file at ``path``."""
-    import tomllib
+    from workloads.spec import read_toml
 
-    p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ExperimentError(f"{p}: no such spec file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ExperimentError(f"{p}: cannot read: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ExperimentError(f"{p}: not valid TOML: {e}") from None
-    return parse_spec(data, str(p))
+        data = read_toml(Path(path))
+    except WorkloadError as e:
+        raise ExperimentError(str(e)) from None
+    return parse_spec(data, str(path))
 
 
 def _type_name(t: type) -> str:
@@ -248,16 +242,6 @@ def seeded(text: str, seed: int | None) -> str:
     return f"{text},seed={seed}" if _has_overrides(text) else f"{text}:seed={seed}"
 
 
-def footprint(workload: Workload) -> int:
-    """Distinct (process, page) pairs referenced: what a ``"5%"`` frames entry is a share of."""
-    shift = workload.page_size.bit_length() - 1
-    total = 0
-    for proc in workload.processes:
-        refs = np.asarray(proc.ops) < EV_MMAP
-        total += np.unique(np.asarray(proc.args)[refs] >> shift).size
-    return total
-
-
 def frame_count(entry: int | str, pages: int) -> int:
     """Frames for a spec entry: the count itself, or the percentage of ``pages`` (rounded, >= 1)."""
     if isinstance(entry, int):
@@ -279,7 +263,9 @@ def plan(spec: Spec) -> tuple[list[Cell], list[Cell]]:
     percentage), so a missing trace or bad override fails before anything runs;
     ``agent:`` entries are loaded to check them.
     """
-    _check_agents(spec.policies)
+    problem = check_agents(spec.policies)
+    if problem:
+        raise ExperimentError(problem)
     seeds_of: dict[str, list[int | None]] = {}
     pages: dict[tuple[str, int | None], int] = {}
     fractions = any(isinstance(f, str) for f in spec.frames)
@@ -306,16 +292,3 @@ def plan(spec: Spec) -> tuple[list[Cell], list[Cell]]:
             job = Cell(c.workload, p, c.frames, c.seed, c.n_frames)
             jobs.setdefault(job.key, job)
     return cells, list(jobs.values())
-
-
-def _check_agents(names: tuple[str, ...]) -> None:
-    specs = [n[len(AGENT_PREFIX) :] for n in names if n.startswith(AGENT_PREFIX)]
-    if not specs:
-        return
-    from agents import AgentError, load
-
-    for s in specs:
-        try:
-            load(s)
-        except AgentError as e:
-            raise ExperimentError(str(e)) from None
