@@ -267,3 +267,24 @@ def test_run_timeline(tmp_path):
     windowed = json.loads(res.stdout[res.stdout.index("{") :])["results"]
     plain = json.loads(runner.invoke(app, args).stdout)["results"]
     assert windowed == plain
+
+
+def test_parquet_equals_csv(baseline):
+    pq = pytest.importorskip("pyarrow.parquet")
+    _, out, rows = baseline
+    table = pq.read_table(out / "results.parquet").to_pylist()
+    assert [{**r, "frames": str(r["frames"])} for r in rows] == table
+
+
+def test_changed_versions_are_reported(baseline, tmp_path):
+    import shutil
+
+    spec, out, _ = baseline
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    rec = json.loads((copy / "record.json").read_text())
+    rec["versions"]["numpy"] = "0.0.1"
+    (copy / "record.json").write_text(json.dumps(rec))
+    res = runner.invoke(app, ["experiment", "run", str(_spec_file(tmp_path)), "--out", str(copy), "-j", "1"])
+    assert res.exit_code == 0, res.output
+    assert "versions differ" in res.output and "numpy 0.0.1 ->" in res.output

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vmgym._console import err, fail
@@ -76,6 +77,14 @@ def run_cmd(
         planned = experiment_run.setup(parsed, out)
     except ExperimentError as e:
         fail(str(e))
+    changed = experiment_run.versions_changed(out)
+    if changed:
+        msg = f"versions differ from {out / 'record.json'}: {'; '.join(changed)}; new cells may not match"
+        err.print(
+            f"[yellow]warning:[/yellow] {escape(msg)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     with _progress() as prog:
         task = prog.add_task(parsed.name, total=None)
 

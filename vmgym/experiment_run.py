@@ -144,6 +144,18 @@ def prepare(spec: Spec, out: Path) -> None:
     write_record(out, record("experiment run", config, None))
 
 
+def versions_changed(out: Path) -> list[str]:
+    """``"numpy 2.4.6 -> 2.5.0"`` for each version in ``out/record.json`` that differs from this one's."""
+    from vmgym.records import versions
+
+    try:
+        old = json.loads((out / "record.json").read_text()).get("versions", {})
+    except (OSError, ValueError):
+        return []
+    now = versions()
+    return [f"{k} {old[k]} -> {now.get(k)}" for k in sorted(old) if old[k] != now.get(k)]
+
+
 # == running =================================================================================
 
 
