@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 err = Console(stderr=True)
 
@@ -17,6 +18,9 @@ def out() -> Console:
 
 
 def fail(msg: str) -> NoReturn:
-    """Print ``error: msg`` on stderr (never wrapped inside a word or path) and exit with status 2."""
-    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    """Print ``error: msg`` on stderr (never wrapped inside a word or path) and exit with status 2.
+
+    ``msg`` is printed as written: brackets (``[grid]``, ``vmgym[ray]``) are not markup.
+    """
+    err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)

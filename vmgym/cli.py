@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,9 +15,10 @@ from rich.table import Table
 from vmgym import policies
 from vmgym._console import err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
+from vmgym.cli_experiment import experiment_app
 from vmgym.cli_mrc import mrc_cmd
 from vmgym.cli_trace import trace_app
-from vmgym.compare import AGENT_PREFIX, COLUMNS, compare, parse_policies
+from vmgym.compare import COLUMNS, check_agents, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
 from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
@@ -31,6 +33,7 @@ app = typer.Typer(
 workloads_app = typer.Typer(no_args_is_help=True, help="Named workloads and suites.")
 app.add_typer(workloads_app, name="workloads")
 app.add_typer(trace_app, name="trace")
+app.add_typer(experiment_app, name="experiment")
 register_agent_commands(app)
 app.command("mrc")(mrc_cmd)
 
@@ -100,16 +103,30 @@ def run(
     tlb_entries: TlbOpt = None,
     prefetcher: PrefetchOpt = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    timeline: Annotated[
+        Path | None,
+        typer.Option("--timeline", help="Also draw faults per window and the resident set (.png/.svg)."),
+    ] = None,
 ) -> None:
     """Run one policy on one workload and print its statistics."""
+    if timeline is not None and timeline.suffix.lower() not in (".png", ".svg"):
+        fail(f"--timeline writes .png or .svg files, got {str(timeline)!r}")
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
     try:
         sim = Simulator(wl, cfg, policy, prefetch=prefetcher)
         with _progress() as prog:
             task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
-            stats = sim.run(progress=lambda done, total: prog.update(task, completed=done))
+            tick = lambda done, total: prog.update(task, completed=done)  # noqa: E731
+            if timeline is None:
+                stats = sim.run(progress=tick)
+            else:
+                from vmgym.timeline import run_windows
+
+                stats, series = run_windows(sim, progress=tick)
     except (policies.PolicyError, PrefetchError, SimulationError, WorkloadError) as e:
         fail(str(e))
+    if timeline is not None:
+        _write_timeline(series, timeline, f"{stats.policy} on {wl.name}, {cfg.frames} frames", cfg.frames)
     if as_json:
         rec = record("run", sim.describe(), stats.to_dict())
         print(json.dumps(rec, indent=2))
@@ -191,18 +208,21 @@ def compare_cmd(
         _print_compare(rows, wl.name, cfg.frames, pf)
 
 
-def _check_agents(names: list[str]) -> None:
-    """Load every ``agent:`` entry up front, so a bad model fails before any run (imported lazily)."""
-    specs = [n[len(AGENT_PREFIX) :] for n in names if n.startswith(AGENT_PREFIX)]
-    if not specs:
-        return
-    from agents import AgentError, load
+def _write_timeline(series, path: Path, title: str, frames: int) -> None:
+    from vmgym.timeline import plot_timeline
 
-    for spec in specs:
-        try:
-            load(spec)
-        except AgentError as e:
-            fail(str(e))
+    try:
+        plot_timeline(series, path, title, frames)
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror or e}")
+    err.print(f"wrote {path}", highlight=False)
+
+
+def _check_agents(names: list[str]) -> None:
+    """Load every ``agent:`` entry up front, so a bad model fails before any run."""
+    problem = check_agents(names)
+    if problem:
+        fail(problem)
 
 
 def _write_csv(fh, rows) -> None:

@@ -52,6 +52,21 @@ def parse_policies(text: str) -> list[str]:
     return out
 
 
+def check_agents(names: Sequence[str]) -> str | None:
+    """Load every ``agent:`` entry (imports package agents only then); the first error, or None."""
+    specs = [n[len(AGENT_PREFIX) :] for n in names if n.startswith(AGENT_PREFIX)]
+    if not specs:
+        return None
+    from agents import AgentError, load
+
+    for spec in specs:
+        try:
+            load(spec)
+        except AgentError as e:
+            return str(e)
+    return None
+
+
 def gap_closed(misses: int, lru_misses: int, opt_misses: int) -> float | None:
     """Position between LRU (0.0) and OPT (1.0) by misses; None when LRU already equals OPT."""
     if lru_misses == opt_misses:

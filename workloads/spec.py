@@ -391,14 +391,19 @@ def _load_trace_file(path: Path, params: dict[str, Any]) -> Workload:
     return workload
 
 
-def trace_frames_hint(workload: Workload) -> int:
-    """Frames hint for a trace without one: an eighth of its distinct pages (at least 1)."""
+def footprint(workload: Workload) -> int:
+    """Distinct (process, page) pairs the workload references."""
     shift = workload.page_size.bit_length() - 1
     distinct = 0
     for proc in workload.processes:
         refs = np.asarray(proc.ops) < EV_MMAP
         distinct += np.unique(np.asarray(proc.args)[refs] >> shift).size
-    return max(1, distinct // TRACE_HINT_DIVISOR)
+    return distinct
+
+
+def trace_frames_hint(workload: Workload) -> int:
+    """Frames hint for a trace without one: an eighth of its distinct pages (at least 1)."""
+    return max(1, footprint(workload) // TRACE_HINT_DIVISOR)
 
 
 # == combining process groups ================================================================
