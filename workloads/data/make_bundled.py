@@ -73,6 +73,14 @@ int main(void) {
 """
 
 
+AWK = """\
+{ for (i = 1; i <= NF; i++) { c[substr($i, 1, 2)]++; n[length($i)]++ } }
+END { for (k in c) print k, c[k]; for (k in n) print k, n[k] }
+"""
+
+PERL = 'my %h; for my $i (1..20000) { $h{($i*2654435761)%100003}++ } print scalar(keys %h), "\\n"'
+
+
 def tar_tree(tmp: Path) -> Path:
     """A folder of 40 word files (seeds 10-49) for ``tar`` to archive."""
     tree = tmp / "tree"
@@ -112,6 +120,14 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
             {"max_refs": 4_000_000},
         ),
         "tar": (["tar", "cf", "-", "-C", str(tar_tree(tmp).parent), "tree"], {"max_refs": 4_000_000}),
+        # unseen programs: in no suite, for checking that a learned agent transfers (benchmarks/bench_agents.py)
+        "xz": (["xz", "-6", "-c", str(words_file(tmp / "text7.txt", 6_000, seed=7))], {"max_refs": 4_000_000}),
+        "bzip2": (["bzip2", "-9", "-c", str(words_file(tmp / "text7.txt", 6_000, seed=7))], {"max_refs": 4_000_000}),
+        "awk": (
+            ["awk", "-f", str(_write(tmp / "count.awk", AWK)), str(words_file(tmp / "text7.txt", 6_000, seed=7))],
+            {"max_refs": 4_000_000},
+        ),
+        "perl": (["perl", "-e", PERL], {"max_refs": 4_000_000}),
     }
 
 
