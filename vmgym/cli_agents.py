@@ -93,6 +93,9 @@ def evaluate_cmd(
         fail(str(e))
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    if model.env_id != "vmgym/PageReplacement-v0":
+        _evaluate_prefetcher(model, agent, suite, entries, seed, as_json, as_csv, out_dir)
+        return
     total = len(entries) * (1 + len(names))
     try:
         with Progress(
@@ -120,6 +123,43 @@ def evaluate_cmd(
         _csv(sys.stdout, rows)
     else:
         _table(rows, f"{model.label} on suite {suite}: % of the LRU->OPT gap closed (misses)")
+
+
+def _evaluate_prefetcher(model, agent: str, suite: str, entries, seed: int, as_json, as_csv, out_dir) -> None:
+    """A Prefetch-v0 / MemoryManager-v0 agent beside no prefetching, readahead and stride."""
+    from agents.evaluate import PREFETCH_BASELINES, evaluate_prefetch, prefetch_summary
+    from vmgym.records import record, write_record
+
+    rows = evaluate_prefetch([model], entries, seed=seed)
+    rec = record(
+        "evaluate",
+        {"agent": agent, "suite": suite, "prefetchers": list(PREFETCH_BASELINES), "seed": seed},
+        {"rows": rows, "summary": prefetch_summary(rows)},
+    )
+    if out_dir:
+        path = write_record(out_dir, rec)
+        with open(path.parent / "results.csv", "w", newline="") as fh:
+            _csv(fh, rows)
+    if as_json:
+        print(json.dumps(rec, indent=2))
+        return
+    if as_csv:
+        _csv(sys.stdout, rows)
+        return
+    names = list(dict.fromkeys(r["policy"] for r in rows))
+    table = Table(title=f"{model.label} on suite {suite}: simulated time / no prefetching (major faults)")
+    table.add_column("workload")
+    for n in names:
+        table.add_column(n, justify="right")
+    for label in dict.fromkeys(r["workload"] for r in rows):
+        cells = []
+        for n in names:
+            r = next(x for x in rows if x["workload"] == label and x["policy"] == n)
+            cells.append(f"{r['time_vs_none']:.3f} ({r['major_faults']:,})")
+        table.add_row(label, *cells)
+    s = prefetch_summary(rows)
+    table.add_row("mean", *(f"{s[n]['mean']:.3f}" for n in names))
+    out().print(table)
 
 
 def agents_cmd() -> None:
