@@ -330,3 +330,30 @@ hidden = [8, 8]
     assert 0 <= agent.act(obs, env) < 8 and 0 <= fast.act(obs, env) < 8
     assert list((run / "checkpoints").glob("model_*_steps.zip"))
     assert any((run / "tb").rglob("events.out.tfevents.*"))
+
+
+def test_learned_prefetcher_trains_and_is_evaluated_beside_readahead(tmp_path):
+    suite = tmp_path / "pf.toml"
+    suite.write_text(
+        'description = "tiny"\n[[workloads]]\nname = "scan"\nworkload = "file-scan"\n'
+        "params = { file_pages = 200, passes = 2 }\nmachine = { frames = 50 }\n"
+    )
+    cfg = tmp_path / "pf-train.toml"
+    cfg.write_text(
+        f'[train]\nalgorithm = "maskable-ppo"\nsuite = "{suite}"\nvalidation = "{suite}"\n'
+        '[maskable-ppo]\nenv = "vmgym/Prefetch-v0"\ntimesteps = 128\nn_envs = 1\nn_steps = 64\n'
+        "batch_size = 32\ncheckpoint_every = 128\nmax_steps = 100000\ngamma = 1.0\nhidden = [8, 8]\n"
+    )
+    res = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "run" / "model.npz").exists()  # only PageReplacement-v0 actors export a scorer
+    res = runner.invoke(
+        app, ["evaluate", "--agent", str(tmp_path / "run" / "model.zip"), "--suite", str(suite), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    rows = {r["policy"]: r for r in json.loads(res.stdout)["results"]["rows"]}
+    assert set(rows) == {"maskable-ppo", "none", "readahead", "stride"}
+    assert (
+        rows["none"]["time_vs_none"] == 1.0
+        and rows["readahead"]["major_faults"] < rows["none"]["major_faults"]
+    )
