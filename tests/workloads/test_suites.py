@@ -268,7 +268,10 @@ BAD_SPECS = [
     ('generator = "zipf"\nmachine = { tlb_asid = 1 }\n', r"tlb_asid must be true or false"),
     ('generator = "zipf"\nworkload = "loop"\n', r"give exactly one of .*; found generator, workload"),
     ('description = "nothing"\n', r"exactly one of generator, workload, trace, pages, processes; found none"),
-    ('trace = "missing.lackey"\n', r"trace: no such file '.*missing\.lackey' \(nor a bundled trace: awk, bzip2, cc1, comm, gzip"),
+    (
+        'trace = "missing.lackey"\n',
+        r"trace: no such file '.*missing\.lackey' \(nor a bundled trace: awk, bzip2, cc1, comm, gzip",
+    ),
     ('trace = "sort"\nparams = { collapse = "yes" }\n', r"\[params\]: collapse must be true or false"),
     ('trace = "sort"\nparams = { fmt = "npz" }\n', r"unknown parameter 'fmt'; allowed: format, page_size"),
     ('pages = [1, -2]\n', r"pages must be a non-empty array of page numbers >= 0"),

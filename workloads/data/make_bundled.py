@@ -100,6 +100,8 @@ def cc1() -> str:
 
 def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
     """Name -> (command line, record() options) of every bundled trace (inputs written into ``tmp``)."""
+    text7 = words_file(tmp / "text7.txt", 6_000, seed=7)
+    first_4m = {"max_refs": 4_000_000}
     return {
         "sort": (["sort", str(words_file(tmp / "words.txt", 4_000))], {}),
         "gzip": (["gzip", "-6", "-c", str(words_file(tmp / "text.txt", 2_500, seed=2))], {}),
@@ -111,8 +113,13 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
         "sqlite": (["sqlite3", ":memory:", SQL], {}),
         # training data for learned agents (the train suite): more programs, more reference patterns
         "comm": (
-            ["comm", "--nocheck-order", "-3", str(words_file(tmp / "a.txt", 3_000, seed=3)),
-             str(words_file(tmp / "b.txt", 3_000, seed=4))],
+            [
+                "comm",
+                "--nocheck-order",
+                "-3",
+                str(words_file(tmp / "a.txt", 3_000, seed=3)),
+                str(words_file(tmp / "b.txt", 3_000, seed=4)),
+            ],
             {},
         ),  # fmt: skip
         "cc1": (
@@ -120,14 +127,11 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
             {"max_refs": 4_000_000},
         ),
         "tar": (["tar", "cf", "-", "-C", str(tar_tree(tmp).parent), "tree"], {"max_refs": 4_000_000}),
-        # unseen programs: in no suite, for checking that a learned agent transfers (benchmarks/bench_agents.py)
-        "xz": (["xz", "-6", "-c", str(words_file(tmp / "text7.txt", 6_000, seed=7))], {"max_refs": 4_000_000}),
-        "bzip2": (["bzip2", "-9", "-c", str(words_file(tmp / "text7.txt", 6_000, seed=7))], {"max_refs": 4_000_000}),
-        "awk": (
-            ["awk", "-f", str(_write(tmp / "count.awk", AWK)), str(words_file(tmp / "text7.txt", 6_000, seed=7))],
-            {"max_refs": 4_000_000},
-        ),
-        "perl": (["perl", "-e", PERL], {"max_refs": 4_000_000}),
+        # unseen programs: in no suite, to check that a learned agent transfers (benchmarks/bench_agents.py)
+        "xz": (["xz", "-6", "-c", str(text7)], first_4m),
+        "bzip2": (["bzip2", "-9", "-c", str(text7)], first_4m),
+        "awk": (["awk", "-f", str(_write(tmp / "count.awk", AWK)), str(text7)], first_4m),
+        "perl": (["perl", "-e", PERL], first_4m),
     }
 
 
