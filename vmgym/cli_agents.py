@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -82,7 +83,7 @@ def evaluate_cmd(
     from agents.imitation import suite_entries
     from vmgym.compare import parse_policies
     from vmgym.policies import PolicyError
-    from vmgym.records import record, write_record
+    from vmgym.records import record
     from vmgym.sim import SimulationError
 
     try:
@@ -112,6 +113,14 @@ def evaluate_cmd(
         {"agent": agent, "suite": suite, "baselines": names, "seed": seed, "model": model.describe()},
         {"rows": rows, "summary": summary(rows)},
     )
+    title = f"{model.label} on suite {suite}: % of the LRU->OPT gap closed (misses)"
+    _emit(rec, rows, out_dir, as_json, as_csv, lambda: _table(rows, title))
+
+
+def _emit(rec, rows, out_dir: str | None, as_json: bool, as_csv: bool, show: Callable[[], None]) -> None:
+    """Write record.json and results.csv to ``out_dir`` (if given); print JSON, CSV or the table ``show``."""
+    from vmgym.records import write_record
+
     if out_dir:
         path = write_record(out_dir, rec)
         with open(path.parent / "results.csv", "w", newline="") as fh:
@@ -122,13 +131,13 @@ def evaluate_cmd(
     elif as_csv:
         _csv(sys.stdout, rows)
     else:
-        _table(rows, f"{model.label} on suite {suite}: % of the LRU->OPT gap closed (misses)")
+        show()
 
 
 def _evaluate_prefetcher(model, agent: str, suite: str, entries, seed: int, as_json, as_csv, out_dir) -> None:
     """A Prefetch-v0 / MemoryManager-v0 agent beside no prefetching, readahead and stride."""
     from agents.evaluate import PREFETCH_BASELINES, evaluate_prefetch, prefetch_summary
-    from vmgym.records import record, write_record
+    from vmgym.records import record
 
     rows = evaluate_prefetch([model], entries, seed=seed)
     rec = record(
@@ -136,18 +145,14 @@ def _evaluate_prefetcher(model, agent: str, suite: str, entries, seed: int, as_j
         {"agent": agent, "suite": suite, "prefetchers": list(PREFETCH_BASELINES), "seed": seed},
         {"rows": rows, "summary": prefetch_summary(rows)},
     )
-    if out_dir:
-        path = write_record(out_dir, rec)
-        with open(path.parent / "results.csv", "w", newline="") as fh:
-            _csv(fh, rows)
-    if as_json:
-        print(json.dumps(rec, indent=2))
-        return
-    if as_csv:
-        _csv(sys.stdout, rows)
-        return
+    _emit(rec, rows, out_dir, as_json, as_csv, lambda: _prefetch_table(model.label, suite, rows))
+
+
+def _prefetch_table(label: str, suite: str, rows) -> None:
+    from agents.evaluate import prefetch_summary
+
     names = list(dict.fromkeys(r["policy"] for r in rows))
-    table = Table(title=f"{model.label} on suite {suite}: simulated time / no prefetching (major faults)")
+    table = Table(title=f"{label} on suite {suite}: simulated time / no prefetching (major faults)")
     table.add_column("workload")
     for n in names:
         table.add_column(n, justify="right")
