@@ -16,15 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents import scorer_agent  # noqa: F401  (registers "imitation")
+from agents import rl, scorer_agent  # noqa: F401  (register "imitation" and the SB3 kinds; SB3 loads lazily)
 from agents.base import Agent, AgentError, get_class, register, registered
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
-
-try:  # the SB3 kinds register themselves; they need stable-baselines3 and sb3-contrib
-    from agents import rl  # noqa: F401
-except ImportError:  # pragma: no cover - both are core dependencies
-    pass
 
 
 def names() -> list[str]:
