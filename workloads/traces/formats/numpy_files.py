@@ -8,7 +8,6 @@ streamed, and are never compressed by a suffix.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,32 @@ def _load_numpy(
     try:
         if fmt == "npy":
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            if not isinstance(arr, np.ndarray):  # an npz read as npy
+                raise TraceError(f"{label}: not a readable npy file: it holds several arrays (an npz?)")
             return _from_npy(arr, label, page_size, collapse, max_refs, dense, wname)
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise TraceError(f"{label}: not a readable npz file: it holds one array (an npy?)")
             data = {k: z[k] for k in z.files}
     except TraceError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-        raise TraceError(f"{label}: not a readable {fmt} file: {e}") from None
+    except MemoryError:
+        raise TraceError(f"{label}: an array of this {fmt} file does not fit in memory") from None
+    except Exception as e:  # NumPy's header parser and zipfile raise many types on corrupt input
+        text = str(e)
+        if "allow_pickle" in text or "Python objects" in text:
+            raise TraceError(
+                f"{label}: holds Python objects (a pickled object array); trace files are data "
+                f"only and are never unpickled: expected integer arrays"
+            ) from None
+        raise TraceError(f"{label}: not a readable {fmt} file: {_one_line(e)}") from None
     return _from_npz(data, label, page_size, collapse, max_refs, wname)
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception as one line: its message's first line, else its type."""
+    text = str(e).strip().splitlines()
+    return text[0].strip() if text else type(e).__name__
 
 
 def _from_npy(arr, label, page_size, collapse, max_refs, dense, wname) -> Workload:
@@ -55,36 +72,78 @@ def _from_npy(arr, label, page_size, collapse, max_refs, dense, wname) -> Worklo
         raise TraceError(f"{label}: empty array; expected at least one page number")
     n = arr.shape[0] if max_refs is None else min(arr.shape[0], max_refs)
     ids = np.asarray(arr[:n, 0] if arr.ndim == 2 else arr[:n])
-    ops = np.asarray(arr[:n, 1], dtype=np.int64) if arr.ndim == 2 else np.zeros(n, np.int64)
-    if ops.min() < 0 or ops.max() > OP_EXEC:
-        j = int(np.argmax((ops < 0) | (ops > OP_EXEC)))
-        raise TraceError(
-            f"{label}: row {j}: unknown op {int(ops[j])}; expected 0 (read), 1 (write), 2 (exec)"
-        )
+    if arr.ndim == 2:
+        col = np.asarray(arr[:n, 1])
+        bad = (col < 0) | (col > OP_EXEC) if arr.dtype.kind == "i" else col > OP_EXEC
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise TraceError(
+                f"{label}: row {j}: unknown op {int(col[j])}; expected 0 (read), 1 (write), 2 (exec)"
+            )
+        ops = col.astype(np.int8)
+    else:
+        ops = np.zeros(n, np.int8)
     if arr.dtype.kind == "i" and ids.min() < 0:
         j = int(np.argmax(ids < 0))
         raise TraceError(f"{label}: row {j}: negative page number {int(ids[j])}; expected >= 0")
     coll = _Collector(0, collapse, max_refs, False)
-    coll.add(None, ops.astype(np.int8), ids.astype(np.uint64))
+    coll.add(None, ops, ids.astype(np.uint64))
     return _finish(coll, "npy", label, 1, page_size, collapse, dense, wname)
 
 
+_NPZ_MAX_PAGE = 1 << 52  # page numbers below this; with steps below 2**40 a running sum cannot wrap
+
+
+def _npz_array(data: dict, key: str, label: str, kinds: str = "iu", scalar: bool = False) -> np.ndarray:
+    """Member ``key`` as an array of one of the dtype ``kinds``, 1-D (or one value if ``scalar``)."""
+    arr = data[key]
+    ok = isinstance(arr, np.ndarray) and arr.dtype.kind in kinds
+    ok = ok and (arr.size == 1 if scalar else arr.ndim == 1)
+    if not ok:
+        what = (
+            "one integer" if scalar else f"a 1-D {'integer' if kinds == 'iu' else 'integer or boolean'} array"
+        )
+        got = f"dtype {arr.dtype}, shape {arr.shape}" if isinstance(arr, np.ndarray) else "not a .npy member"
+        raise TraceError(f"{label}: member {key!r} must be {what}; got {got}")
+    return arr
+
+
+def _npz_int64(arr: np.ndarray, key: str, label: str, lo: int, hi: int) -> np.ndarray:
+    """``arr`` as int64, every value in ``[lo, hi)`` (checked before converting, so nothing wraps)."""
+    if arr.size and (int(arr.min()) < lo or int(arr.max()) >= hi):
+        j = int(np.argmax((arr < lo) | (arr >= hi)))
+        raise TraceError(
+            f"{label}: {key}[{j}] = {int(arr[j])} is out of range; expected {lo} <= value < {hi}"
+        )
+    return arr.astype(np.int64)
+
+
 def _npz_addresses(data: dict, label: str, page_size: int | None) -> tuple[np.ndarray, int]:
-    stored = int(data["page_size"]) if "page_size" in data else None
+    stored = None
+    if "page_size" in data:
+        stored = int(_npz_array(data, "page_size", label, scalar=True).reshape(-1)[0])
+        if stored < 1 or stored & (stored - 1) or stored > 1 << 40:
+            raise TraceError(f"{label}: member 'page_size' must be a power of two >= 1, got {stored}")
     page_size = _check_page_size(page_size if page_size is not None else (stored or DEFAULT_PAGE_SIZE))
     if "pages_delta" in data:
-        pages = np.cumsum(data["pages_delta"].astype(np.int64))
+        delta = _npz_int64(_npz_array(data, "pages_delta", label), "pages_delta", label, -(1 << 40), 1 << 40)
+        pages = _npz_int64(
+            np.cumsum(delta), "page number (running sum of pages_delta)", label, 0, _NPZ_MAX_PAGE
+        )
+    elif "pages" in data:
+        pages = _npz_int64(_npz_array(data, "pages", label), "pages", label, 0, _NPZ_MAX_PAGE)
     else:
-        pages = data["pages"].astype(np.int64) if "pages" in data else None
+        pages = None
     if pages is not None:
         gran = stored or page_size
         if page_size < gran:
             raise TraceError(
                 f"{label}: trace stored at page granularity {gran} cannot be read with page_size={page_size}"
             )
-        return pages * gran, page_size
+        limit = (1 << 63) // gran
+        return _npz_int64(pages, "pages", label, 0, limit) * gran, page_size
     if "addrs" in data:
-        return data["addrs"].astype(np.int64), page_size
+        return _npz_int64(_npz_array(data, "addrs", label), "addrs", label, 0, 1 << 63), page_size
     raise TraceError(f"{label}: no 'pages', 'pages_delta' or 'addrs' array; found {sorted(data)}")
 
 
@@ -92,27 +151,32 @@ def _npz_ops(data: dict, label: str, addrs: np.ndarray) -> np.ndarray:
     """The int8 op of each reference (one per address): ``ops``, else ``writes``, else all reads."""
     n = addrs.size
     if "ops" in data:
-        ops = data["ops"].astype(np.int8)
+        ops = _npz_int64(_npz_array(data, "ops", label), "ops", label, 0, OP_EXEC + 1).astype(np.int8)
     elif "writes" in data:
-        ops = np.where(data["writes"].astype(bool), OP_WRITE, OP_READ).astype(np.int8)
+        writes = _npz_array(data, "writes", label, kinds="iub")
+        ops = np.where(writes.astype(bool), OP_WRITE, OP_READ).astype(np.int8)
     else:
         ops = np.zeros(n, np.int8)
     if ops.shape != addrs.shape:
         raise TraceError(f"{label}: 'ops' has {ops.size} entries but there are {n} references")
-    if ops.min() < 0 or ops.max() > OP_EXEC:
-        j = int(np.argmax((ops < 0) | (ops > OP_EXEC)))
-        raise TraceError(f"{label}: reference {j}: unknown op {int(ops[j])}; expected 0, 1 or 2")
     return ops
 
 
 def _npz_layout(data: dict, label: str, n: int) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(offsets, names, starts) of the processes (one process ``main`` if the file has none)."""
-    offsets = data["offsets"].astype(np.int64) if "offsets" in data else np.array([0, n])
-    if offsets[0] != 0 or offsets[-1] != n or (np.diff(offsets) < 0).any():
+    if "offsets" in data:
+        offsets = _npz_int64(_npz_array(data, "offsets", label), "offsets", label, 0, n + 1)
+    else:
+        offsets = np.array([0, n])
+    if offsets.size < 2 or offsets[0] != 0 or offsets[-1] != n or (np.diff(offsets) < 0).any():
         raise TraceError(f"{label}: 'offsets' must rise from 0 to {n}, got {offsets.tolist()[:8]}")
     n_procs = offsets.size - 1
-    names = [str(x) for x in data["names"]] if "names" in data else ["main"] * n_procs
-    starts = data["starts"].astype(np.int64) if "starts" in data else np.zeros(n_procs, np.int64)
+    names = [str(x) for x in _npz_array(data, "names", label, kinds="US")] if "names" in data else None
+    names = names if names is not None else ["main"] * n_procs
+    if "starts" in data:
+        starts = _npz_int64(_npz_array(data, "starts", label), "starts", label, 0, 1 << 40)
+    else:
+        starts = np.zeros(n_procs, np.int64)
     if len(names) != n_procs or starts.size != n_procs:
         raise TraceError(f"{label}: 'names' and 'starts' must have one entry per process ({n_procs})")
     return offsets, names, starts
@@ -122,7 +186,7 @@ def _npz_description(data: dict, label: str, procs: list[Process]) -> str:
     desc = f"npz trace {Path(label).name}: {sum(p.ops.size for p in procs):,} references"
     try:
         how = json.loads(str(data["meta"])).get("how", "") if "meta" in data else ""
-    except (json.JSONDecodeError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         how = ""
     return f"{desc}; {how}" if how else desc
 
@@ -133,8 +197,6 @@ def _from_npz(data: dict, label: str, page_size, collapse, max_refs, wname) -> W
     if n == 0:
         raise TraceError(f"{label}: no references; expected non-empty 'pages' or 'addrs'")
     ops = _npz_ops(data, label, addrs)
-    if addrs.min() < 0:
-        raise TraceError(f"{label}: reference {int(np.argmax(addrs < 0))}: negative address")
     offsets, names, starts = _npz_layout(data, label, n)
     shift = page_size.bit_length() - 1
     procs = []
