@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from vmgym.compare import COLUMNS, check_agents, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
 from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
-from vmgym.records import record, write_record
+from vmgym.records import record, write_atomic, write_record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
 from workloads import registry, resolve, suites
 from workloads.model import Workload, WorkloadError
@@ -196,9 +197,7 @@ def compare_cmd(
     config = {"workload": workload, "policies": names, "prefetch": pf.describe(), "machine": cfg.to_dict()}
     rec = record("compare", config, rows)
     if out:
-        path = write_record(out, rec)
-        with open(path.parent / "results.csv", "w", newline="") as fh:
-            _write_csv(fh, rows)
+        path = _write_out(out, rec, rows, _write_csv)
         err.print(f"wrote {path} and results.csv")
     if as_json:
         print(json.dumps(rec, indent=2))
@@ -223,6 +222,18 @@ def _check_agents(names: list[str]) -> None:
     problem = check_agents(names)
     if problem:
         fail(problem)
+
+
+def _write_out(out: str, rec: dict, rows: list, write_csv) -> Path:
+    """record.json and results.csv into ``out``, each written atomically (old or new, never half)."""
+    buf = io.StringIO(newline="")
+    write_csv(buf, rows)
+    try:
+        path = write_record(out, rec)
+        write_atomic(path.parent / "results.csv", buf.getvalue())
+    except OSError as e:
+        fail(f"{out}: cannot write the results: {e.strerror or e}")
+    return path
 
 
 def _write_csv(fh, rows) -> None:

@@ -119,12 +119,10 @@ def evaluate_cmd(
 
 def _emit(rec, rows, out_dir: str | None, as_json: bool, as_csv: bool, show: Callable[[], None]) -> None:
     """Write record.json and results.csv to ``out_dir`` (if given); print JSON, CSV or the table ``show``."""
-    from vmgym.records import write_record
-
     if out_dir:
-        path = write_record(out_dir, rec)
-        with open(path.parent / "results.csv", "w", newline="") as fh:
-            _csv(fh, rows)
+        from vmgym.cli import _write_out
+
+        path = _write_out(out_dir, rec, rows, _csv)
         err.print(f"wrote {path} and results.csv")
     if as_json:
         print(json.dumps(rec, indent=2))

@@ -72,10 +72,21 @@ _GUIDE_LOOP_MAX = 4  # bucket widths up to this are refined by a loop, wider by 
 # -- parameter validation -------------------------------------------------------------------
 
 
-def _require_int(func: str, name: str, value: object, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise :class:`WorkloadError` if it is not an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise WorkloadError(f"{func}: {name} must be an integer >= {minimum}, got {value!r}")
+MAX_COUNT = 1 << 32  # largest page, reference or size count a generator accepts
+MAX_PROCS = 1 << 12  # largest number of processes (or steps of a process's life) built in a Python loop
+_MAXIMUM = {"n_procs": MAX_PROCS, "workers": MAX_PROCS, "steps": 1 << 20, "max_chunks": 1 << 20}
+
+
+def _require_int(func: str, name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, or raise :class:`WorkloadError` if it is not an integer in range.
+
+    The range is ``[minimum, maximum]``; ``maximum`` defaults to :data:`MAX_COUNT` (fewer for
+    process and step counts), so that a huge number is an error, not a huge allocation.
+    """
+    if maximum is None:
+        maximum = _MAXIMUM.get(name, MAX_COUNT)
+    if isinstance(value, bool) or not isinstance(value, Integral) or not minimum <= value <= maximum:
+        raise WorkloadError(f"{func}: {name} must be an integer in [{minimum}, {maximum:_}], got {value!r}")
     return int(value)
 
 
@@ -99,7 +110,7 @@ def _common(func: str, write_ratio: object, seed: object, page_size: object) -> 
     """Validate the shared ``write_ratio``/``seed``/``page_size`` parameters and return the RNG."""
     _require_real(func, "write_ratio", write_ratio, 0.0, 1.0)
     _check_page_size(func, page_size)
-    return np.random.default_rng(_require_int(func, "seed", seed, 0))
+    return np.random.default_rng(_require_int(func, "seed", seed, 0, 2**128))
 
 
 def _check_page_size(func: str, page_size: object) -> int:

@@ -67,7 +67,12 @@ class WorkloadSpec:
                     f"choose from: {', '.join(allowed)}"
                 )
             params[name] = value
-        workload = self.generator(**params)
+        try:
+            workload = self.generator(**params)
+        except MemoryError:
+            raise WorkloadError(
+                f"workload {self.name!r}: not enough memory to build it with {params}"
+            ) from None
         workload.name = self.name
         workload.hints = {**workload.hints, "frames": self.suggested_frames}
         return workload

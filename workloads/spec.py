@@ -162,6 +162,8 @@ class Source:
             return Workload.from_pages(self.value, params.pop("writes", None), name="pages", **params)
         except WorkloadError as e:
             raise type(e)(f"{self.where}: {e}") from None
+        except MemoryError:
+            raise WorkloadError(f"{self.where}: not enough memory to build this {self.kind}") from None
 
     def seeds(self) -> set[int]:
         """The random seeds this source uses (its ``seed`` parameter, default included)."""
@@ -260,6 +262,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise WorkloadError(f"{path}: cannot read: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise WorkloadError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise WorkloadError(f"{path}: not valid TOML: not UTF-8 text (byte {e.start})") from None
 
 
 def parse_spec(data: Mapping[str, Any], where: str, base_dir: Path, default_name: str) -> Spec:
@@ -346,6 +350,13 @@ def _parse_source(
     elif kind == "trace":
         value = str(_trace_path(where, value, base_dir))
     _check_params(where, kind, value, params)
+    if kind == "generator":
+        sig = inspect.signature(GENERATORS[value]).parameters.values()
+        missing = [p.name for p in sig if p.default is inspect.Parameter.empty and p.name not in params]
+        if missing:
+            raise WorkloadError(
+                f"{where}: [params]: generator {value!r} needs {', '.join(missing)}; missing {missing[0]!r}"
+            )
     return Source(kind, value, dict(params), where, name, start)
 
 
