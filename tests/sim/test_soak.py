@@ -1,4 +1,4 @@
-"""A short soak: random valid agents on the three envs and the Simulator decision API, invariants after each step.
+"""A short soak: random valid agents on the envs and the decision API, invariants after each step.
 
 ``benchmarks/soak.py`` runs the long one (README, Reliability). It uses the envs' default
 kernels and the ``policy=None`` flow only, which the suite compiles anyway.
