@@ -143,6 +143,9 @@ class _Collector:
         return pids, ops, vals
 
 
+_FIRST_BLOCK = 24 << 12  # first read of a stream (a multiple of the 24-byte oracleGeneral record)
+
+
 class _Blocks:
     """Whole-line blocks of a stream, read into one reused buffer (no per-block allocation).
 
@@ -154,7 +157,10 @@ class _Blocks:
         self.stream = stream
         self.label = label
         self.lines = lines
-        self.buf = bytearray(max(block_size, 1))
+        self.target = max(block_size, 1)
+        # start small and double up to block_size while the stream lasts: a small file never
+        # costs a whole block (a 32 MiB zero-filled buffer per read grew the RSS of many reads)
+        self.buf = bytearray(min(self.target, _FIRST_BLOCK))
         self.offset = 0  # stream offset of the start of the next block
         self.eof = False
         self._gen: Iterator[np.ndarray] | None = None
@@ -199,6 +205,10 @@ class _Blocks:
             if rest:
                 self.buf[:rest] = self.buf[cut:fill]
             fill = rest
+            if not self.eof and len(self.buf) < self.target:  # more to come: a bigger block
+                bigger = bytearray(min(2 * len(self.buf), self.target))
+                bigger[:fill] = self.buf[:fill]
+                self.buf = bigger
             if self.eof and fill == 0:
                 return
 
