@@ -165,6 +165,10 @@ class _CsvSetup:
         self.op_col = None if op_col is None else op_col - 1
         self.delim = "," if "," in first else ("\t" if "\t" in first else None)
         fields = [f.strip() for f in first.split(self.delim)]
+        if not fields:  # only characters that str.split takes for blanks (e.g. '\x1f')
+            raise TraceError(
+                f"{label} line 1: no columns in {first!r}; expected a csv record such as {_EXAMPLE}"
+            )
         names = [f.lower().strip("\"' ") for f in fields]
         # a non-numeric first field starts a header, unless obj_id_col is given and no field
         # is a known column name (then it is a row with a string id, e.g. 'foo,get')
