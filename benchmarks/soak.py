@@ -109,7 +109,7 @@ def _check(sim: Simulator, out: dict, where: str, n: int) -> None:
         out["violations"].append(f"{where} decision {n}: {e}")
 
 
-def soak(decisions: int, seed: int = 0) -> dict:
+def soak(decisions: int, seed: int = 0, verbose: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     wls = workloads()
     runs = []
@@ -139,6 +139,8 @@ def soak(decisions: int, seed: int = 0) -> dict:
         label = f"{kind}/{name}" + (f"/tlb={tlb}" if tlb is not None else "")
         dt = time.perf_counter() - t
         out["runs"][label] = {"decisions": done, "seconds": round(dt, 2)}
+        if verbose:
+            print(f"{label:55s} {done:>9,} decisions {dt:>8.1f} s", flush=True)
         out["decisions"] += done
     out["seconds"] = round(time.perf_counter() - t0, 2)
     out["decisions_per_s"] = round(out["decisions"] / max(out["seconds"], 1e-9))
@@ -153,12 +155,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
-    res = soak(args.decisions, args.seed)
+    res = soak(args.decisions, args.seed, verbose=not args.json)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        for label, r in res["runs"].items():
-            print(f"{label:55s} {r['decisions']:>9,} decisions {r['seconds']:>8.1f} s")
         print(
             f"total {res['decisions']:,} decisions in {res['seconds']:.1f} s = {res['decisions_per_s']:,}/s "
             f"(with check_invariants after each); violations {res['violations_count']}, "
