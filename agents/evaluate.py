@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agents.base import Agent
-from agents.rollout import make_env, play
+from agents.base import Agent, AgentError
+from agents.rollout import PAGE_REPLACEMENT, make_env, play
 from vmgym.compare import gap_closed
 from vmgym.sim import MachineConfig, RunStats, Simulator
 from workloads.model import Workload
@@ -32,11 +32,21 @@ def run_agent(
     prefetch: str = "none",
 ) -> RunStats:
     """One whole run of ``workload`` with ``agent`` choosing every eviction (``seed``: candidate samples)."""
+    check_evicts(agent)
     hints = machine.to_dict() if isinstance(machine, MachineConfig) else dict(machine or {})
     env = make_env(workload, hints, k=agent.k, candidates=agent.candidates, prefetch=prefetch)
     agent.check_env(env)
     stats = play(env, agent.act, seed=seed)
     return dataclasses.replace(stats, policy=agent.label)
+
+
+def check_evicts(agent: Agent) -> None:
+    """Raise :class:`AgentError` unless ``agent`` chooses evictions (a PageReplacement-v0 agent)."""
+    if agent.env_id != PAGE_REPLACEMENT:
+        raise AgentError(
+            f"agent {agent.label} acts in {agent.env_id}, not {PAGE_REPLACEMENT}: it does not choose "
+            "evictions; compare it with `vmgym evaluate --agent ... --suite prefetch-test`"
+        )
 
 
 def run_ceiling(

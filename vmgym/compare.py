@@ -58,10 +58,11 @@ def check_agents(names: Sequence[str]) -> str | None:
     if not specs:
         return None
     from agents import AgentError, load
+    from agents.evaluate import check_evicts
 
     for spec in specs:
         try:
-            load(spec)
+            check_evicts(load(spec))
         except AgentError as e:
             return str(e)
     return None

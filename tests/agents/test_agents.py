@@ -357,3 +357,7 @@ def test_learned_prefetcher_trains_and_is_evaluated_beside_readahead(tmp_path):
         rows["none"]["time_vs_none"] == 1.0
         and rows["readahead"]["major_faults"] < rows["none"]["major_faults"]
     )
+    # a model for another env is refused where evictions are asked for
+    pf_model = tmp_path / "run" / "model.zip"
+    res = runner.invoke(app, ["compare", "-w", LOOP, "-f", "100", "-p", f"lru,agent:{pf_model}"])
+    assert res.exit_code == 2 and "acts in vmgym/Prefetch-v0" in res.output and "Traceback" not in res.output
