@@ -29,7 +29,7 @@ import numpy as np
 
 from agents.base import Agent, AgentError, register
 from agents.rollout import PAGE_REPLACEMENT, PREFETCH, make_env
-from agents.scorer import N_FEATURES, N_GLOBALS, Scorer
+from agents.scorer import N_FEATURES, N_GLOBALS, VALID, Scorer
 from vmgym.envs._prefetch import N_ACTIONS as N_PREFETCH_ACTIONS
 
 ENVS = ("vmgym/PageReplacement-v0", "vmgym/MemoryManager-v0", "vmgym/Prefetch-v0")
@@ -103,7 +103,7 @@ def _torch_parts(k: int, hidden: tuple[int, ...], n_extra: int):
             rows = obs[..., :n_cand].reshape(*obs.shape[:-1], k, N_FEATURES)
             glob = obs[..., n_cand : n_cand + N_GLOBALS]
             extra = obs[..., n_cand + N_GLOBALS :]
-            return rows, glob, rows[..., -1] > 0.5, extra
+            return rows, glob, rows[..., VALID] > 0.5, extra
 
         def forward_actor(self, obs):
             rows, glob, mask, extra = self._split(obs)
@@ -153,22 +153,21 @@ def candidate_policy_class():
 
 def candidate_dqn_policy_class():
     """SB3 ``DQNPolicy`` whose Q-network scores each candidate with the scorer."""
-    import torch
     from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
     from torch import nn
+
+    from agents.scorer import torch_module
 
     class ScorerQ(nn.Module):
         def __init__(self, k: int, hidden: tuple[int, ...]):
             super().__init__()
             self.k = k
-            from agents.scorer import torch_module
-
             self.scorer = torch_module(hidden)
 
         def forward(self, obs):
             n = self.k * N_FEATURES
             rows = obs[..., :n].reshape(*obs.shape[:-1], self.k, N_FEATURES)
-            mask = rows[..., -1] > 0.5
+            mask = rows[..., VALID] > 0.5
             q = self.scorer.score(rows, obs[..., n : n + N_GLOBALS], mask)
             return q.masked_fill(~mask, -1e4)
 
@@ -185,7 +184,6 @@ def candidate_dqn_policy_class():
             net.q_net = ScorerQ(self.k, self.hidden).to(self.device)
             return net
 
-    del torch
     return CandidateDQNPolicy
 
 
