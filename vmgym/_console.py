@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,3 +27,36 @@ def fail(msg: str) -> NoReturn:
     """
     err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def emit_results(
+    rec: dict[str, Any],
+    rows: list[dict[str, Any]],
+    out_dir: str | None,
+    as_json: bool,
+    as_csv: bool,
+    write_csv: Callable[[Any, list[dict[str, Any]]], None],
+    show: Callable[[], None],
+) -> None:
+    """What a results command ends with: ``--out`` files, then JSON, CSV or the table ``show`` on stdout.
+
+    ``--out`` gets record.json and results.csv, each written atomically (old or
+    new, never half of one).
+    """
+    if out_dir:
+        from vmgym.records import write_atomic, write_record
+
+        buf = io.StringIO(newline="")
+        write_csv(buf, rows)
+        try:
+            path = write_record(out_dir, rec)
+            write_atomic(path.parent / "results.csv", buf.getvalue())
+        except OSError as e:
+            fail(f"{out_dir}: cannot write the results: {e.strerror or e}")
+        err.print(f"wrote {path} and results.csv")
+    if as_json:
+        print(json.dumps(rec, indent=2))
+    elif as_csv:
+        write_csv(sys.stdout, rows)
+    else:
+        show()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
-from vmgym._console import err, fail, out
+from vmgym._console import emit_results, err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
 from vmgym.cli_mrc import mrc_cmd
@@ -23,7 +21,7 @@ from vmgym.compare import COLUMNS, check_agents, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
 from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
-from vmgym.records import record, write_atomic, write_record
+from vmgym.records import record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
 from workloads import registry, resolve, suites
 from workloads.model import Workload, WorkloadError
@@ -196,15 +194,9 @@ def compare_cmd(
         fail(str(e))
     config = {"workload": workload, "policies": names, "prefetch": pf.describe(), "machine": cfg.to_dict()}
     rec = record("compare", config, rows)
-    if out:
-        path = _write_out(out, rec, rows, _write_csv)
-        err.print(f"wrote {path} and results.csv")
-    if as_json:
-        print(json.dumps(rec, indent=2))
-    elif as_csv:
-        _write_csv(sys.stdout, rows)
-    else:
-        _print_compare(rows, wl.name, cfg.frames, pf)
+    emit_results(
+        rec, rows, out, as_json, as_csv, _write_csv, lambda: _print_compare(rows, wl.name, cfg.frames, pf)
+    )
 
 
 def _write_timeline(series, path: Path, title: str, frames: int) -> None:
@@ -222,18 +214,6 @@ def _check_agents(names: list[str]) -> None:
     problem = check_agents(names)
     if problem:
         fail(problem)
-
-
-def _write_out(out: str, rec: dict, rows: list, write_csv) -> Path:
-    """record.json and results.csv into ``out``, each written atomically (old or new, never half)."""
-    buf = io.StringIO(newline="")
-    write_csv(buf, rows)
-    try:
-        path = write_record(out, rec)
-        write_atomic(path.parent / "results.csv", buf.getvalue())
-    except OSError as e:
-        fail(f"{out}: cannot write the results: {e.strerror or e}")
-    return path
 
 
 def _write_csv(fh, rows) -> None:

@@ -7,16 +7,13 @@ so the rest of the CLI never pays for it.
 from __future__ import annotations
 
 import csv
-import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from vmgym._console import err, fail, out
+from vmgym._console import emit_results, err, fail, out
 
 AgentOpt = Annotated[
     str,
@@ -114,22 +111,7 @@ def evaluate_cmd(
         {"rows": rows, "summary": summary(rows)},
     )
     title = f"{model.label} on suite {suite}: % of the LRU->OPT gap closed (misses)"
-    _emit(rec, rows, out_dir, as_json, as_csv, lambda: _table(rows, title))
-
-
-def _emit(rec, rows, out_dir: str | None, as_json: bool, as_csv: bool, show: Callable[[], None]) -> None:
-    """Write record.json and results.csv to ``out_dir`` (if given); print JSON, CSV or the table ``show``."""
-    if out_dir:
-        from vmgym.cli import _write_out
-
-        path = _write_out(out_dir, rec, rows, _csv)
-        err.print(f"wrote {path} and results.csv")
-    if as_json:
-        print(json.dumps(rec, indent=2))
-    elif as_csv:
-        _csv(sys.stdout, rows)
-    else:
-        show()
+    emit_results(rec, rows, out_dir, as_json, as_csv, _csv, lambda: _table(rows, title))
 
 
 def _evaluate_prefetcher(model, agent: str, suite: str, entries, seed: int, as_json, as_csv, out_dir) -> None:
@@ -143,7 +125,7 @@ def _evaluate_prefetcher(model, agent: str, suite: str, entries, seed: int, as_j
         {"agent": agent, "suite": suite, "prefetchers": list(PREFETCH_BASELINES), "seed": seed},
         {"rows": rows, "summary": prefetch_summary(rows)},
     )
-    _emit(rec, rows, out_dir, as_json, as_csv, lambda: _prefetch_table(model.label, suite, rows))
+    emit_results(rec, rows, out_dir, as_json, as_csv, _csv, lambda: _prefetch_table(model.label, suite, rows))
 
 
 def _prefetch_table(label: str, suite: str, rows) -> None:
