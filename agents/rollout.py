@@ -41,12 +41,12 @@ def make_env(
     from vmgym.envs.memory_manager import MemoryManagerEnv
     from vmgym.envs.prefetch_env import PrefetchEnv
 
+    if env_id not in ENV_IDS:
+        raise ValueError(f"env {env_id!r}; allowed: {', '.join(ENV_IDS)}")
     machine = dict(machine or {})
     if env_id == PREFETCH:
         return PrefetchEnv(workload=workload, machine=machine, **extra)
     cls = MemoryManagerEnv if env_id == MEMORY_MANAGER else PageReplacementEnv
-    if env_id not in ENV_IDS:
-        raise ValueError(f"env {env_id!r}; allowed: {', '.join(ENV_IDS)}")
     if env_id == PAGE_REPLACEMENT:
         extra["prefetch"] = prefetch
     return cls(
