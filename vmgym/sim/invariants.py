@@ -1,7 +1,8 @@
 """Whole-state consistency checks: no page lost, every frame and slot owned once, rmap exact.
 
-Used by the tests after every step; cheap enough for small machines (it walks
-every page's reverse map in Python), not meant for the hot loop.
+Used by the tests and the soak after every step. Every check is vectorised NumPy
+(the reverse maps are walked one list position per round, over all pages at once),
+so a check costs tens of microseconds on a small machine; not meant for the hot loop.
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ def _fail(msg: str) -> None:
     raise InvariantError(msg)
 
 
+def _exactly_once(ids: np.ndarray, expected: np.ndarray) -> bool:
+    """True if ``ids`` holds every index where ``expected`` is True exactly once, and nothing else."""
+    n = expected.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        return False
+    return bool((np.bincount(ids, minlength=n) == expected).all())
+
+
 def _check_frames(st: S.SimState) -> None:
     used = np.flatnonzero(st.frame_page >= 0)
     g = st.frame_page[used]
-    if len(np.unique(g)) != len(g):
+    if g.size and np.bincount(g).max() > 1:
         _fail("a page is resident in two frames")
     bad = st.page_frame[g] != used
     if bad.any():
@@ -31,55 +40,66 @@ def _check_frames(st: S.SimState) -> None:
             f"frame {f} holds page {int(st.frame_page[f])} "
             f"whose page_frame is {int(st.page_frame[st.frame_page[f]])}"
         )
-    res = np.flatnonzero(st.page_frame >= 0)
-    if len(res) != len(used):
-        _fail(f"{len(res)} pages claim a frame but {len(used)} frames are in use")
-    top = int(st.sc[S.SC_FREE_TOP])
-    free = st.free_stack[:top]
-    if len(np.unique(free)) != top or set(free.tolist()) != set(np.flatnonzero(st.frame_page < 0).tolist()):
+    res = int((st.page_frame >= 0).sum())
+    if res != len(used):
+        _fail(f"{res} pages claim a frame but {len(used)} frames are in use")
+    if not _exactly_once(st.free_stack[: int(st.sc[S.SC_FREE_TOP])], st.frame_page < 0):
         _fail("the free-frame stack does not hold exactly the free frames")
 
 
 def _check_slots(st: S.SimState) -> None:
     used = np.flatnonzero(st.slot_page >= 0)
     owners = st.slot_page[used]
-    if len(np.unique(owners)) != len(owners):
+    if owners.size and np.bincount(owners).max() > 1:
         _fail("a page owns two swap slots")
     if (st.page_slot[owners] != used).any():
         _fail("slot_page and page_slot disagree")
     if int((st.page_slot >= 0).sum()) != len(used):
         _fail("a page points to a swap slot it does not own")
-    top = int(st.sc[S.SC_SLOT_TOP])
-    free = st.slot_free[:top]
-    if len(np.unique(free)) != top or set(free.tolist()) != set(np.flatnonzero(st.slot_page < 0).tolist()):
+    if not _exactly_once(st.slot_free[: int(st.sc[S.SC_SLOT_TOP])], st.slot_page < 0):
         _fail("the free-slot stack does not hold exactly the free slots")
     if int(st.sc[S.SC_SWAP_USED]) != len(used):
         _fail(f"swap_used is {int(st.sc[S.SC_SWAP_USED])} but {len(used)} slots are in use")
 
 
 def _check_rmap(st: S.SimState) -> None:
-    n_ptes = st.pte_page.shape[0]
-    seen = np.zeros(n_ptes, dtype=bool)
-    for g in range(st.page_frame.shape[0]):
-        p = int(st.page_rmap[g])
-        count = 0
-        pins = 0
-        while p >= 0:
-            if seen[p] or st.pte_page[p] != g:
-                _fail(f"PTE {p} is on the reverse map of page {g} but maps page {int(st.pte_page[p])}")
-            seen[p] = True
-            count += 1
-            pins += bool(st.pte_flags[p] & S.PTE_LOCKED)
-            if st.pte_flags[p] & S.PTE_PRESENT and st.page_frame[g] < 0:
-                _fail(f"PTE {p} is present but its page {g} is not resident")
-            p = int(st.pte_rmap_next[p])
-        if count != st.page_mapcount[g]:
-            _fail(f"page {g} has mapcount {int(st.page_mapcount[g])} but {count} PTEs on its reverse map")
-        if pins != st.page_pins[g]:
-            _fail(f"page {g} has {int(st.page_pins[g])} pins but {pins} locked PTEs")
+    """Walk every reverse map at once, one list position per round (vectorised over pages)."""
+    n_pages, n_ptes = st.page_frame.shape[0], st.pte_page.shape[0]
+    seen = np.zeros(n_ptes, dtype=np.int64)
+    count = np.zeros(n_pages, dtype=np.int64)
+    pins = np.zeros(n_pages, dtype=np.int64)
+    page = np.flatnonzero(st.page_rmap >= 0)
+    p = st.page_rmap[page]
+    while p.size:
+        if p.max() >= n_ptes:
+            _fail(f"a reverse map links to PTE {int(p.max())}, beyond the {n_ptes} PTEs")
+        wrong = st.pte_page[p] != page
+        seen += np.bincount(p, minlength=n_ptes)
+        if wrong.any() or seen.max() > 1:
+            i = int(np.argmax(wrong)) if wrong.any() else int(np.argmax(seen[p] > 1))
+            q, g = int(p[i]), int(page[i])
+            _fail(f"PTE {q} is on the reverse map of page {g} but maps page {int(st.pte_page[q])}")
+        flags = st.pte_flags[p]
+        lost = ((flags & S.PTE_PRESENT) != 0) & (st.page_frame[page] < 0)
+        if lost.any():
+            i = int(np.argmax(lost))
+            _fail(f"PTE {int(p[i])} is present but its page {int(page[i])} is not resident")
+        count += np.bincount(page, minlength=n_pages)
+        pins += np.bincount(page[(flags & S.PTE_LOCKED) != 0], minlength=n_pages)
+        p = st.pte_rmap_next[p]
+        page = page[p >= 0]
+        p = p[p >= 0]
+    bad = count != st.page_mapcount
+    if bad.any():
+        g = int(np.argmax(bad))
+        _fail(f"page {g} has mapcount {int(st.page_mapcount[g])} but {int(count[g])} PTEs on its reverse map")
+    bad = pins != st.page_pins
+    if bad.any():
+        g = int(np.argmax(bad))
+        _fail(f"page {g} has {int(st.page_pins[g])} pins but {int(pins[g])} locked PTEs")
     mapped = st.pte_page >= 0
-    if (mapped & ~seen).any():
-        p = int(np.argmax(mapped & ~seen))
+    if (mapped & (seen == 0)).any():
+        p = int(np.argmax(mapped & (seen == 0)))
         _fail(f"PTE {p} maps page {int(st.pte_page[p])} but is missing from its reverse map")
     if ((st.pte_flags & S.PTE_PRESENT != 0) & ~mapped).any():
         _fail("a PTE is present but maps no page")
@@ -113,22 +133,22 @@ def _check_processes(st: S.SimState) -> None:
 def _check_versions(st: S.SimState) -> None:
     """No data lost: the newest version of every live page is in RAM, swap or its file."""
     live = (st.page_kind != S.KIND_ANON) | (st.page_owner >= 0)
-    for g in np.flatnonzero(live):
-        ver = st.page_ver[g]
-        f = st.page_frame[g]
-        s = st.page_slot[g]
-        kind = st.page_kind[g]
-        if kind == S.KIND_FILE:
-            backed = st.page_filever[g] == ver
-        else:
-            backed = (s >= 0 and st.slot_ver[s] == ver) or (s < 0 and ver == 0)
-        if f >= 0:
-            if st.frame_ver[f] != ver:
-                _fail(f"page {g}: RAM holds version {int(st.frame_ver[f])}, latest is {int(ver)}")
-            if not st.page_dirty[g] and not backed:
-                _fail(f"page {g} is clean in RAM but no backing copy holds version {int(ver)}")
-        elif not backed:
-            _fail(f"page {g} lost: version {int(ver)} is neither in RAM nor in swap/file")
+    ver, f, s = st.page_ver, st.page_frame, st.page_slot
+    in_slot = (s >= 0) & (st.slot_ver[np.maximum(s, 0)] == ver)
+    backed = np.where(st.page_kind == S.KIND_FILE, st.page_filever == ver, in_slot | ((s < 0) & (ver == 0)))
+    res = live & (f >= 0)
+    stale = res & (st.frame_ver[np.maximum(f, 0)] != ver)
+    if stale.any():
+        g = int(np.argmax(stale))
+        _fail(f"page {g}: RAM holds version {int(st.frame_ver[f[g]])}, latest is {int(ver[g])}")
+    unbacked = res & ~st.page_dirty.astype(bool) & ~backed
+    if unbacked.any():
+        g = int(np.argmax(unbacked))
+        _fail(f"page {g} is clean in RAM but no backing copy holds version {int(ver[g])}")
+    lost = live & (f < 0) & ~backed
+    if lost.any():
+        g = int(np.argmax(lost))
+        _fail(f"page {g} lost: version {int(ver[g])} is neither in RAM nor in swap/file")
 
 
 def _check_tlb(st: S.SimState) -> None:
@@ -155,12 +175,12 @@ def _check_prefetch(st: S.SimState) -> None:
     marked = np.flatnonzero(st.frame_pf != 0)
     if (st.frame_page[marked] < 0).any():
         _fail("a free frame is marked as holding an unreferenced prefetched page")
-    for f in marked:
-        p = int(st.page_rmap[st.frame_page[f]])
-        while p >= 0:
-            if st.pte_flags[p] & S.PTE_PRESENT:
-                _fail(f"frame {int(f)} is marked unreferenced-prefetched but PTE {p} maps it")
-            p = int(st.pte_rmap_next[p])
+    present = np.flatnonzero((st.pte_flags & S.PTE_PRESENT) != 0)
+    hit = np.isin(st.pte_page[present], st.frame_page[marked])
+    if hit.any():
+        p = int(present[np.argmax(hit)])
+        f = int(st.page_frame[st.pte_page[p]])
+        _fail(f"frame {f} is marked unreferenced-prefetched but PTE {p} maps it")
     sc = st.sc
     if sc[S.SC_PF_ISSUED] != sc[S.SC_PF_USED] + sc[S.SC_PF_WASTED] + len(marked):
         _fail(
