@@ -78,6 +78,36 @@ AWK = """\
 END { for (k in c) print k, c[k]; for (k in n) print k, n[k] }
 """
 
+BC = "scale=600; 4*a(1)\nquit\n"
+
+TCL = """\
+set d [dict create]
+for {set i 0} {$i < 20000} {incr i} { dict incr d [expr {($i * 2654435761) % 7919}] }
+puts [dict size $d]
+"""
+
+JQ_FILTER = "group_by(.k) | map({k: .[0].k, n: length, s: (map(.v) | add)}) | sort_by(-.n) | .[:5]"
+
+
+def json_file(path: Path, n: int, seed: int = 1) -> Path:
+    """A JSON array of ``n`` objects ``{"k": word prefix, "v": int, "w": word}`` (Python's ``random``)."""
+    import json
+
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    rows = []
+    for _ in range(n):
+        w = "".join(rng.choice(letters) for _ in range(rng.randint(3, 12)))
+        rows.append({"k": w[:2], "v": rng.randint(0, 999), "w": w})
+    path.write_text(json.dumps(rows))
+    return path
+
+
+NODE = (
+    "const m = new Map(); for (let i = 0; i < 20000; i++) m.set((i * 2654435761) % 100003, i); "
+    "console.log(m.size)"
+)
+
 PERL = 'my %h; for my $i (1..20000) { $h{($i*2654435761)%100003}++ } print scalar(keys %h), "\\n"'
 
 
@@ -127,6 +157,31 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], dict]]:
             {"max_refs": 4_000_000},
         ),
         "tar": (["tar", "cf", "-", "-C", str(tar_tree(tmp).parent), "tree"], {"max_refs": 4_000_000}),
+        # more training programs (second batch): a compressor with a large window, a
+        # regex stream editor, a JSON processor, arbitrary precision arithmetic, a
+        # disassembler and a Tcl interpreter
+        "zstd": (["zstd", "-19", "-c", str(words_file(tmp / "text11.txt", 6_000, seed=11))], first_4m),
+        "sed": (
+            [
+                "sed",
+                "-E",
+                "s/([aeiou]+)([^aeiou]*)/\\2\\1/g",
+                str(words_file(tmp / "text12.txt", 6_000, seed=12)),
+            ],
+            first_4m,
+        ),
+        "jq": (["jq", "-c", JQ_FILTER, str(json_file(tmp / "rows.json", 3_000, seed=13))], first_4m),
+        "bc": (["bc", "-l", str(_write(tmp / "pi.bc", BC))], first_4m),
+        "objdump": (["objdump", "-d", "--no-show-raw-insn", "/usr/bin/comm"], first_4m),
+        "tclsh": (["tclsh", str(_write(tmp / "count.tcl", TCL))], first_4m),
+        # programs of the `valid` suite (choosing a round, margin and safeguard on real programs)
+        "grep": (
+            ["grep", "-E", "-c", "(ab|cd)[a-m]+(e|o)$", str(words_file(tmp / "text14.txt", 8_000, seed=14))],
+            {},
+        ),
+        "lz4": (["lz4", "-9", "-c", str(words_file(tmp / "text15.txt", 6_000, seed=15))], first_4m),
+        "xxd": (["xxd", str(words_file(tmp / "text16.txt", 1_500, seed=16))], first_4m),
+        "node": (["node", "-e", NODE], first_4m),
         # unseen programs: in no suite, to check that a learned agent transfers (benchmarks/bench_agents.py)
         "xz": (["xz", "-6", "-c", str(text7)], first_4m),
         "bzip2": (["bzip2", "-9", "-c", str(text7)], first_4m),
