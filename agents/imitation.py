@@ -277,7 +277,7 @@ def train_rounds(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]
     writer = run.writer()
     parts: list[Dataset] = [Dataset.load(run.checkpoints / f"data-{r:02d}.npz") for r in range(state["done"])]
     scorer = Scorer.load(run.checkpoints / f"scorer-{state['done'] - 1:02d}.npz") if state["done"] else None
-    meta = {"label": "imitation", **config.to_dict()}
+    meta = {"label": "imitation", **config.to_dict(), "duel": p.duels[0]}
     per_round = len(entries) + p.epochs
     total = p.rounds * per_round
 
@@ -354,24 +354,49 @@ def train_rounds(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]
     best = max(state["history"], key=lambda h: (h.get("validation_gap", 0.0), h["round"]))
     chosen = ScorerAgent.load(run.checkpoints / f"scorer-{best['round']:02d}.npz")
     chosen.config["chosen_round"] = best["round"]
+    margins, duels = choose_margin_and_duel(chosen, p, val_entries, config.seed, log)
+    margin, duel = chosen.config["margin"], chosen.config["duel"]
+    model = chosen.save(run.path / "model.npz")
+    log(
+        f"model: round {best['round'] + 1}, margin {margin:g}, duel {'on' if duel else 'off'} "
+        f"(best on validation) -> {model}"
+    )
+    return model, {
+        "chosen_round": best["round"],
+        "margin": margin,
+        "margins": {str(m): g for m, g in margins.items()},
+        "duel": duel,
+        "duels": {str(d).lower(): g for d, g in duels.items()},
+        "rounds": state["history"],
+    }
+
+
+def choose_margin_and_duel(chosen: ScorerAgent, p, val_entries, seed: int, log) -> tuple[dict, dict]:
+    """Set ``chosen``'s margin (under the first duel setting), then its duel, best on validation.
+
+    Returns the validation gap per margin and per duel setting tried (empty if one choice only).
+    Ties go to the smaller margin and to the duel setting listed first.
+    """
     margins = {}
     if val_entries and len(p.margins) > 1:
         for margin in p.margins:
             chosen.config["margin"] = margin
-            margins[margin], _ = validate(chosen, val_entries, config.seed)
+            margins[margin], _ = validate(chosen, val_entries, seed)
             log(f"  margin {margin:g}: validation {100 * margins[margin]:.1f} %")
         chosen.config["margin"] = max(margins, key=lambda m: (margins[m], -m))
     else:
         chosen.config["margin"] = p.margins[0]
-    model = chosen.save(run.path / "model.npz")
-    margin = chosen.config["margin"]
-    log(f"model: round {best['round'] + 1}, margin {margin:g} (best on validation) -> {model}")
-    return model, {
-        "chosen_round": best["round"],
-        "margin": chosen.config["margin"],
-        "margins": {str(m): g for m, g in margins.items()},
-        "rounds": state["history"],
-    }
+    duels = {}
+    if val_entries and len(p.duels) > 1:
+        for duel in p.duels:
+            chosen.config["duel"] = duel
+            if duel == p.duels[0] and margins:
+                duels[duel] = margins[chosen.config["margin"]]
+            else:
+                duels[duel], _ = validate(chosen, val_entries, seed)
+            log(f"  duel {'on' if duel else 'off'}: validation {100 * duels[duel]:.1f} %")
+        chosen.config["duel"] = max(duels, key=lambda d: (duels[d], -p.duels.index(d)))
+    return margins, duels
 
 
 def _accuracy(scorer: Scorer, data: Dataset, k: int) -> float:

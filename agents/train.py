@@ -47,6 +47,9 @@ class ImitationConfig:
     rank_weight: float = 1.0
     balance: bool = True  # every workload of the suite weighs the same in training
     margins: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)  # deviation margins tried on validation
+    # the LRU duel (agents.scorer_agent.Duel) on or off, tried on validation at the chosen margin;
+    # the first value is used while training (per-round validation, margin choice)
+    duels: tuple[bool, ...] = (True,)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ def _typed(where: str, key: str, value: Any, default: Any) -> Any:
     elif isinstance(default, float):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif isinstance(default, tuple) and default and isinstance(default[0], bool):
+        ok = isinstance(value, list) and len(value) >= 1 and all(isinstance(v, bool) for v in value)
+        value = tuple(value) if ok else value
     elif isinstance(default, tuple) and default and isinstance(default[0], float):
         ok = (
             isinstance(value, list)
@@ -128,7 +134,9 @@ def _typed(where: str, key: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, str)
     if not ok:
         want = type(default).__name__
-        if isinstance(default, tuple):
+        if isinstance(default, tuple) and default and isinstance(default[0], bool):
+            want = "a list of true/false"
+        elif isinstance(default, tuple):
             want = (
                 "a list of numbers >= 0"
                 if default and isinstance(default[0], float)

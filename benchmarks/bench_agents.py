@@ -18,6 +18,7 @@ import argparse
 import time
 
 import agents
+from agents.base import Agent
 from agents.evaluate import evaluate, run_agent, summary
 from agents.imitation import suite_entries
 from vmgym.sim import MachineConfig, Simulator
@@ -42,18 +43,13 @@ def quality(agent, suite: str, traces: list[str], frames: int) -> None:
     print("| worst (suite) | " + " | ".join(f"{100 * s[p]['min']:.1f} %" for p in policies) + " |")
 
 
-class Slot0:
-    """Always slot 0 (LRU's victim with mix candidates): the env's own cost per decision."""
+class Slot0(Agent):
+    """Always slot 0 (LRU's victim with mix candidates): the env's own cost per decision (not registered)."""
 
-    label = "slot0"
-    k = 16
-    candidates = "mix"
+    name = "slot0"
 
     def act(self, obs, env=None) -> int:
         return 0
-
-    def check_env(self, env) -> None:
-        pass
 
 
 def speed(agent, refs: int, repeat: int) -> None:

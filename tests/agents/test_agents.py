@@ -197,6 +197,7 @@ keep = 1.0
 hidden = [8, 8]
 epochs = 1
 margins = [0.0, 0.5]
+duels = [true, false]
 """
 
 
@@ -217,6 +218,13 @@ def test_train_writes_run_folder_tensorboard_and_resumes_bit_for_bit(tmp_path, t
     rec = json.loads((tmp_path / "a" / "record.json").read_text())
     assert rec["command"] == "train" and "torch" in rec["versions"] and rec["config"]["k"] == 8
     assert len(rec["results"]["rounds"]) == 2
+    # margin, then duel, chosen on validation: both settings measured, the model holds the choice
+    res = rec["results"]
+    assert set(res["duels"]) == {"true", "false"} and set(res["margins"]) == {"0.0", "0.5"}
+    assert (
+        agents.load(model).config["duel"] is res["duel"]
+        and res["duels"]["true"] == res["margins"][str(res["margin"])]
+    )
     # tensorboard: the event file holds the scalars a user looks at
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
