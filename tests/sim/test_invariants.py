@@ -31,7 +31,9 @@ def _busy_state() -> S.SimState:
         vpn = np.where(rng.random(400) < 0.3, 50 + rng.integers(0, 8, 400), rng.integers(0, 40, 400))
         vpn[::25] = 70 + rng.integers(0, 4, 16)
         p.access(vpn * 4096, np.where(rng.random(400) < 0.5, OP_WRITE, OP_READ))
-    sim = Simulator(wb.build(), MachineConfig(frames=24, tlb_entries=8, swap_slots=256, quantum=20), policy=None)
+    sim = Simulator(
+        wb.build(), MachineConfig(frames=24, tlb_entries=8, swap_slots=256, quantum=20), policy=None
+    )
     for _ in range(60):
         assert sim.advance()
         cands = sim.candidates()
