@@ -134,29 +134,46 @@ def _inverse_cdf(rng: np.random.Generator, weights: np.ndarray, size: int) -> np
     if some bucket holds many steps, a binary search over just the samples in
     buckets that hold any).
     """
-    cdf = np.cumsum(weights, dtype=np.float64)
-    n = cdf.size
-    u = rng.random(size)
-    if n == 1:
-        return np.zeros(size, dtype=np.int64)
-    k = 1 << min(_GUIDE_MAX_BITS, max(10, math.ceil(math.log2(8 * n))))
-    # Work in units of 1/K: scaling by a power of two is exact, so every comparison
-    # below gives the same answer as on the unscaled values.
-    cdf /= cdf[-1]  # cdf[-1] is now exactly 1 > u
-    cdf *= k
-    u *= k
-    # guide[j] = #{cdf <= j}; for u in [j, j+1) the answer lies in [guide[j], guide[j+1]].
-    guide = np.searchsorted(cdf, np.arange(k + 1, dtype=np.float64), side="right")
-    width = np.diff(guide)
-    out = guide[u.astype(np.intp)]
-    widest = int(width.max())
-    if widest <= _GUIDE_LOOP_MAX:
-        for _ in range(widest):  # out never passes n - 1 because cdf[n - 1] = K > u
-            out += cdf[out] <= u
-    else:
-        sel = np.flatnonzero(width[u.astype(np.intp)] > 0)
-        out[sel] = np.searchsorted(cdf, u[sel], side="right")
-    return out
+    return CdfSampler(weights)(rng.random(size))
+
+
+class CdfSampler:
+    """The guide-table sampler of :func:`_inverse_cdf`, built once and applied to uniforms.
+
+    ``sampler(u)`` maps each uniform in ``[0, 1)`` to its index independently of the
+    others, so a stream drawn block by block equals the one drawn whole.
+    """
+
+    def __init__(self, weights: np.ndarray):
+        cdf = np.cumsum(weights, dtype=np.float64)
+        self.n = cdf.size
+        if self.n == 1:
+            return
+        self.k = 1 << min(_GUIDE_MAX_BITS, max(10, math.ceil(math.log2(8 * self.n))))
+        # Work in units of 1/K: scaling by a power of two is exact, so every comparison
+        # below gives the same answer as on the unscaled values.
+        cdf /= cdf[-1]  # cdf[-1] is now exactly 1 > u
+        cdf *= self.k
+        self.cdf = cdf
+        # guide[j] = #{cdf <= j}; for u in [j, j+1) the answer lies in [guide[j], guide[j+1]].
+        self.guide = np.searchsorted(cdf, np.arange(self.k + 1, dtype=np.float64), side="right")
+        self.width = np.diff(self.guide)
+        self.widest = int(self.width.max())
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        """Indices for the uniforms ``u`` (int64; ``u`` is scaled in place)."""
+        if self.n == 1:
+            return np.zeros(u.size, dtype=np.int64)
+        cdf = self.cdf
+        u *= self.k
+        out = self.guide[u.astype(np.intp)]
+        if self.widest <= _GUIDE_LOOP_MAX:
+            for _ in range(self.widest):  # out never passes n - 1 because cdf[n - 1] = K > u
+                out += cdf[out] <= u
+        else:
+            sel = np.flatnonzero(self.width[u.astype(np.intp)] > 0)
+            out[sel] = np.searchsorted(cdf, u[sel], side="right")
+        return out
 
 
 def zipf_ranks(rng: np.random.Generator, n: int, alpha: float, size: int) -> np.ndarray:
