@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 
@@ -222,6 +223,13 @@ def _single(
     return wb.build()
 
 
+def _streamed(func: str, *args: Any, **kwargs: Any) -> Workload:
+    """Generator ``func`` of :mod:`workloads.streamgen` (one source of these references), held whole."""
+    from workloads import streamgen  # it builds on this module's helpers
+
+    return getattr(streamgen, func)(*args, **kwargs).workload()
+
+
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
@@ -246,7 +254,7 @@ def sequential(
         seed: seeds the write draws (>= 0).
         page_size: bytes per page (a power of two).
     """
-    return _cyclic("sequential", n_pages, length, write_ratio, seed, page_size)
+    return _streamed("sequential", n_pages, length, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def loop(
@@ -270,17 +278,7 @@ def loop(
         seed: seeds the write draws (>= 0).
         page_size: bytes per page (a power of two).
     """
-    return _cyclic("loop", n_pages, length, write_ratio, seed, page_size)
-
-
-def _cyclic(func: str, n_pages: int, length: int, write_ratio: float, seed: int, page_size: int) -> Workload:
-    n_pages = _require_int(func, "n_pages", n_pages)
-    length = _require_int(func, "length", length)
-    rng = _common(func, write_ratio, seed, page_size)
-    pages = np.arange(length, dtype=np.int64) % n_pages
-    writes = _writes(rng, write_ratio, length)
-    desc = f"{func} over {n_pages} pages, {length} refs, write_ratio={write_ratio}"
-    return _single(func, desc, pages, writes, n_pages, page_size)
+    return _streamed("loop", n_pages, length, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def uniform(
@@ -300,13 +298,7 @@ def uniform(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    n_pages = _require_int("uniform", "n_pages", n_pages)
-    length = _require_int("uniform", "length", length)
-    rng = _common("uniform", write_ratio, seed, page_size)
-    pages = rng.integers(0, n_pages, size=length, dtype=np.int64)
-    writes = _writes(rng, write_ratio, length)
-    desc = f"uniform over {n_pages} pages, {length} refs, write_ratio={write_ratio}, seed={seed}"
-    return _single("uniform", desc, pages, writes, n_pages, page_size)
+    return _streamed("uniform", n_pages, length, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def zipf(
@@ -331,15 +323,7 @@ def zipf(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    n_pages = _require_int("zipf", "n_pages", n_pages)
-    length = _require_int("zipf", "length", length)
-    alpha = _require_real("zipf", "alpha", alpha, 0.0)
-    rng = _common("zipf", write_ratio, seed, page_size)
-    perm = rng.permutation(n_pages)
-    pages = _zipf_pages(rng, perm, alpha, length)
-    writes = _writes(rng, write_ratio, length)
-    desc = f"zipf(alpha={alpha}) over {n_pages} pages, {length} refs, write_ratio={write_ratio}, seed={seed}"
-    return _single("zipf", desc, pages, writes, n_pages, page_size)
+    return _streamed("zipf", n_pages, length, alpha, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def strided(
@@ -364,14 +348,9 @@ def strided(
         seed: seeds the write draws (>= 0).
         page_size: bytes per page (a power of two).
     """
-    n_pages = _require_int("strided", "n_pages", n_pages)
-    length = _require_int("strided", "length", length)
-    stride = _require_int("strided", "stride", stride)
-    rng = _common("strided", write_ratio, seed, page_size)
-    pages = (np.arange(length, dtype=np.int64) * (stride % n_pages)) % n_pages
-    writes = _writes(rng, write_ratio, length)
-    desc = f"strided walk (stride {stride}) over {n_pages} pages, {length} refs, write_ratio={write_ratio}"
-    return _single("strided", desc, pages, writes, n_pages, page_size)
+    return _streamed(
+        "strided", n_pages, length, stride, write_ratio=write_ratio, seed=seed, page_size=page_size
+    )
 
 
 def matrix(
@@ -467,22 +446,9 @@ def phases(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    length = _require_int("phases", "length", length)
-    n_phases = _require_int("phases", "n_phases", n_phases)
-    if n_phases > length:
-        raise WorkloadError(f"phases: n_phases must be in [1, length={length}], got {n_phases}")
-    ws_pages = _require_int("phases", "ws_pages", ws_pages)
-    shift = _require_int("phases", "shift", shift, 0)
-    rng = _common("phases", write_ratio, seed, page_size)
-    phase = np.arange(length, dtype=np.int64) * n_phases // length
-    pages = phase * shift + rng.integers(0, ws_pages, size=length, dtype=np.int64)
-    writes = _writes(rng, write_ratio, length)
-    n_pages = (n_phases - 1) * shift + ws_pages
-    desc = (
-        f"{n_phases} phases of a {ws_pages}-page working set shifting by {shift}, "
-        f"{length} refs, write_ratio={write_ratio}, seed={seed}"
+    return _streamed(
+        "phases", n_phases, ws_pages, length, shift, write_ratio=write_ratio, seed=seed, page_size=page_size
     )
-    return _single("phases", desc, pages, writes, n_pages, page_size)
 
 
 def scan_hot(

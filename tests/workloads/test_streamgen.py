@@ -37,6 +37,20 @@ def test_blocks_equal_whole(name, params, size):
     assert stream.description == whole.description
 
 
+def test_the_references_of_the_vectorised_generators():
+    """The streamed draws equal the whole-array code the generators had (and the README's numbers)."""
+    rng = np.random.default_rng(42)
+    pages = rng.permutation(10_000)[generators.zipf_ranks(rng, 10_000, 0.9, 30_000)]
+    writes = rng.random(30_000) < 0.3
+    proc = generators.zipf(10_000, 30_000, 0.9, write_ratio=0.3, seed=42).processes[0]
+    assert np.array_equal(proc.args, pages * 4096) and np.array_equal(proc.ops == 1, writes)
+    rng = np.random.default_rng(5)
+    pages = rng.integers(0, 700, size=20_001, dtype=np.int64)
+    writes = rng.random(20_001) < 0.4
+    proc = generators.uniform(700, 20_001, write_ratio=0.4, seed=5).processes[0]
+    assert np.array_equal(proc.args, pages * 4096) and np.array_equal(proc.ops == 1, writes)
+
+
 def test_stream_reads_the_same_twice():
     stream = streamgen.uniform(100, 5_000, write_ratio=0.4, seed=3)
     a = _concat(stream, 333)
