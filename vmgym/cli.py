@@ -23,8 +23,9 @@ from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
 from vmgym.records import record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
-from workloads import registry, resolve, suites
+from workloads import RefStream, registry, resolve, resolve_stream, suites
 from workloads.model import Workload, WorkloadError
+from workloads.stream import from_workload, streamable
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Page replacement on a virtual-memory simulator."
@@ -69,11 +70,23 @@ TlbOpt = Annotated[
 
 
 def _load(
-    workload: str, frames: int | None, swap_slots: int | None, tlb_entries: int | None
-) -> tuple[Workload, MachineConfig]:
-    """Resolve the workload (name, suite entry, spec or trace); options win over its hints."""
+    workload: str,
+    frames: int | None,
+    swap_slots: int | None,
+    tlb_entries: int | None,
+    stream: bool = False,
+) -> tuple[Workload | RefStream, MachineConfig]:
+    """Resolve the workload (name, suite entry, spec or trace); options win over its hints.
+
+    With ``stream``, a generated workload that streams (:func:`workloads.resolve_stream`) comes
+    back as a stream, run chunk by chunk; any other one-process workload without events (a
+    trace file, say) as a stream over its arrays, for the compiled translation of
+    :mod:`vmgym.streaming` (same results as the whole-trace loader, several times faster).
+    """
     try:
-        wl = resolve(workload)
+        wl = (resolve_stream(workload) if stream else None) or resolve(workload)
+        if stream and isinstance(wl, Workload) and streamable(wl) is None:
+            wl = from_workload(wl)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
     except (WorkloadError, ConfigError) as e:
         fail(str(e))
@@ -110,7 +123,7 @@ def run(
     """Run one policy on one workload and print its statistics."""
     if timeline is not None and timeline.suffix.lower() not in (".png", ".svg"):
         fail(f"--timeline writes .png or .svg files, got {str(timeline)!r}")
-    wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
+    wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True)
     try:
         sim = Simulator(wl, cfg, policy, prefetch=prefetcher)
         with _progress() as prog:

@@ -24,6 +24,7 @@ from workloads.model import (
     WorkloadBuilder,
     WorkloadError,
 )
+from workloads.stream import RefStream
 
 
 def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
@@ -34,6 +35,18 @@ def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
     from workloads.spec import resolve as _resolve
 
     return _resolve(spec, fmt=fmt)
+
+
+def resolve_stream(spec: str | Path | Workload, *, fmt: str | None = None) -> RefStream | None:
+    """``spec`` as a :class:`~workloads.stream.RefStream` if it can be streamed, else None.
+
+    Registry names of streamed generators (``zipf:length=1000000000``) and trace files
+    of one process stream; suites, spec files and multi-process or event workloads do not
+    (resolve them with :func:`resolve`). Errors in ``spec`` raise :class:`WorkloadError`.
+    """
+    from workloads.spec import resolve_stream as _resolve_stream
+
+    return _resolve_stream(spec, fmt=fmt)
 
 
 __all__ = [
@@ -53,5 +66,7 @@ __all__ = [
     "Workload",
     "WorkloadBuilder",
     "WorkloadError",
+    "RefStream",
     "resolve",
+    "resolve_stream",
 ]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 
@@ -134,29 +135,46 @@ def _inverse_cdf(rng: np.random.Generator, weights: np.ndarray, size: int) -> np
     if some bucket holds many steps, a binary search over just the samples in
     buckets that hold any).
     """
-    cdf = np.cumsum(weights, dtype=np.float64)
-    n = cdf.size
-    u = rng.random(size)
-    if n == 1:
-        return np.zeros(size, dtype=np.int64)
-    k = 1 << min(_GUIDE_MAX_BITS, max(10, math.ceil(math.log2(8 * n))))
-    # Work in units of 1/K: scaling by a power of two is exact, so every comparison
-    # below gives the same answer as on the unscaled values.
-    cdf /= cdf[-1]  # cdf[-1] is now exactly 1 > u
-    cdf *= k
-    u *= k
-    # guide[j] = #{cdf <= j}; for u in [j, j+1) the answer lies in [guide[j], guide[j+1]].
-    guide = np.searchsorted(cdf, np.arange(k + 1, dtype=np.float64), side="right")
-    width = np.diff(guide)
-    out = guide[u.astype(np.intp)]
-    widest = int(width.max())
-    if widest <= _GUIDE_LOOP_MAX:
-        for _ in range(widest):  # out never passes n - 1 because cdf[n - 1] = K > u
-            out += cdf[out] <= u
-    else:
-        sel = np.flatnonzero(width[u.astype(np.intp)] > 0)
-        out[sel] = np.searchsorted(cdf, u[sel], side="right")
-    return out
+    return CdfSampler(weights)(rng.random(size))
+
+
+class CdfSampler:
+    """The guide-table sampler of :func:`_inverse_cdf`, built once and applied to uniforms.
+
+    ``sampler(u)`` maps each uniform in ``[0, 1)`` to its index independently of the
+    others, so a stream drawn block by block equals the one drawn whole.
+    """
+
+    def __init__(self, weights: np.ndarray):
+        cdf = np.cumsum(weights, dtype=np.float64)
+        self.n = cdf.size
+        if self.n == 1:
+            return
+        self.k = 1 << min(_GUIDE_MAX_BITS, max(10, math.ceil(math.log2(8 * self.n))))
+        # Work in units of 1/K: scaling by a power of two is exact, so every comparison
+        # below gives the same answer as on the unscaled values.
+        cdf /= cdf[-1]  # cdf[-1] is now exactly 1 > u
+        cdf *= self.k
+        self.cdf = cdf
+        # guide[j] = #{cdf <= j}; for u in [j, j+1) the answer lies in [guide[j], guide[j+1]].
+        self.guide = np.searchsorted(cdf, np.arange(self.k + 1, dtype=np.float64), side="right")
+        self.width = np.diff(self.guide)
+        self.widest = int(self.width.max())
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        """Indices for the uniforms ``u`` (int64; ``u`` is scaled in place)."""
+        if self.n == 1:
+            return np.zeros(u.size, dtype=np.int64)
+        cdf = self.cdf
+        u *= self.k
+        out = self.guide[u.astype(np.intp)]
+        if self.widest <= _GUIDE_LOOP_MAX:
+            for _ in range(self.widest):  # out never passes n - 1 because cdf[n - 1] = K > u
+                out += cdf[out] <= u
+        else:
+            sel = np.flatnonzero(self.width[u.astype(np.intp)] > 0)
+            out[sel] = np.searchsorted(cdf, u[sel], side="right")
+        return out
 
 
 def zipf_ranks(rng: np.random.Generator, n: int, alpha: float, size: int) -> np.ndarray:
@@ -205,6 +223,13 @@ def _single(
     return wb.build()
 
 
+def _streamed(func: str, *args: Any, **kwargs: Any) -> Workload:
+    """Generator ``func`` of :mod:`workloads.streamgen` (one source of these references), held whole."""
+    from workloads import streamgen  # it builds on this module's helpers
+
+    return getattr(streamgen, func)(*args, **kwargs).workload()
+
+
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
@@ -229,7 +254,7 @@ def sequential(
         seed: seeds the write draws (>= 0).
         page_size: bytes per page (a power of two).
     """
-    return _cyclic("sequential", n_pages, length, write_ratio, seed, page_size)
+    return _streamed("sequential", n_pages, length, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def loop(
@@ -253,17 +278,7 @@ def loop(
         seed: seeds the write draws (>= 0).
         page_size: bytes per page (a power of two).
     """
-    return _cyclic("loop", n_pages, length, write_ratio, seed, page_size)
-
-
-def _cyclic(func: str, n_pages: int, length: int, write_ratio: float, seed: int, page_size: int) -> Workload:
-    n_pages = _require_int(func, "n_pages", n_pages)
-    length = _require_int(func, "length", length)
-    rng = _common(func, write_ratio, seed, page_size)
-    pages = np.arange(length, dtype=np.int64) % n_pages
-    writes = _writes(rng, write_ratio, length)
-    desc = f"{func} over {n_pages} pages, {length} refs, write_ratio={write_ratio}"
-    return _single(func, desc, pages, writes, n_pages, page_size)
+    return _streamed("loop", n_pages, length, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def uniform(
@@ -283,13 +298,7 @@ def uniform(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    n_pages = _require_int("uniform", "n_pages", n_pages)
-    length = _require_int("uniform", "length", length)
-    rng = _common("uniform", write_ratio, seed, page_size)
-    pages = rng.integers(0, n_pages, size=length, dtype=np.int64)
-    writes = _writes(rng, write_ratio, length)
-    desc = f"uniform over {n_pages} pages, {length} refs, write_ratio={write_ratio}, seed={seed}"
-    return _single("uniform", desc, pages, writes, n_pages, page_size)
+    return _streamed("uniform", n_pages, length, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def zipf(
@@ -314,15 +323,7 @@ def zipf(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    n_pages = _require_int("zipf", "n_pages", n_pages)
-    length = _require_int("zipf", "length", length)
-    alpha = _require_real("zipf", "alpha", alpha, 0.0)
-    rng = _common("zipf", write_ratio, seed, page_size)
-    perm = rng.permutation(n_pages)
-    pages = _zipf_pages(rng, perm, alpha, length)
-    writes = _writes(rng, write_ratio, length)
-    desc = f"zipf(alpha={alpha}) over {n_pages} pages, {length} refs, write_ratio={write_ratio}, seed={seed}"
-    return _single("zipf", desc, pages, writes, n_pages, page_size)
+    return _streamed("zipf", n_pages, length, alpha, write_ratio=write_ratio, seed=seed, page_size=page_size)
 
 
 def strided(
@@ -347,14 +348,9 @@ def strided(
         seed: seeds the write draws (>= 0).
         page_size: bytes per page (a power of two).
     """
-    n_pages = _require_int("strided", "n_pages", n_pages)
-    length = _require_int("strided", "length", length)
-    stride = _require_int("strided", "stride", stride)
-    rng = _common("strided", write_ratio, seed, page_size)
-    pages = (np.arange(length, dtype=np.int64) * (stride % n_pages)) % n_pages
-    writes = _writes(rng, write_ratio, length)
-    desc = f"strided walk (stride {stride}) over {n_pages} pages, {length} refs, write_ratio={write_ratio}"
-    return _single("strided", desc, pages, writes, n_pages, page_size)
+    return _streamed(
+        "strided", n_pages, length, stride, write_ratio=write_ratio, seed=seed, page_size=page_size
+    )
 
 
 def matrix(
@@ -450,22 +446,9 @@ def phases(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    length = _require_int("phases", "length", length)
-    n_phases = _require_int("phases", "n_phases", n_phases)
-    if n_phases > length:
-        raise WorkloadError(f"phases: n_phases must be in [1, length={length}], got {n_phases}")
-    ws_pages = _require_int("phases", "ws_pages", ws_pages)
-    shift = _require_int("phases", "shift", shift, 0)
-    rng = _common("phases", write_ratio, seed, page_size)
-    phase = np.arange(length, dtype=np.int64) * n_phases // length
-    pages = phase * shift + rng.integers(0, ws_pages, size=length, dtype=np.int64)
-    writes = _writes(rng, write_ratio, length)
-    n_pages = (n_phases - 1) * shift + ws_pages
-    desc = (
-        f"{n_phases} phases of a {ws_pages}-page working set shifting by {shift}, "
-        f"{length} refs, write_ratio={write_ratio}, seed={seed}"
+    return _streamed(
+        "phases", n_phases, ws_pages, length, shift, write_ratio=write_ratio, seed=seed, page_size=page_size
     )
-    return _single("phases", desc, pages, writes, n_pages, page_size)
 
 
 def scan_hot(

@@ -28,8 +28,19 @@ from typing import Any
 
 from workloads import generators as gen
 from workloads.model import Workload, WorkloadError
+from workloads.stream import RefStream
 
-__all__ = ["WORKLOADS", "WorkloadSpec", "bundled_trace", "describe", "get", "names", "parse_name", "spec"]
+__all__ = [
+    "WORKLOADS",
+    "WorkloadSpec",
+    "bundled_trace",
+    "describe",
+    "get",
+    "names",
+    "parse_name",
+    "spec",
+    "stream",
+]
 
 _ALIASES = {"pages": "n_pages"}
 
@@ -51,12 +62,7 @@ class WorkloadSpec:
         """Build the workload with the registered parameters."""
         return self.build()
 
-    def build(self, **overrides: Any) -> Workload:
-        """Build the workload, replacing registered parameters by ``overrides``.
-
-        The workload is named after this spec. Unknown parameter names raise
-        :class:`WorkloadError` listing the generator's parameters.
-        """
+    def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:
         allowed = list(inspect.signature(self.generator).parameters)
         params = dict(self.params)
         for key, value in overrides.items():
@@ -67,6 +73,39 @@ class WorkloadSpec:
                     f"choose from: {', '.join(allowed)}"
                 )
             params[name] = value
+        return params
+
+    @property
+    def streamable(self) -> bool:
+        """True if the generator has a streamed version (:mod:`workloads.streamgen`)."""
+        from workloads.streamgen import STREAMED
+
+        return self.generator in STREAMED
+
+    def stream(self, **overrides: Any) -> RefStream:
+        """The workload as a :class:`~workloads.stream.RefStream` (same references as :meth:`build`).
+
+        Raises :class:`WorkloadError` if its generator has no streamed version.
+        """
+        from workloads.streamgen import STREAMED
+
+        if not self.streamable:
+            raise WorkloadError(
+                f"workload {self.name!r} ({self.generator.__name__}) cannot be streamed; streamed "
+                f"generators: {', '.join(sorted(f.__name__ for f in STREAMED))}"
+            )
+        out = STREAMED[self.generator](**self._params(overrides))
+        out.name = self.name
+        out.hints = {**out.hints, "frames": self.suggested_frames}
+        return out
+
+    def build(self, **overrides: Any) -> Workload:
+        """Build the workload, replacing registered parameters by ``overrides``.
+
+        The workload is named after this spec. Unknown parameter names raise
+        :class:`WorkloadError` listing the generator's parameters.
+        """
+        params = self._params(overrides)
         try:
             workload = self.generator(**params)
         except MemoryError:
@@ -345,3 +384,9 @@ def get(name: str, **overrides: Any) -> Workload:
     """
     base, parsed = parse_name(name)
     return spec(base).build(**{**parsed, **overrides})
+
+
+def stream(name: str, **overrides: Any) -> RefStream:
+    """The named workload as a stream: ``stream("zipf:length=1000000000")`` (:meth:`WorkloadSpec.stream`)."""
+    base, parsed = parse_name(name)
+    return spec(base).stream(**{**parsed, **overrides})

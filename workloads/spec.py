@@ -66,6 +66,7 @@ import numpy as np
 from workloads import generators as gen
 from workloads import registry
 from workloads.model import EV_FORK, EV_MMAP, HINT_KEYS, MemObject, Process, Vma, Workload, WorkloadError
+from workloads.stream import RefStream
 
 __all__ = [
     "GENERATORS",
@@ -408,7 +409,16 @@ def footprint(workload: Workload) -> int:
     distinct = 0
     for proc in workload.processes:
         refs = np.asarray(proc.ops) < EV_MMAP
-        distinct += np.unique(np.asarray(proc.args)[refs] >> shift).size
+        pages = np.asarray(proc.args)[refs] >> shift
+        if pages.size == 0:
+            continue
+        lo, hi = int(pages.min()), int(pages.max())
+        if hi - lo < 4 * pages.size + (1 << 20):  # a byte per page of the range: no sort (6x faster)
+            seen = np.zeros(hi - lo + 1, np.bool_)
+            seen[pages - lo] = True
+            distinct += int(np.count_nonzero(seen))
+        else:
+            distinct += np.unique(pages).size
     return distinct
 
 
@@ -530,6 +540,19 @@ def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
         params["format"] = fmt
     _check_params(str(path), "trace", str(path), params)
     return _load_trace_file(path, params)
+
+
+def resolve_stream(spec: str | Path | Workload, *, fmt: str | None = None) -> RefStream | None:
+    """``spec`` as a stream if it names a streamed generator, else None (:func:`workloads.resolve_stream`)."""
+    if isinstance(spec, (Workload, Path)):
+        return None
+    text = spec.strip()
+    base = registry.parse_name(text)[0]
+    if base not in registry.WORKLOADS or not registry.WORKLOADS[base].streamable:
+        return None
+    if fmt is not None:
+        raise WorkloadError(f"workload {text!r}: fmt={fmt!r} applies to trace files only")
+    return registry.stream(text)
 
 
 def _resolve_name(text: str, fmt: str | None) -> Workload:

@@ -27,7 +27,7 @@ from vmgym.sim import state as S
 @njit(cache=True, inline="always", _nrt=False)
 def faulting_page(st):
     """Page id of the fault in progress (see the module docstring), or -1."""
-    pos = st.sc[S.SC_POS]
+    pos = st.sc[S.SC_POS] - st.sc[S.SC_BASE]
     if pos < 0 or pos >= st.ref_pte.shape[0]:
         return -1
     p = st.ref_pte[pos]

@@ -173,10 +173,12 @@ def _resync(st, pos):
         if cls[f] != ABSENT:
             _reread(st, f)
     ops = st.ref_op
-    j = pos
+    base = st.sc[S.SC_BASE]
+    j = pos - base
     while j < ops.shape[0] and ops[j] != S.E_MLOCK and ops[j] != S.E_MUNLOCK:
         j += 1
-    st.pol_g[NEXT_LOCK] = j
+    # none left: a streamed trace (the only kind with base > 0) has no events in later chunks either
+    st.pol_g[NEXT_LOCK] = base + j if j < ops.shape[0] else S.INF
 
 
 @njit(cache=True, _nrt=False)

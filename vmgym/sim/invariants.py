@@ -167,7 +167,7 @@ def _check_allocation(st: S.SimState) -> None:
     if (charged != st.proc_frames).any():
         pid = int(np.argmax(charged != st.proc_frames))
         _fail(f"process {pid} is charged {int(st.proc_frames[pid])} frames but owns {int(charged[pid])}")
-    if st.sc[S.SC_LOCAL] != -1 and st.sc[S.SC_POS] >= st.ref_op.shape[0]:
+    if st.sc[S.SC_LOCAL] != -1 and st.sc[S.SC_POS] >= st.sc[S.SC_BASE] + st.ref_op.shape[0]:
         _fail("a victim restriction outlived the run")
 
 

@@ -616,13 +616,14 @@ def _event(st, op, arg, pid):
 def _working_sets(st, i, quota):
     """Add to ``quota[pid]`` the distinct pages (PTEs) each process referenced in the last tau references."""
     tau = st.cfg[S.CF_WS_WINDOW]
+    base = st.sc[S.SC_BASE]  # 0: a streamed run refuses local allocation (the window would span chunks)
     lo = max(0, i - tau)
-    for j in range(lo, i):
+    for j in range(lo - base, i - base):
         p = st.ref_pte[j]
         if st.ref_op[j] < S.EVENT_BASE and p >= 0 and st.pte_mark[p] == 0:
             st.pte_mark[p] = 1
             quota[st.ref_pid[j]] += 1
-    for j in range(lo, i):
+    for j in range(lo - base, i - base):
         if st.ref_op[j] < S.EVENT_BASE and st.ref_pte[j] >= 0:
             st.pte_mark[st.ref_pte[j]] = 0
     st.sc[S.SC_ALLOC_NEXT] = i + min(tau, max(i, 1))  # more often while the first window fills
@@ -746,9 +747,12 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     Returns one of the ``ST_*`` status codes; the position is left at the
     reference that needs a victim (or that raised the error). The arrays the
     per-reference path touches are hoisted into locals: read through the state
-    object, every store would force the compiler to reload them.
+    object, every store would force the compiler to reload them. Positions are
+    global; the trace arrays hold the entries from ``sc[SC_BASE]`` on (one chunk
+    of a streamed run), and reaching their end returns ``ST_DONE``.
     """
-    n = st.ref_op.shape[0]
+    base = st.sc[S.SC_BASE]
+    n = base + st.ref_op.shape[0]
     external = st.cfg[S.CF_POLICY] == hooks.EXTERNAL
     local = st.cfg[S.CF_ALLOC] != S.ALLOC_GLOBAL
     tlb = st.cfg[S.CF_TLB_SETS] > 0
@@ -765,11 +769,12 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     end = min(n, stop)
     i = sc[S.SC_POS]
     while i < end:
-        op = ref_op[i]
-        pid = ref_pid[i]
+        k = i - base
+        op = ref_op[k]
+        pid = ref_pid[k]
         if op >= S.EVENT_BASE:
             sc[S.SC_POS] = i
-            _event(st, op, ref_pte[i], pid)
+            _event(st, op, ref_pte[k], pid)
             if sc[S.SC_NOTES]:
                 _deliver_notes(st)
             i += 1
@@ -784,7 +789,7 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                 if tlb and st.cfg[S.CF_ASID] == 0:
                     st.tlb_tag[:] = -1
             sc[S.SC_CUR_PID] = pid
-        p = ref_pte[i]
+        p = ref_pte[k]
         if p < 0:
             ps[S.ST_SEGV, pid] += 1
             sc[S.SC_SEGVS] += 1
@@ -797,7 +802,7 @@ def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
             i += 1
             continue
         if oracle:
-            key_next[ref_key[i]] = ref_next[i]  # before any hook: the next use after this one
+            key_next[ref_key[k]] = ref_next[k]  # before any hook: the next use after this one
         fl = pte_flags[p]
         flt = 0
         if sc[S.SC_PF_WAIT] or fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):

@@ -455,12 +455,46 @@ def load(workload: Workload, config: MachineConfig) -> LoadedWorkload:
     for pid in range(len(workload.processes)):
         plans[pid] = tr.translate(pid, plans)
     done: list[_ProcPlan] = [p for p in plans if p is not None]
-    tables = _page_tables(done, len(tr.vma_specs))
+    tables = _page_tables(done, len(tr.vma_specs))  # numbers the PTEs in the plans' keys: first
+    return _loaded(workload, tr, done, tables, _global_trace(done, workload, config.quantum))
+
+
+def load_address_space(workload: Workload, config: MachineConfig, pte_keys: np.ndarray) -> LoadedWorkload:
+    """Load the fixed address space of a one-process, event-free ``workload`` with the PTEs ``pte_keys``.
+
+    For a streamed run (:mod:`vmgym.streaming`), which translates the references
+    itself, chunk by chunk: ``workload`` holds the process's VMAs and objects (its
+    stream is ignored); ``pte_keys`` are the sorted distinct ``(vma index << 40) | vpn``
+    keys its references reach, numbered as :func:`load` numbers them. The trace
+    arrays are empty.
+    """
+    _validate(workload, config)
+    tr = _Translator(workload, config.page_size)
+    plan = _ProcPlan(ops=np.zeros(0, np.int8), keys=np.zeros(0, np.int64))
+    for spec in workload.processes[0].vmas:
+        tr._check_overlap(0, plan.vmas, spec)
+        plan.vmas.append(tr._new_vma(0, spec, len(plan.vmas)))
+    plan.pte_keys = np.asarray(pte_keys, np.int64)
+    trace = {
+        "ref_op": np.zeros(0, np.int8),
+        "ref_pte": np.zeros(0, np.int32),
+        "ref_pid": np.zeros(0, np.int32),
+    }
+    return _loaded(workload, tr, [plan], _page_tables([plan], len(tr.vma_specs)), trace)
+
+
+def _loaded(
+    workload: Workload,
+    tr: _Translator,
+    done: list[_ProcPlan],
+    tables: dict[str, np.ndarray],
+    trace: dict[str, np.ndarray],
+) -> LoadedWorkload:
     static_kind = np.zeros(tr.n_static, np.int8)
     for k, obj in enumerate(workload.objects):
         static_kind[tr.obj_base[k] : tr.obj_base[k + 1]] = S.KIND_SHM if obj.kind == "shm" else S.KIND_FILE
     return LoadedWorkload(
-        **_global_trace(done, workload, config.quantum),
+        **trace,
         **tables,
         **_fork_pairs(done, workload),
         n_static=tr.n_static,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -83,6 +83,7 @@ def _build_state(
     oracle: bool,
     pf: _prefetch_module.Prefetcher,
     caller_decides: bool = False,
+    feed: Feed | None = None,
 ) -> S.SimState:
     F = config.frames
     n_ptes = lw.pte_pid.shape[0]
@@ -100,7 +101,9 @@ def _build_state(
     page_vpn = full(G)
     for k in range(len(lw.obj_base) - 1):
         page_vpn[lw.obj_base[k] : lw.obj_base[k + 1]] = np.arange(lw.obj_base[k + 1] - lw.obj_base[k])
-    if oracle:
+    if oracle and feed is not None:
+        ref_key, ref_next, key_next = feed.oracle_arrays()
+    elif oracle:
         ref_key, ref_next = oracle_keys(lw)
         key_next = np.full(lw.n_static + n_ptes, S.INF, dtype=i64)
         refs = ref_key >= 0
@@ -109,7 +112,7 @@ def _build_state(
     else:
         ref_key = ref_next = key_next = np.zeros(0, dtype=i64)
     if policy:
-        policy.check_trace_length(lw.ref_op.shape[0])
+        policy.check_trace_length(lw.ref_op.shape[0] if feed is None else feed.length)
     rows_f = policy.frame_rows if policy else 0
     rows_p = policy.page_rows if policy else 0
     rows_g = policy.global_rows if policy else 0
@@ -213,6 +216,26 @@ def _build_state(
     )
 
 
+class Feed(Protocol):
+    """What a streamed run needs from its source (implemented by :class:`vmgym.streaming.ChunkFeed`).
+
+    Loading gives a :class:`LoadedWorkload` whose trace arrays are the first
+    chunk; :meth:`next_chunk` swaps the next chunk into the state.
+    """
+
+    loaded: LoadedWorkload
+    length: int  # trace entries in all (references and the START/EXIT events)
+
+    def oracle_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first chunk's ``ref_key``, ``ref_next`` and the initial ``key_next``."""
+
+    def exhausted(self, st: S.SimState) -> bool:
+        """True if the state holds the last chunk."""
+
+    def next_chunk(self, st: S.SimState) -> S.SimState:
+        """The state with the next chunk's trace arrays (and ``sc[SC_BASE]`` moved on)."""
+
+
 class Simulator:
     """A machine running one workload under one replacement policy.
 
@@ -227,6 +250,12 @@ class Simulator:
     ``decide="caller"`` keeps a compiled policy's bookkeeping running (its hooks
     see every hit, load and eviction) but stops at every victim as with
     ``policy=None``; :meth:`policy_choice` then asks the policy for its choice.
+
+    ``workload`` may also be a :class:`workloads.stream.RefStream` (one process,
+    no events: a long generated workload or a trace file): the trace is then
+    loaded and simulated ``chunk`` references at a time, with memory bounded by
+    the footprint and the chunk, not the trace length (see :mod:`vmgym.streaming`);
+    the results equal the whole trace's bit for bit.
     """
 
     def __init__(
@@ -238,6 +267,7 @@ class Simulator:
         prefetch: str | _prefetch_module.Prefetcher | Callable[[Simulator], None] | None = None,
         decide: str = "policy",
         oracle: bool = False,
+        chunk: int | None = None,
     ):
         self.config = config if config is not None else MachineConfig()
         self.workload = workload
@@ -254,13 +284,28 @@ class Simulator:
             self.python_prefetch = prefetch
             prefetch = "external"
         self.prefetcher = _prefetch_module.make(prefetch)
-        self.loaded = load(workload, self.config)
         need_oracle = oracle or bool(self.policy and self.policy.oracle)
         if decide not in ("policy", "caller"):
             raise ValueError(f"decide must be 'policy' or 'caller', got {decide!r}")
+        self._feed: Feed | None = None
+        if isinstance(workload, Workload):
+            if chunk is not None:
+                raise ValueError("chunk applies to a streamed workload (workloads.stream.RefStream)")
+            self.loaded = load(workload, self.config)
+        else:
+            from vmgym.streaming import open_feed
+
+            self._feed = open_feed(workload, self.config, oracle=need_oracle, chunk=chunk)
+            self.loaded = self._feed.loaded
         self.caller_decides = decide == "caller" or self.policy is None
         self.state = _build_state(
-            self.loaded, self.config, self.policy, need_oracle, self.prefetcher, self.caller_decides
+            self.loaded,
+            self.config,
+            self.policy,
+            need_oracle,
+            self.prefetcher,
+            self.caller_decides,
+            self._feed,
         )
         self._flow = flow_for(self.policy)  # the kernels compiled for this policy
         self._status = S.ST_STOPPED
@@ -274,7 +319,7 @@ class Simulator:
     @property
     def length(self) -> int:
         """Number of entries (references and events) in the global trace."""
-        return int(self.state.ref_op.shape[0])
+        return int(self.state.ref_op.shape[0]) if self._feed is None else self._feed.length
 
     @property
     def done(self) -> bool:
@@ -291,8 +336,9 @@ class Simulator:
         self._status = status
         if status == S.ST_SEGV_ERROR:
             i = self.position
-            pid = int(self.state.ref_pid[i])
-            code = int(self.state.ref_pte[i])
+            k = i - int(self.state.sc[S.SC_BASE])
+            pid = int(self.state.ref_pid[k])
+            code = int(self.state.ref_pte[k])
             why = "outside every VMA" if code == S.SEGV_UNMAPPED else "not permitted by its VMA"
             raise SegmentationFault(
                 f"process {pid} ({self.loaded.process_names[pid]!r}) at trace position {i}: access {why}"
@@ -307,7 +353,11 @@ class Simulator:
         return status
 
     def _step(self, stop: int) -> int:
-        return self.raise_for_status(int(self._flow.run(self.state, stop)))
+        while True:
+            status = self.raise_for_status(int(self._flow.run(self.state, stop)))
+            if status != S.ST_DONE or self._feed is None or self._feed.exhausted(self.state):
+                return status
+            self.state = self._feed.next_chunk(self.state)
 
     def advance(self, stop: int | None = None) -> bool:
         """Run until a decision is needed (True; see :attr:`pending`), the trace ends or ``stop``."""

@@ -155,8 +155,9 @@ PROC_STAT_NAMES = (
     SC_SWAP_RA_PREV,  # swap-cluster: slot of the last swap-in that saw no hits
     SC_SWAP_RA_WIN,  # swap-cluster: the last window [slots]
     SC_PF_FROM,  # first trace position that may load the queued prefetches (the reference after the fault)
-) = range(40)
-N_SC = 40
+    SC_BASE,  # global position of the first entry of the trace arrays (0 unless streamed in chunks)
+) = range(41)
+N_SC = 41
 SC_NAMES = (
     "pos",
     "time_ns",
@@ -198,6 +199,7 @@ SC_NAMES = (
     "swap_ra_prev",
     "swap_ra_win",
     "pf_from",
+    "base",
 )
 
 # Cost array indices (order of CostModel fields).
@@ -269,7 +271,8 @@ def interleaved_rows(rows: int, n: int) -> np.ndarray:
 class SimState(NamedTuple):
     """All machine state as arrays (see the module docstring for the id spaces)."""
 
-    # global trace (read-only after load)
+    # global trace (read-only after load); entry k is global position sc[SC_BASE] + k (a streamed
+    # run replaces these arrays chunk by chunk, see vmgym.streaming)
     ref_op: np.ndarray  # int8 [n_refs]
     ref_pte: np.ndarray  # int32 [n_refs]: PTE id, SEGV_*, or the event argument
     ref_pid: np.ndarray  # int32 [n_refs]

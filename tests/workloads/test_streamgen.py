@@ -1,0 +1,83 @@
+"""Streamed generators give the whole generators' references, whatever the block size."""
+
+import numpy as np
+import pytest
+
+from workloads import generators, registry, resolve_stream, streamgen
+from workloads.model import WorkloadError
+from workloads.stream import from_workload
+
+CASES = [
+    ("zipf", {"n_pages": 500, "length": 10_001, "alpha": 0.9, "write_ratio": 0.3, "seed": 4}),
+    ("zipf", {"n_pages": 1, "length": 100, "write_ratio": 0.5}),
+    ("zipf", {"n_pages": 50, "length": 999, "alpha": 1.3, "write_ratio": 1.0, "seed": 9}),
+    ("uniform", {"n_pages": 300, "length": 9_999, "write_ratio": 0.3, "seed": 2}),
+    ("phases", {"n_phases": 3, "ws_pages": 50, "length": 5_000, "shift": 20, "write_ratio": 0.2, "seed": 1}),
+    ("loop", {"n_pages": 30, "length": 1_000, "write_ratio": 0.3, "seed": 5}),
+    ("sequential", {"n_pages": 30, "length": 1_000}),
+    ("strided", {"n_pages": 30, "length": 1_000, "stride": 7, "write_ratio": 0.6}),
+]
+
+
+def _concat(stream, size):
+    parts = list(stream.blocks(size))
+    assert all(o.size <= size for o, _ in parts)
+    return np.concatenate([o for o, _ in parts]), np.concatenate([a for _, a in parts])
+
+
+@pytest.mark.parametrize(("name", "params"), CASES)
+@pytest.mark.parametrize("size", [1, 7, 1 << 20])
+def test_blocks_equal_whole(name, params, size):
+    whole = getattr(generators, name)(**params)
+    stream = getattr(streamgen, name)(**params)
+    ops, addrs = _concat(stream, size)
+    proc = whole.processes[0]
+    assert np.array_equal(ops, proc.ops) and np.array_equal(addrs, proc.args)
+    assert stream.vmas == proc.vmas and stream.length == proc.ops.size
+    assert stream.description == whole.description
+
+
+def test_the_references_of_the_vectorised_generators():
+    """The streamed draws equal the whole-array code the generators had (and the README's numbers)."""
+    rng = np.random.default_rng(42)
+    pages = rng.permutation(10_000)[generators.zipf_ranks(rng, 10_000, 0.9, 30_000)]
+    writes = rng.random(30_000) < 0.3
+    proc = generators.zipf(10_000, 30_000, 0.9, write_ratio=0.3, seed=42).processes[0]
+    assert np.array_equal(proc.args, pages * 4096) and np.array_equal(proc.ops == 1, writes)
+    rng = np.random.default_rng(5)
+    pages = rng.integers(0, 700, size=20_001, dtype=np.int64)
+    writes = rng.random(20_001) < 0.4
+    proc = generators.uniform(700, 20_001, write_ratio=0.4, seed=5).processes[0]
+    assert np.array_equal(proc.args, pages * 4096) and np.array_equal(proc.ops == 1, writes)
+
+
+def test_stream_reads_the_same_twice():
+    stream = streamgen.uniform(100, 5_000, write_ratio=0.4, seed=3)
+    a = _concat(stream, 333)
+    b = _concat(stream, 4096)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_registry_stream_names_and_hints():
+    stream = registry.stream("zipf:length=1000,seed=2")
+    whole = registry.get("zipf:length=1000,seed=2")
+    assert stream.name == whole.name == "zipf" and stream.hints == whole.hints
+    assert np.array_equal(_concat(stream, 64)[1], whole.processes[0].args)
+    assert resolve_stream("zipf:length=10") is not None
+    assert resolve_stream("multiprocess") is None  # several processes: run whole
+    with pytest.raises(WorkloadError, match="cannot be streamed"):
+        registry.stream("multiprocess")
+    with pytest.raises(WorkloadError, match="unknown parameter"):
+        registry.stream("zipf:colour=3")
+
+
+def test_validation_is_the_generators():
+    with pytest.raises(WorkloadError, match="zipf: length must be"):
+        streamgen.zipf(10, 0)
+
+
+def test_from_workload_refuses_what_cannot_stream():
+    with pytest.raises(WorkloadError, match="3 processes"):
+        from_workload(registry.get("multiprocess"))
+    with pytest.raises(WorkloadError, match="events"):
+        from_workload(registry.get("stack-heap"))

@@ -1,0 +1,135 @@
+"""Address to page-table entry, compiled: the loader's translation for one fixed address space.
+
+The whole-trace loader (:mod:`vmgym.sim.loader`) translates with NumPy passes
+over every reference of every process. A streamed workload has one process whose
+VMAs never change, so a reference's PTE depends on its address and op alone, and
+one compiled pass per block does it:
+
+- Each VMA gets a range of *flat indices* (its pages, VMAs in the process's
+  order): flat index ``offs[v] + vpn - start[v]``. Flat order is the loader's PTE
+  order (by VMA index, then vpn), so numbering the referenced flat indices in
+  increasing order gives exactly the loader's PTE ids.
+- :func:`flat_indices` maps a block of ``(op, address)`` to flat indices, or to
+  ``SEGV_UNMAPPED`` / ``SEGV_PROT`` as the loader would.
+- Dense address spaces (at most :data:`DENSE_SPAN` pages in all) mark referenced
+  pages in a byte per page and translate through an int32 table; sparse ones keep
+  the sorted distinct flat indices and translate by binary search.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from vmgym.sim import state as S
+from workloads.model import Vma
+
+DENSE_SPAN = 1 << 24  # pages: above this the address space is handled sparsely (no per-page table)
+
+
+@njit(cache=True, nogil=True)
+def flat_indices(ops, addrs, shift, starts, ends, perms, offs, out):  # pragma: no cover (compiled)
+    """``out[i]``: flat index of reference ``i``, or a ``SEGV_*`` code (see the module docstring)."""
+    nv = starts.shape[0]
+    for i in range(addrs.shape[0]):
+        vpn = addrs[i] >> shift
+        code = S.SEGV_UNMAPPED
+        for v in range(nv):
+            if starts[v] <= vpn < ends[v]:
+                code = offs[v] + vpn - starts[v] if perms[v] & (1 << ops[i]) else S.SEGV_PROT
+                break
+        out[i] = code
+
+
+@njit(cache=True, nogil=True)
+def mark(flat, seen):  # pragma: no cover (compiled)
+    """``seen[j] = 1`` for every flat index ``j`` in ``flat`` (SEGV codes skipped)."""
+    for i in range(flat.shape[0]):
+        j = flat[i]
+        if j >= 0:
+            seen[j] = 1
+
+
+@njit(cache=True, nogil=True)
+def through_table(flat, table, out):  # pragma: no cover (compiled)
+    """``out[i] = table[flat[i]]`` (int32 PTE ids), SEGV codes passed through."""
+    for i in range(flat.shape[0]):
+        j = flat[i]
+        out[i] = table[j] if j >= 0 else j
+
+
+class AddressSpace:
+    """The VMAs of one process as arrays, and the PTE numbering of the pages it references.
+
+    Feed :meth:`add` every block once (the first pass), call :meth:`number`, then
+    :meth:`translate` blocks to PTE ids.
+    """
+
+    def __init__(self, vmas: list[Vma], page_size: int):
+        self.shift = page_size.bit_length() - 1
+        self.starts = np.array([v.start_vpn for v in vmas], np.int64)
+        self.ends = np.array([v.end_vpn for v in vmas], np.int64)
+        self.perms = np.array(
+            [sum(1 << k for k, c in enumerate("rwx") if c in v.perms) for v in vmas], np.int8
+        )
+        sizes = self.ends - self.starts
+        self.offs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.span = int(sizes.sum())
+        self.dense = self.span <= DENSE_SPAN
+        self._seen = np.zeros(self.span if self.dense else 0, np.uint8)
+        self._sparse: list[np.ndarray] = []
+        self._sorted = np.zeros(0, np.int64)
+        self._table = np.zeros(0, np.int32)
+        self._flat = np.zeros(0, np.int64)
+
+    def _flat_of(self, ops: np.ndarray, addrs: np.ndarray) -> np.ndarray:
+        if self._flat.shape[0] < addrs.shape[0]:
+            self._flat = np.empty(addrs.shape[0], np.int64)
+        out = self._flat[: addrs.shape[0]]
+        flat_indices(ops, addrs, self.shift, self.starts, self.ends, self.perms, self.offs, out)
+        return out
+
+    def add(self, ops: np.ndarray, addrs: np.ndarray) -> None:
+        """First pass: note the pages a block references."""
+        flat = self._flat_of(ops, addrs)
+        if self.dense:
+            mark(flat, self._seen)
+            return
+        block = np.unique(flat[flat >= 0])
+        self._sparse.append(block)
+        if sum(b.size for b in self._sparse) > 4 * max(self._sorted.size, 1 << 20):
+            self._merge()
+
+    def _merge(self) -> None:
+        self._sorted = np.unique(np.concatenate([self._sorted, *self._sparse]))
+        self._sparse = []
+
+    def number(self) -> np.ndarray:
+        """Number the referenced pages; return the loader's PTE keys (``vma index << 40 | vpn``, sorted)."""
+        if self.dense:
+            flat = np.flatnonzero(self._seen).astype(np.int64)
+            self._table = np.full(self.span, -1, np.int32)
+            self._table[flat] = np.arange(flat.size, dtype=np.int32)
+            self._seen = np.zeros(0, np.uint8)
+        else:
+            self._merge()
+            flat = self._sorted
+        local = np.searchsorted(self.offs, flat, side="right") - 1
+        return (local << 40) | (self.starts[local] + flat - self.offs[local])
+
+    @property
+    def n_ptes(self) -> int:
+        """Number of PTEs (after :meth:`number`)."""
+        return int(np.count_nonzero(self._table >= 0)) if self.dense else int(self._sorted.size)
+
+    def translate(self, ops: np.ndarray, addrs: np.ndarray) -> np.ndarray:
+        """PTE ids (int32) of a block of references, or ``SEGV_*`` codes."""
+        flat = self._flat_of(ops, addrs)
+        out = np.empty(addrs.shape[0], np.int32)
+        if self.dense:
+            through_table(flat, self._table, out)
+        else:
+            ok = flat >= 0
+            out[:] = flat
+            out[ok] = np.searchsorted(self._sorted, flat[ok])
+        return out

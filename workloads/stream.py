@@ -1,0 +1,111 @@
+"""Reference streams: one process's references read in chunks, for traces too long to hold.
+
+A :class:`RefStream` is the streamed counterpart of a one-process, event-free
+:class:`~workloads.model.Workload`: a fixed address space (its VMAs and the objects
+they map) and a source that yields the references in order as ``(ops, addrs)``
+blocks (int8 ops, int64 byte addresses). The source can be read any number of
+times and gives the same references each time, so the simulator can read it once
+to learn the footprint and again to simulate it (see :mod:`vmgym.streaming`),
+with memory bounded by the footprint and the block size, not the trace length.
+
+Streams come from the generators (:mod:`workloads.streamgen`), from trace files
+(:mod:`workloads.traces.streaming`) or from any such workload held in memory
+(:func:`from_workload`, used by the tests that compare chunked with whole runs).
+Workloads with several processes or with events (mmap, fork, exit, ...) are not
+streamed: the loader must see their whole streams to translate and schedule them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workloads.model import EV_MMAP, MemObject, Process, Vma, Workload, WorkloadError
+
+__all__ = ["Blocks", "RefStream", "from_workload", "streamable"]
+
+Blocks = Callable[[int], Iterator[tuple[np.ndarray, np.ndarray]]]
+"""``blocks(size)``: the references as ``(ops int8, addrs int64)`` blocks of at most ``size``."""
+
+
+@dataclass
+class RefStream:
+    """One process's references, read block by block (see the module docstring).
+
+    ``blocks(size)`` yields ``(ops, addrs)`` pairs of at most ``size`` references
+    each, in trace order, the same every time it is called; ``length`` is the
+    number of references (None if only reading the source tells).
+    """
+
+    name: str
+    vmas: list[Vma]
+    blocks: Blocks
+    length: int | None = None
+    objects: list[MemObject] = field(default_factory=list)
+    page_size: int = 4096
+    description: str = ""
+    hints: dict[str, Any] = field(default_factory=dict)
+    process_name: str = "main"
+
+    def workload(self) -> Workload:
+        """The whole stream as an in-memory :class:`Workload` (for short streams and tests)."""
+        ops: list[np.ndarray] = []
+        addrs: list[np.ndarray] = []
+        for o, a in self.blocks(1 << 22):
+            ops.append(np.asarray(o, np.int8))
+            addrs.append(np.asarray(a, np.int64))
+        proc = Process(
+            self.process_name,
+            list(self.vmas),
+            np.concatenate(ops) if ops else np.zeros(0, np.int8),
+            np.concatenate(addrs) if addrs else np.zeros(0, np.int64),
+        )
+        return Workload(
+            self.name, [proc], list(self.objects), self.page_size, self.description, dict(self.hints)
+        )
+
+
+def streamable(workload: Workload) -> str | None:
+    """Why ``workload`` cannot be streamed (one line), or None if it can."""
+    if len(workload.processes) != 1:
+        return f"workload {workload.name!r} has {len(workload.processes)} processes; only one can be streamed"
+    proc = workload.processes[0]
+    if proc.start != 0 or proc.parent is not None:
+        return f"workload {workload.name!r}: its process does not start at tick 0"
+    if np.any(np.asarray(proc.ops) >= EV_MMAP):
+        return (
+            f"workload {workload.name!r} has events (mmap, munmap, mlock, fork, exit); only references stream"
+        )
+    return None
+
+
+def from_workload(workload: Workload) -> RefStream:
+    """The references of a one-process, event-free ``workload`` as a stream (views, no copy).
+
+    Raises :class:`WorkloadError` naming what cannot be streamed otherwise.
+    """
+    why = streamable(workload)
+    if why is not None:
+        raise WorkloadError(why)
+    proc = workload.processes[0]
+    ops = np.asarray(proc.ops, np.int8)
+    addrs = np.asarray(proc.args, np.int64)
+
+    def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for lo in range(0, ops.size, size):
+            yield ops[lo : lo + size], addrs[lo : lo + size]
+
+    return RefStream(
+        name=workload.name,
+        vmas=list(proc.vmas),
+        blocks=blocks,
+        length=int(ops.size),
+        objects=list(workload.objects),
+        page_size=workload.page_size,
+        description=workload.description,
+        hints=dict(workload.hints),
+        process_name=proc.name,
+    )
