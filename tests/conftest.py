@@ -15,6 +15,6 @@ def pytest_sessionstart(session):
     if config.DISABLE_JIT or hasattr(session.config, "workerinput") or os.environ.get("VMGYM_LAZY_COMPILE"):
         return
     from vmgym import policies
-    from vmgym.sim.specialize import precompile
+    from vmgym._compile import compile_flows
 
-    precompile([None, *policies.names()], jobs=min(2, os.cpu_count() or 1))
+    compile_flows([None, *policies.names()], jobs=min(2, os.cpu_count() or 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,12 +13,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
+from vmgym._compile import compile_flows, flows_to_compile
 from vmgym._console import emit_results, err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
 from vmgym.cli_mrc import mrc_cmd
 from vmgym.cli_trace import trace_app
-from vmgym.compare import COLUMNS, check_agents, compare, parse_policies
+from vmgym.compare import AGENT_PREFIX, COLUMNS, check_agents, compare, parse_policies
 from vmgym.prefetch import Prefetcher, PrefetchError
 from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
@@ -201,6 +203,11 @@ def compare_cmd(
     total = len(dict.fromkeys([*names, "lru", "opt"]))
     try:
         with _progress() as prog:
+            todo = flows_to_compile([n for n in names if not n.startswith(AGENT_PREFIX)] + ["lru", "opt"])
+            if todo:  # a cold cache: compile the flows on all cores first (each ~20-30 s on one)
+                ctask = prog.add_task(f"compiling {len(todo)} policies (first run only)", total=len(todo))
+                jobs = min(len(todo), os.cpu_count() or 1)
+                compile_flows(todo, jobs, on_done=lambda name, secs: prog.advance(ctask))
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
             rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf)
     except SimulationError as e:
@@ -312,10 +319,6 @@ def compile_cmd(
     Each policy has its own compiled flow; a cold compile takes ~15-25 s per policy
     on one core, a warm start well under a second.
     """
-    import os
-
-    from vmgym.sim.specialize import precompile
-
     try:
         names = [None, *parse_policies(policy_list)]
     except policies.PolicyError as e:
@@ -327,7 +330,7 @@ def compile_cmd(
             bar.console.print(f"{name:>12}  {secs:6.1f} s")
             bar.advance(task)
 
-        precompile(names, jobs=jobs or os.cpu_count() or 1, on_done=done)
+        compile_flows(names, jobs=jobs or os.cpu_count() or 1, on_done=done)
 
 
 @app.command("policies")

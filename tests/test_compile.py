@@ -1,0 +1,43 @@
+"""Which flows a cold ``vmgym compare`` compiles in parallel first (no kernel is compiled here)."""
+
+import numba
+import pytest
+
+from vmgym import _compile
+from vmgym.sim import specialize
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("VMGYM_LAZY_COMPILE", raising=False)
+    monkeypatch.setattr(_compile.os, "cpu_count", lambda: 2)
+    return tmp_path
+
+
+def test_uncached_flows_are_compiled_together_and_remembered(cache, monkeypatch):
+    calls = []
+
+    def fake_precompile(names, jobs, on_done):  # stands for the spawned compiles
+        calls.append((list(names), jobs))
+        for n in names:
+            on_done(n or "external", 0.0)
+        return {}
+
+    monkeypatch.setattr(specialize, "precompile", fake_precompile)
+    assert _compile.flows_to_compile(["fifo", "lru", "lru", "opt"]) == ["fifo", "lru", "opt"]
+    done = []
+    _compile.compile_flows(["fifo", "lru", "opt", None], 2, on_done=lambda n, s: done.append(n))
+    assert calls == [(["fifo", "lru", "opt", None], 2)] and done == ["fifo", "lru", "opt", "external"]
+    assert _compile.is_compiled("lru") and _compile.is_compiled(None) and not _compile.is_compiled("clock")
+    # one uncached flow compiles in process, on first use: nothing to do up front
+    assert _compile.flows_to_compile(["fifo", "lru", "clock"]) == []
+    assert _compile.flows_to_compile(["clock", "arc"]) == ["clock", "arc"]
+
+
+def test_nothing_up_front_on_one_core_or_when_lazy(cache, monkeypatch):
+    monkeypatch.setattr(_compile.os, "cpu_count", lambda: 1)
+    assert _compile.flows_to_compile(["clock", "arc"]) == []
+    monkeypatch.setattr(_compile.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("VMGYM_LAZY_COMPILE", "1")
+    assert _compile.flows_to_compile(["clock", "arc"]) == []

@@ -1,0 +1,63 @@
+"""Compile policy flows ahead of a run, several at a time, and remember which are cached.
+
+A cold ``vmgym compare`` of four policies spends most of its time compiling one
+flow per policy (:mod:`vmgym.sim.specialize`). Compiled one after the other that
+is 4 x 20-30 s; ``vmgym compare`` asks :func:`flows_to_compile` which are not yet in
+numba's cache and compiles those in parallel processes first (one per core, with
+:func:`compile_flows`); the run then loads them.
+
+Whether a flow is cached is remembered by a marker file in the cache folder
+(which :mod:`vmgym._cache` keys by the kernel sources, so an edit starts afresh).
+The marker is only a hint for this choice: a flow missing from the cache is
+compiled on first use anyway, so a wrong hint costs time, never results.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+def _marker(name: str) -> Path | None:
+    import numba
+
+    folder = numba.config.CACHE_DIR
+    return Path(folder) / "flows" / f"{name}.ok" if folder else None
+
+
+def is_compiled(name: str | None) -> bool:
+    """True if :func:`compile_flows` has put the flow of policy ``name`` (None: external) in the cache."""
+    marker = _marker(name or "external")
+    return marker is not None and marker.exists()
+
+
+def compile_flows(
+    names: Sequence[str | None], jobs: int, on_done: Callable[[str, float], None] | None = None
+) -> dict[str, float]:
+    """Compile the flows of ``names`` (None: external), ``jobs`` processes at a time, and mark them."""
+    from vmgym.sim.specialize import precompile
+
+    def done(key: str, secs: float) -> None:
+        marker = _marker(key)
+        if marker is not None:
+            try:
+                marker.parent.mkdir(exist_ok=True)
+                marker.touch()
+            except OSError:
+                pass  # a read-only cache folder: the hint is lost, nothing else
+        if on_done is not None:
+            on_done(key, secs)
+
+    return precompile(list(names), jobs=jobs, on_done=done)
+
+
+def flows_to_compile(names: Sequence[str]) -> list[str]:
+    """The flows of ``names`` worth compiling in parallel before a run: the uncached ones, if two or more.
+
+    Empty on one core, or with ``VMGYM_LAZY_COMPILE=1`` (each flow then compiles on first use, in process).
+    """
+    missing = [n for n in dict.fromkeys(names) if not is_compiled(n)]
+    if len(missing) < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
+        return []
+    return missing
