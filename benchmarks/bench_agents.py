@@ -49,6 +49,7 @@ class Slot0:
     label = "slot0"
     k = 16
     candidates = "mix"
+    env_id = "vmgym/PageReplacement-v0"
 
     def act(self, obs, env=None) -> int:
         return 0

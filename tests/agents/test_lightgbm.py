@@ -209,3 +209,10 @@ def test_missing_lightgbm_is_a_clear_error(monkeypatch, tmp_path):
     with pytest.raises(AgentError, match=r"install vmgym\[lightgbm\]"):
         train(cfg, tmp_path / "run", log=lambda m: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_measured_lightgbm_config_parses():
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "benchmarks" / "lightgbm.toml")
+    assert cfg.algorithm == "lightgbm" and cfg.params.objective == "lambdarank" and cfg.k == 16
