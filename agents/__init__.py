@@ -5,10 +5,12 @@
 >>> agent = agents.load("default")       # the shipped model (or a path: model.npz, model.zip)
 >>> agent.act(obs)                       # a slot of PageReplacement-v0's candidates
 
-Kinds: ``imitation`` (the candidate scorer imitating Belady, BC + DAgger) and
-the SB3 algorithms ``maskable-ppo``, ``ppo`` and ``dqn`` over the same scorer
-network. Adding a kind is one module with an :class:`~agents.base.Agent`
-subclass decorated with :func:`~agents.base.register`, imported below.
+Kinds: ``imitation`` (the candidate scorer imitating Belady, BC + DAgger),
+``lightgbm`` (a gradient-boosted tree ensemble trained the same way; LightGBM
+is the optional extra ``vmgym[lightgbm]``, needed to train only) and the SB3
+algorithms ``maskable-ppo``, ``ppo`` and ``dqn`` over the MLP scorer network.
+Adding a kind is one module with an :class:`~agents.base.Agent` subclass
+decorated with :func:`~agents.base.register`, imported below.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents import rl, scorer_agent  # noqa: F401  (register "imitation" and the SB3 kinds; SB3 loads lazily)
+from agents import rl, scorer_agent, trees  # noqa: F401  (register the kinds; SB3 and LightGBM load lazily)
 from agents.base import Agent, AgentError, get_class, register, registered
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"

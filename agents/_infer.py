@@ -1,4 +1,4 @@
-"""The scorer's forward pass for one decision, compiled: what makes a learned agent as fast as a heuristic.
+"""The scorers' forward passes for one decision, compiled: what makes a learned agent as fast as a heuristic.
 
 NumPy spends ~50 us per decision on small-array overheads (split, concatenate,
 three matmuls); this kernel does the same arithmetic in a few us. It uses that
@@ -15,9 +15,9 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, fastmath=True, inline="always", _nrt=False)
-def _context(obs, k, nf, ng, valid_col, w1, b1, mean, shared):
-    """The first layer's shared part (mean row, globals) into ``shared``; returns the valid slot count."""
+@njit(cache=True, inline="always", _nrt=False)
+def _row_sum(obs, k, nf, valid_col, mean):
+    """The sum of the valid candidates' rows into ``mean``, slot by slot; returns the valid slot count."""
     n_valid = 0
     mean[:] = 0.0
     for j in range(k):
@@ -25,6 +25,13 @@ def _context(obs, k, nf, ng, valid_col, w1, b1, mean, shared):
             n_valid += 1
             for c in range(nf):
                 mean[c] += obs[j * nf + c]
+    return n_valid
+
+
+@njit(cache=True, fastmath=True, inline="always", _nrt=False)
+def _context(obs, k, nf, ng, valid_col, w1, b1, mean, shared):
+    """The first layer's shared part (mean row, globals) into ``shared``; returns the valid slot count."""
+    n_valid = _row_sum(obs, k, nf, valid_col, mean)
     if n_valid == 0:
         return 0
     nh = shared.shape[0]
@@ -73,6 +80,14 @@ def _score(obs, base, nf, w1, w2, b2, w3, b3, shared, h1, h2):
         if h2[h] > 0.0:
             s += w3[h] * h2[h]
     return s
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _keep_first(slot, best, first, margin):
+    """Slot 0 unless ``slot``'s score ``best`` beats slot 0's (``first``) by more than ``margin``."""
+    if slot > 0 and best <= first + margin:
+        return 0
+    return slot
 
 
 def pack(w1, b1, w2, b2, w3, b3) -> tuple[np.ndarray, int, int]:
@@ -124,6 +139,77 @@ def best_slot(obs, k, nf, ng, valid_col, margin, params, h1n, h2n, scratch):
         if s > best:
             best = s
             slot = j
-    if slot > 0 and best <= first + margin:
-        return 0
-    return slot
+    return _keep_first(slot, best, first, margin)
+
+
+# -- tree ensembles (agents.trees) ----------------------------------------------------------------
+MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2  # LightGBM's missing_type of a split
+ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| <= ZERO is "zero" for missing_type Zero
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _tree_sum(x, nodes, thresholds, leaves, roots):
+    """The ensemble's raw score of one input row ``x`` (float64): the sum of one leaf per tree, in order.
+
+    ``nodes[i]`` = (feature, left, right, default_left + 2 * missing_type); a
+    child < 0 is the leaf ``~child``. The split rule is LightGBM's
+    ``NumericalDecision``: NaN counts as 0 unless missing_type is NaN; a missing
+    value (NaN, or zero for missing_type Zero) goes to the default side;
+    otherwise ``x <= threshold`` goes left.
+    """
+    s = 0.0
+    for t in range(roots.shape[0]):
+        node = roots[t]
+        while node >= 0:
+            v = x[nodes[node, 0]]
+            flags = nodes[node, 3]
+            missing = flags >> 1
+            if v != v and missing != MISSING_NAN:
+                v = 0.0
+            if (missing == MISSING_ZERO and -ZERO <= v <= ZERO) or (missing == MISSING_NAN and v != v):
+                left = (flags & 1) == 1
+            else:
+                left = v <= thresholds[node]
+            node = nodes[node, 1] if left else nodes[node, 2]
+        s += leaves[~node]
+    return s
+
+
+@njit(cache=True, _nrt=False)
+def tree_scores(x, nodes, thresholds, leaves, roots, out):
+    """Raw scores of the input rows ``x`` (n, inputs) into ``out`` (n): what ``booster.predict`` gives."""
+    for i in range(x.shape[0]):
+        out[i] = _tree_sum(x[i], nodes, thresholds, leaves, roots)
+
+
+@njit(cache=True, _nrt=False)
+def best_slot_trees(obs, k, nf, ng, valid_col, margin, nodes, thresholds, leaves, roots, mean, x):
+    """:func:`best_slot` for a tree ensemble: the valid slot with the highest score; -1 if none is valid.
+
+    Each candidate's input is built as :func:`agents.scorer.inputs` builds it
+    (its row, the mean valid row in float32, the globals) into ``x`` (float64,
+    ``2 * nf + ng``); ``mean`` is float32 scratch of ``nf``.
+    """
+    n_valid = _row_sum(obs, k, nf, valid_col, mean)
+    if n_valid == 0:
+        return -1
+    count = np.float32(n_valid)
+    for c in range(nf):
+        x[nf + c] = mean[c] / count
+    for c in range(ng):
+        x[2 * nf + c] = obs[k * nf + c]
+    best = -np.inf
+    slot = -1
+    first = -np.inf
+    for j in range(k):
+        if obs[j * nf + valid_col] <= 0.5:
+            continue
+        for c in range(nf):
+            x[c] = obs[j * nf + c]
+        s = _tree_sum(x, nodes, thresholds, leaves, roots)
+        if j == 0:
+            first = s
+        if s > best:
+            best = s
+            slot = j
+    return _keep_first(slot, best, first, margin)

@@ -23,7 +23,9 @@ Why not the ``imitation`` package: its last release (1.0.1) requires
 ``gymnasium~=0.29`` and ``stable-baselines3~=2.2.1``, while vmgym runs on
 gymnasium 1.x and SB3 2.9; its BC also trains on argmax labels only. The loop
 here is small: :func:`collect` (rollouts, labels), :func:`fit` (one torch
-loop), :func:`train_rounds` (DAgger, checkpoints, validation).
+loop), :func:`train_rounds` (DAgger, checkpoints, validation). The learner a
+round fits is pluggable (:class:`Learner`): this MLP, or LightGBM's trees
+(:mod:`agents.boosting`) on the same data.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 from agents.base import AgentError
 from agents.rollout import make_env, play
-from agents.scorer import N_FEATURES, N_GLOBALS, Scorer, split
+from agents.scorer import N_FEATURES, N_GLOBALS, Scorer, load_scorer, split
 from agents.scorer_agent import ScorerAgent
 from vmgym.envs.page_replacement import PageReplacementEnv
 
@@ -129,7 +131,7 @@ class Recorder:
         return Dataset(*(np.stack(c) for c in cols))
 
 
-def mixed_actor(scorer: Scorer | None, beta: float, rng: np.random.Generator, k: int):
+def mixed_actor(scorer: Any, beta: float, rng: np.random.Generator, k: int):
     """Acts as Belady with probability ``beta`` (always when there is no scorer yet), else as the scorer."""
 
     def act(obs: np.ndarray, env: PageReplacementEnv) -> int:
@@ -142,7 +144,7 @@ def mixed_actor(scorer: Scorer | None, beta: float, rng: np.random.Generator, k:
 
 def collect(
     entries: list[tuple[str, Any, dict[str, Any]]],
-    scorer: Scorer | None,
+    scorer: Any,
     beta: float,
     *,
     k: int,
@@ -242,6 +244,46 @@ def fit(
     return Scorer.from_torch(module)
 
 
+OnEpoch = Callable[[int, dict[str, float]], None]  # (epoch, metrics with at least loss and accuracy)
+
+
+@dataclass(frozen=True)
+class Learner:
+    """What each round of :func:`train_rounds` fits: a scorer kind, its agent class and its fit.
+
+    ``fit(data, round, previous scorer or None, on_epoch)`` returns the new
+    scorer (anything with ``act(obs, k, margin)``, ``meta`` and ``save``) and
+    calls ``on_epoch`` ``steps`` times.
+    """
+
+    agent_class: type[ScorerAgent]
+    fit: Callable[[Dataset, int, Any, OnEpoch], Any]
+    steps: int
+
+
+def mlp_learner(config) -> Learner:
+    """The MLP scorer of :func:`fit`, warm-started from the previous round's (``[imitation]`` configs)."""
+    p = config.params
+
+    def fit_round(data: Dataset, r: int, previous: Scorer | None, on_epoch: OnEpoch) -> Scorer:
+        cfg = FitConfig(
+            hidden=p.hidden, epochs=p.epochs, batch=p.batch, lr=p.lr, weight_decay=p.weight_decay,
+            rank_weight=p.rank_weight, balance=p.balance, seed=config.seed * 1000 + r,
+        )  # fmt: skip
+        return fit(data, cfg, init=previous, on_epoch=on_epoch)
+
+    return Learner(ScorerAgent, fit_round, p.epochs)
+
+
+def learner_for(config) -> Learner:
+    """The learner of a training config's algorithm (``imitation`` or ``lightgbm``)."""
+    if config.algorithm == "lightgbm":
+        from agents.boosting import learner
+
+        return learner(config)
+    return mlp_learner(config)
+
+
 def suite_entries(name: str) -> list[tuple[str, Any, dict[str, Any]]]:
     """``(label, workload, hints)`` of a bundled suite or suite file (errors as :class:`AgentError`)."""
     from workloads import suites
@@ -265,20 +307,22 @@ def train_rounds(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]
     """BC (round 0) and DAgger rounds over ``config.suite``; keeps the round best on ``config.validation``.
 
     Each round depends only on the data so far and the previous round's scorer
-    (a fresh optimizer warm-started from its weights), and every round is
-    checkpointed (its new data and its scorer), so a resumed run ends with the
-    same model as an uninterrupted one.
+    (for the MLP, a fresh optimizer warm-started from its weights), and every
+    round is checkpointed (its new data and its scorer), so a resumed run ends
+    with the same model as an uninterrupted one. :func:`learner_for` chooses
+    what a round fits.
     """
     p = config.params
+    learner = learner_for(config)
     entries = suite_entries(config.suite)
     val_entries = suite_entries(config.validation) if config.validation else []
     state_path = run.checkpoints / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"done": 0, "history": []}
     writer = run.writer()
     parts: list[Dataset] = [Dataset.load(run.checkpoints / f"data-{r:02d}.npz") for r in range(state["done"])]
-    scorer = Scorer.load(run.checkpoints / f"scorer-{state['done'] - 1:02d}.npz") if state["done"] else None
-    meta = {"label": "imitation", **config.to_dict(), "duel": p.duels[0]}
-    per_round = len(entries) + p.epochs
+    scorer = load_scorer(run.checkpoints / f"scorer-{state['done'] - 1:02d}.npz") if state["done"] else None
+    meta = {"label": config.algorithm, **config.to_dict(), "duel": p.duels[0]}
+    per_round = len(entries) + learner.steps
     total = p.rounds * per_round
 
     def advance(r: int, units: int) -> None:
@@ -309,10 +353,6 @@ def train_rounds(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]
             writer.add_scalar("imitation/lru_accuracy", float(data.best[:, 0].mean()), r)
         visited = sum(seen.values())
         log(f"  {len(data):,} new decisions recorded ({visited:,} visited), {len(everything):,} in all")
-        fit_cfg = FitConfig(
-            hidden=p.hidden, epochs=p.epochs, batch=p.batch, lr=p.lr, weight_decay=p.weight_decay,
-            rank_weight=p.rank_weight, balance=p.balance, seed=config.seed * 1000 + r,
-        )  # fmt: skip
         step0 = sum(h["epochs"] for h in state["history"])
 
         def on_epoch(epoch: int, m: dict[str, float], step0: int = step0, r: int = r) -> None:
@@ -322,11 +362,11 @@ def train_rounds(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]
                 )
             advance(r, len(entries) + epoch + 1)
             acc = 100 * m["accuracy"]
-            log(f"  epoch {epoch + 1}/{p.epochs}: loss {m['loss']:.4f}, imitation accuracy {acc:.1f} %")
+            log(f"  epoch {epoch + 1}/{learner.steps}: loss {m['loss']:.4f}, imitation accuracy {acc:.1f} %")
 
-        scorer = fit(everything, fit_cfg, init=scorer, on_epoch=on_epoch)
-        agent = ScorerAgent(scorer, config.k, config.candidates, meta)
-        result = {"round": r, "epochs": p.epochs, "decisions": len(everything)}
+        scorer = learner.fit(everything, r, scorer, on_epoch)
+        agent = learner.agent_class(scorer, config.k, config.candidates, meta)
+        result = {"round": r, "epochs": learner.steps, "decisions": len(everything)}
         if val_entries:
             gap, rows = validate(agent, val_entries, config.seed)
             result["validation_gap"] = gap
@@ -352,7 +392,7 @@ def train_rounds(config, run, log, progress=None) -> tuple[Path, dict[str, Any]]
         tmp.replace(state_path)
     writer.close()
     best = max(state["history"], key=lambda h: (h.get("validation_gap", 0.0), h["round"]))
-    chosen = ScorerAgent.load(run.checkpoints / f"scorer-{best['round']:02d}.npz")
+    chosen = learner.agent_class.load(run.checkpoints / f"scorer-{best['round']:02d}.npz")
     chosen.config["chosen_round"] = best["round"]
     margins, duels = choose_margin_and_duel(chosen, p, val_entries, config.seed, log)
     margin, duel = chosen.config["margin"], chosen.config["duel"]
@@ -399,7 +439,7 @@ def choose_margin_and_duel(chosen: ScorerAgent, p, val_entries, seed: int, log) 
     return margins, duels
 
 
-def _accuracy(scorer: Scorer, data: Dataset, k: int) -> float:
+def _accuracy(scorer: Any, data: Dataset, k: int) -> float:
     """How often the scorer's choice is one of Belady's candidates on ``data``."""
     hits = 0
     obs = np.zeros(k * N_FEATURES + N_GLOBALS, np.float32)

@@ -132,47 +132,26 @@ class Scorer:
     # -- files ----------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the weights and ``meta`` as plain arrays to an ``.npz`` (no pickle)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"w{i}": w for i, (w, _) in enumerate(self.layers)}
         arrays |= {f"b{i}": b for i, (_, b) in enumerate(self.layers)}
-        header = {"format": FORMAT, "features": list(FEATURES), "globals": list(GLOBALS), **self.meta}
-        arrays["meta"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        tmp.replace(path)
-        return path
+        return write_model(path, arrays, {"format": FORMAT, **self.meta})
 
     @classmethod
     def load(cls, path: str | Path) -> Scorer:
         """Read an ``.npz`` written by :meth:`save`; a clear :class:`ScorerError` for anything else."""
-        path = Path(path)
-        if not path.is_file():
-            raise ScorerError(f"{path}: no such model file")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {name: z[name] for name in z.files}
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the same error for the user
-            raise ScorerError(f"{path}: not a vmgym scorer (.npz of plain arrays): {e}") from None
-        try:
-            meta = json.loads(bytes(data.pop("meta")).decode())
-        except (KeyError, ValueError):
-            raise ScorerError(f"{path}: not a vmgym scorer: no readable 'meta' entry") from None
-        if meta.get("format") != FORMAT:
-            raise ScorerError(f"{path}: format {meta.get('format')!r}; this vmgym reads {FORMAT!r}")
-        if meta.get("features") != list(FEATURES) or meta.get("globals") != list(GLOBALS):
-            raise ScorerError(
-                f"{path}: trained on other observation features ({len(meta.get('features', []))} per "
-                f"candidate); this vmgym's envs have {N_FEATURES}: retrain it with `vmgym train`"
-            )
+        scorer = load_scorer(path)
+        if not isinstance(scorer, cls):
+            raise ScorerError(f"{path}: a {type(scorer).__name__} model, not a {cls.__name__}")
+        return scorer
+
+    @classmethod
+    def from_arrays(cls, path: Path, data: dict[str, np.ndarray], meta: dict[str, Any]) -> Scorer:
+        """The scorer held by ``data`` (the arrays of a file :func:`read_model` read)."""
         n = len([name for name in data if name.startswith("w")])
         try:
             layers = [(data[f"w{i}"], data[f"b{i}"]) for i in range(n)]
         except KeyError as e:
             raise ScorerError(f"{path}: not a vmgym scorer: missing array {e}") from None
-        for key in ("format", "features", "globals"):
-            meta.pop(key)
         return cls(layers, meta)
 
     # -- torch ------------------------------------------------------------------
@@ -195,6 +174,53 @@ class Scorer:
             for lin in module.linears
         ]
         return cls(layers, meta)
+
+
+# -- model files: shared by every kind of scorer (this MLP, agents.trees) ------------------------------
+FORMATS: dict[str, type] = {}  # a file's "format" -> the class whose from_arrays(path, data, meta) reads it
+
+
+def write_model(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+    """``arrays`` and a JSON header (``meta`` plus the observation layout) as an ``.npz``, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"features": list(FEATURES), "globals": list(GLOBALS), **meta}
+    arrays = {**arrays, "meta": np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load_scorer(path: str | Path):
+    """The scorer in a model file of any known format (:data:`FORMATS`); a clear :class:`ScorerError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScorerError(f"{path}: no such model file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {name: z[name] for name in z.files}
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same error for the user
+        raise ScorerError(f"{path}: not a vmgym scorer (.npz of plain arrays): {e}") from None
+    try:
+        meta = json.loads(bytes(data.pop("meta")).decode())
+    except (KeyError, ValueError):
+        raise ScorerError(f"{path}: not a vmgym scorer: no readable 'meta' entry") from None
+    cls = FORMATS.get(meta.get("format"))
+    if cls is None:
+        raise ScorerError(f"{path}: format {meta.get('format')!r}; this vmgym reads {', '.join(FORMATS)}")
+    if meta.get("features") != list(FEATURES) or meta.get("globals") != list(GLOBALS):
+        raise ScorerError(
+            f"{path}: trained on other observation features ({len(meta.get('features', []))} per "
+            f"candidate); this vmgym's envs have {N_FEATURES}: retrain it with `vmgym train`"
+        )
+    for key in ("format", "features", "globals"):
+        meta.pop(key)
+    return cls.from_arrays(path, data, meta)
+
+
+FORMATS[FORMAT] = Scorer
 
 
 def torch_module(hidden: tuple[int, ...] = (64, 64)):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from agents.base import Agent, AgentError, register
-from agents.scorer import Scorer, ScorerError
+from agents.base import Agent, AgentError, register, registered
+from agents.scorer import Scorer, ScorerError, load_scorer
 from vmgym.envs.page_replacement import PageReplacementEnv
 from vmgym.sim import state as S
 
@@ -25,6 +26,10 @@ class ScorerAgent(Agent):
     suite after training): it deviates from LRU only where it is confident. The
     model is a plain ``.npz`` of arrays (:class:`agents.scorer.Scorer`), safe to
     load from anywhere; inference is compiled (~3 us per decision).
+
+    Subclasses use another kind of scorer (:attr:`scorer_class`, e.g. the
+    tree ensemble of :class:`agents.trees.TreeAgent`) with the same margin
+    and duel: a scorer has ``act(obs, k, margin)``, ``meta`` and ``save(path)``.
     """
 
     name = "imitation"
@@ -32,14 +37,17 @@ class ScorerAgent(Agent):
     source = (
         "Liu et al., ICML 2020 (Parrot); Song et al., NSDI 2020 (LRB); Ross et al., AISTATS 2011 (DAgger)"
     )
-    suffixes = (".npz",)
+    suffixes = (".npz",)  # every scorer kind's .npz: load() hands it to the kind its header names
+    scorer_class: ClassVar[type] = Scorer
 
-    def __init__(self, scorer: Scorer | None = None, k: int = 16, candidates: str = "mix", config=None):
+    def __init__(self, scorer=None, k: int = 16, candidates: str = "mix", config=None):
         super().__init__(k, candidates, config)
         self._duel: Duel | None = None
-        self.scorer = scorer or Scorer.init(
-            tuple(self.config.get("hidden", (64, 64))), self.config.get("seed", 0)
-        )
+        self.scorer = scorer if scorer is not None else self.untrained()
+
+    def untrained(self):
+        """The scorer of a new agent (random weights from the config's ``hidden`` and ``seed``)."""
+        return Scorer.init(tuple(self.config.get("hidden", (64, 64))), self.config.get("seed", 0))
 
     @property
     def gated(self) -> bool:
@@ -74,15 +82,21 @@ class ScorerAgent(Agent):
 
     @classmethod
     def load(cls, path: str | Path) -> ScorerAgent:
-        """Read a model written by :meth:`save` (plain arrays, no code is run)."""
+        """Read a model written by :meth:`save` (plain arrays, no code is run).
+
+        ``ScorerAgent.load`` reads every scorer kind's file and returns the agent
+        class its header names (``imitation``, ``lightgbm``); a subclass's
+        ``load`` reads only its own kind.
+        """
         try:
-            scorer = Scorer.load(path)
+            scorer = load_scorer(path)
         except ScorerError as e:
             raise AgentError(str(e)) from None
         meta = scorer.meta
-        if meta.get("agent") != cls.name:
+        kind = registered().get(meta.get("agent"))
+        if kind is None or not issubclass(kind, cls) or not isinstance(scorer, kind.scorer_class):
             raise AgentError(f"{path}: a model of agent {meta.get('agent')!r}, not {cls.name!r}")
-        return cls(scorer, int(meta["k"]), str(meta["candidates"]), dict(meta.get("config", {})))
+        return kind(scorer, int(meta["k"]), str(meta["candidates"]), dict(meta.get("config", {})))
 
 
 def misses(st) -> int:

@@ -2,7 +2,7 @@
 
 A config is a TOML file with a ``[train]`` table (algorithm, suites, seed), an
 ``[env]`` table (``k``, ``candidates``) and one table of the algorithm's
-settings (``[imitation]``, ``[ppo]``, ...); every key is optional and checked
+settings (``[imitation]``, ``[lightgbm]``, ``[ppo]``, ...); every key is optional and checked
 (an unknown key or a bad value is an error naming the file, table and key).
 ``agents/pretrained/default.toml`` is the config of the shipped agent.
 
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.base import AgentError
+from agents.boosting import OBJECTIVES, require_lightgbm
 from agents.rollout import ENV_IDS
 from vmgym.envs._kernel import SOURCES
 
@@ -50,6 +51,28 @@ class ImitationConfig:
     # the LRU duel (agents.scorer_agent.Duel) on or off, tried on validation at the chosen margin;
     # the first value is used while training (per-round validation, margin choice)
     duels: tuple[bool, ...] = (True,)
+
+
+@dataclass(frozen=True)
+class LightGBMConfig:
+    """``[lightgbm]``: the same BC + DAgger rounds with a LightGBM tree ensemble (:mod:`agents.boosting`).
+
+    Needs the optional extra ``vmgym[lightgbm]``; LightGBM runs on ``[train] threads``.
+    """
+
+    rounds: int = 3  # as [imitation]: round 0 follows Belady; round r acts as Belady w.p. beta**r
+    beta: float = 0.5
+    keep: float = 0.25  # fraction of visited decisions recorded
+    cap: float = 64.0  # next-use distances are capped at this many memory sizes
+    objective: str = "lambdarank"  # lambdarank (one query per decision) | regression (log next-use)
+    n_estimators: int = 100  # trees; every decision walks each tree once per candidate
+    num_leaves: int = 31  # leaves per tree
+    learning_rate: float = 0.1
+    min_child_samples: int = 100  # candidate rows per leaf at least
+    lambda_l2: float = 1.0  # L2 penalty on leaf values
+    balance: bool = True  # every workload of the suite weighs the same in training
+    margins: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)  # deviation margins tried on validation
+    duels: tuple[bool, ...] = (True,)  # as [imitation]: the LRU duel on or off, tried on validation
 
 
 @dataclass(frozen=True)
@@ -81,8 +104,8 @@ class TrainConfig:
     suite: str = "train"  # a bundled suite or a suite .toml
     validation: str = "valid"  # evaluated after every round / checkpoint; "" for none
     seed: int = 0
-    threads: int = 1  # torch threads (results are reproducible for a given number; more threads than
-    #                    idle cores makes torch's OpenMP barriers spin: 1 is fastest on a busy 2-core machine)
+    threads: int = 1  # torch and LightGBM threads (results are reproducible for a given number; more
+    #                    threads than idle cores make OpenMP barriers spin: 1 is fastest on a busy machine)
     k: int = 16
     candidates: str = "mix"
     params: Any = field(default_factory=ImitationConfig)
@@ -94,11 +117,13 @@ class TrainConfig:
         return d
 
 
+ROUNDS = ("imitation", "lightgbm")  # the algorithms trained by DAgger rounds (agents.imitation.train_rounds)
 ALGORITHMS: dict[str, type] = {
     "imitation": ImitationConfig,
     "ppo": RLConfig,
     "maskable-ppo": RLConfig,
     "dqn": RLConfig,
+    "lightgbm": LightGBMConfig,
 }
 _TRAIN_KEYS = ("algorithm", "suite", "validation", "seed", "threads")
 _ENV_KEYS = ("k", "candidates")
@@ -208,11 +233,17 @@ def _check_values(cfg: TrainConfig, where: str) -> None:
         "max_steps": lambda v: v >= 1,
         "reward": lambda v: v in ("time", "faults", "baseline"),
         "env": lambda v: v in ENV_IDS,
+        "objective": lambda v: v in OBJECTIVES,
+        "n_estimators": lambda v: 1 <= v <= 10_000,
+        "num_leaves": lambda v: 2 <= v <= 131_072,
+        "min_child_samples": lambda v: v >= 1,
+        "lambda_l2": lambda v: v >= 0.0,
     }
+    choices = {"env": ENV_IDS, "objective": OBJECTIVES}
     for f in fields(p):
         check = checks.get(f.name)
         if check is not None and not check(getattr(p, f.name)):
-            allowed = f"; allowed: {', '.join(ENV_IDS)}" if f.name == "env" else ""
+            allowed = f"; allowed: {', '.join(choices[f.name])}" if f.name in choices else ""
             raise AgentError(
                 f"{where} [{cfg.algorithm}]: {f.name} = {getattr(p, f.name)!r} is out of range{allowed}"
             )
@@ -280,11 +311,13 @@ def train(config: TrainConfig, out: str | Path, log: Log = print, progress: Prog
     from vmgym.records import record, write_record
 
     torch.set_num_threads(config.threads)
+    if config.algorithm == "lightgbm":
+        require_lightgbm()  # before the run folder is made
     run = RunFolder(out, config)
     resumed = run.open()
     if resumed:
         log(f"resuming the run in {run.path}")
-    if config.algorithm == "imitation":
+    if config.algorithm in ROUNDS:
         from agents.imitation import train_rounds
 
         model, results = train_rounds(config, run, log, progress)

@@ -3,6 +3,7 @@
     python benchmarks/bench_agents.py                     # the shipped agent, test suite + speed
     python benchmarks/bench_agents.py --agent runs/x/model.npz --traces a.npz,b.npz
     python benchmarks/bench_agents.py --speed-only
+    python benchmarks/bench_agents.py --agent default,runs/gbdt/model.npz --suite valid   # side by side
 
 Quality: each suite entry (and each extra trace, at ``--trace-frames`` frames)
 with the agent, the candidate ceiling and the classic policies, as
@@ -25,9 +26,9 @@ from vmgym.sim import MachineConfig, Simulator
 from workloads import resolve
 
 
-def quality(agent, suite: str, traces: list[str], frames: int) -> None:
+def quality(agent_list, suite: str, traces: list[str], frames: int) -> None:
     entries = suite_entries(suite) + [(t, resolve(t), {"frames": frames}) for t in traces]
-    rows = evaluate([agent], entries, baselines=("lru", "clock", "arc", "lirs", "s3fifo", "opt"))
+    rows = evaluate(agent_list, entries, baselines=("lru", "clock", "arc", "lirs", "s3fifo", "opt"))
     policies = list(dict.fromkeys(r["policy"] for r in rows))
     print("| workload | " + " | ".join(policies) + " |")
     print("|---|" + "---:|" * len(policies))
@@ -52,28 +53,29 @@ class Slot0(Agent):
         return 0
 
 
-def speed(agent, refs: int, repeat: int) -> None:
+def speed(agent_list, refs: int, repeat: int) -> None:
     wl = resolve(f"zipf:pages=20000,length={refs},alpha=0.9")
     machine = {"frames": 2000}
-    run_agent(agent, wl, machine)  # warm-up (compiles)
-    for name, a in (("agent", agent), ("slot0", Slot0())):
+    for agent in agent_list:
+        run_agent(agent, wl, machine)  # warm-up (compiles)
+    for name, a in (*((a.label, a) for a in agent_list), ("slot0", Slot0())):
         best = float("inf")
         for _ in range(repeat):
             t = time.perf_counter()
             stats = run_agent(a, wl, machine)
             best = min(best, time.perf_counter() - t)
         rate = stats.evictions / best
-        print(f"{name:>6}: {stats.evictions:,} decisions in {best:.2f} s = {rate:,.0f} decisions/s")
+        print(f"{name:>10}: {stats.evictions:,} decisions in {best:.2f} s = {rate:,.0f} decisions/s")
     cfg = MachineConfig.for_workload(wl, **machine)
     t = time.perf_counter()
     Simulator(wl, cfg, "lru").run()
     dt = time.perf_counter() - t
-    print(f"   lru: native, {refs / dt / 1e6:.1f} M references/s (same process)")
+    print(f"       lru: native, {refs / dt / 1e6:.1f} M references/s (same process)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--agent", default="default")
+    ap.add_argument("--agent", default="default", help="comma-separated: shipped names or model files")
     ap.add_argument("--suite", default="test")
     ap.add_argument("--traces", default="", help="comma-separated trace files of programs in no suite")
     ap.add_argument("--trace-frames", type=int, default=32)
@@ -81,10 +83,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--speed-only", action="store_true")
     args = ap.parse_args()
-    agent = agents.load(args.agent)
+    agent_list = [agents.load(spec) for spec in args.agent.split(",")]
     if not args.speed_only:
-        quality(agent, args.suite, [t for t in args.traces.split(",") if t], args.trace_frames)
-    speed(agent, args.refs, args.repeat)
+        quality(agent_list, args.suite, [t for t in args.traces.split(",") if t], args.trace_frames)
+    speed(agent_list, args.refs, args.repeat)
 
 
 if __name__ == "__main__":
