@@ -134,7 +134,7 @@ def _check_versions(st: S.SimState) -> None:
     """No data lost: the newest version of every live page is in RAM, swap or its file."""
     live = (st.page_kind != S.KIND_ANON) | (st.page_owner >= 0)
     ver, f, s = st.page_ver, st.page_frame, st.page_slot
-    in_slot = (s >= 0) & (st.slot_ver[np.maximum(s, 0)] == ver)
+    in_slot = (s >= 0) & (st.slot_ver[np.maximum(s, 0)] == ver) if st.slot_ver.size else np.zeros_like(s >= 0)
     backed = np.where(st.page_kind == S.KIND_FILE, st.page_filever == ver, in_slot | ((s < 0) & (ver == 0)))
     res = live & (f >= 0)
     stale = res & (st.frame_ver[np.maximum(f, 0)] != ver)
