@@ -18,17 +18,15 @@ def cache(tmp_path, monkeypatch):
 def test_uncached_flows_are_compiled_together_and_remembered(cache, monkeypatch):
     calls = []
 
-    def fake_precompile(names, jobs, on_done):  # stands for the spawned compiles
-        calls.append((list(names), jobs))
-        for n in names:
-            on_done(n or "external", 0.0)
-        return {}
+    def fake_compile_one(name):  # stands for a compile (jobs=1: in this process, in order)
+        calls.append(name)
+        return name or "external", 0.0
 
-    monkeypatch.setattr(specialize, "precompile", fake_precompile)
+    monkeypatch.setattr(specialize, "_compile_one", fake_compile_one)
     assert _compile.flows_to_compile(["fifo", "lru", "lru", "opt"]) == ["fifo", "lru", "opt"]
     done = []
-    _compile.compile_flows(["fifo", "lru", "opt", None], 2, on_done=lambda n, s: done.append(n))
-    assert calls == [(["fifo", "lru", "opt", None], 2)] and done == ["fifo", "lru", "opt", "external"]
+    _compile.compile_flows(["fifo", "lru", "opt", None], 1, on_done=lambda n, s: done.append(n))
+    assert calls == ["fifo", "lru", "opt", None] and done == ["fifo", "lru", "opt", "external"]
     assert _compile.is_compiled("lru") and _compile.is_compiled(None) and not _compile.is_compiled("clock")
     # one uncached flow compiles in process, on first use: nothing to do up front
     assert _compile.flows_to_compile(["fifo", "lru", "clock"]) == []

@@ -131,31 +131,3 @@ def _compile_one(name: str | None) -> tuple[str, float]:
     while sim.advance():  # only the external policy stops: compiles evict and the candidate scan too
         sim.evict(sim.candidates()[0])
     return name or "external", time.perf_counter() - t0
-
-
-def precompile(names: list[str | None], jobs: int = 1, on_done=None) -> dict[str, float]:
-    """Compile the flows of ``names`` into numba's cache, ``jobs`` processes at a time.
-
-    A cold compile takes ~20-30 s per policy on one core; later runs load the
-    cache in well under a second. ``on_done(name, seconds)`` is called as each
-    finishes. Returns the seconds per policy.
-    """
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    times: dict[str, float] = {}
-    if jobs <= 1 or len(names) <= 1:
-        for name in names:
-            key, secs = _compile_one(name)
-            times[key] = secs
-            if on_done:
-                on_done(key, secs)
-        return times
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_compile_one, name) for name in names]
-        for fut in as_completed(futures):
-            key, secs = fut.result()
-            times[key] = secs
-            if on_done:
-                on_done(key, secs)
-    return times
