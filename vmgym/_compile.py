@@ -49,12 +49,12 @@ def warm_kernels() -> tuple[str, float]:
 
     import vmgym  # noqa: F401 - registers the env ids
     from vmgym.sim import MachineConfig, Simulator
-    from workloads import Workload, streamgen
+    from workloads import registry, streamgen
 
     t0 = time.perf_counter()
-    pages = (np.random.default_rng(0).zipf(1.3, 400) % 40).tolist()
+    workload = registry.get("mmap-readers:n_procs=2,file_pages=200,length_per_proc=1500")
     for env_id in ("vmgym/PageReplacement-v0", "vmgym/Prefetch-v0", "vmgym/MemoryManager-v0"):
-        env = gym.make(env_id, workload=Workload.from_pages(pages), machine={"frames": 8, "tlb_entries": 0})
+        env = gym.make(env_id, workload=workload, machine={"frames": 32})
         env.reset(seed=0)
         done = False
         while not done:
