@@ -17,4 +17,4 @@ def pytest_sessionstart(session):
     from vmgym import policies
     from vmgym._compile import compile_flows
 
-    compile_flows([None, *policies.names()], jobs=min(2, os.cpu_count() or 1), extras=True)
+    compile_flows([None, *policies.names()], jobs=min(2, os.cpu_count() or 1))

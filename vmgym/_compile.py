@@ -33,48 +33,16 @@ def is_compiled(name: str | None) -> bool:
     return marker is not None and marker.exists()
 
 
-WARM_KEY = "envs, streaming"
-
-
-def warm_kernels() -> tuple[str, float]:
-    """Compile (or load) the kernels beside the policy flows: the three envs, streaming, agent inference.
-
-    The test suite runs it in the same pool as the flows, so that its two workers
-    find these in the cache instead of both compiling them at once.
-    """
-    import time
-
-    import gymnasium as gym
-    import numpy as np
-
-    import vmgym  # noqa: F401 - registers the env ids
-    from vmgym.sim import MachineConfig, Simulator
-    from workloads import registry, streamgen
-
-    t0 = time.perf_counter()
-    workload = registry.get("mmap-readers:n_procs=2,file_pages=200,length_per_proc=1500")
-    for env_id in ("vmgym/PageReplacement-v0", "vmgym/Prefetch-v0", "vmgym/MemoryManager-v0"):
-        env = gym.make(env_id, workload=workload, machine={"frames": 32})
-        env.reset(seed=0)
-        done = False
-        while not done:
-            valid = np.flatnonzero(env.unwrapped.action_masks())
-            *_, terminated, truncated, _ = env.step(int(valid[0]))
-            done = terminated or truncated
-    stream = streamgen.zipf(n_pages=40, length=300, alpha=0.8, write_ratio=0.3, seed=0)
-    Simulator(stream, MachineConfig(frames=8, tlb_entries=0), "opt", chunk=64).run()
-    return WARM_KEY, time.perf_counter() - t0
-
-
 def compile_flows(
     names: Sequence[str | None],
     jobs: int,
     on_done: Callable[[str, float], None] | None = None,
-    extras: bool = False,
 ) -> dict[str, float]:
     """Compile the flows of ``names`` (None: external), ``jobs`` processes at a time, and mark them.
 
-    ``extras`` also runs :func:`warm_kernels` in the same pool (first: it is the longest job).
+    Compiling the env and streaming kernels in the same pool as well (so that the
+    suite's two workers would not both compile them) made the cold suite slower,
+    844 s against 763 s from a clean clone on 2026-12-03: it stays out.
     """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -83,7 +51,7 @@ def compile_flows(
 
     def done(key: str, secs: float) -> None:
         marker = _marker(key)
-        if marker is not None and key != WARM_KEY:
+        if marker is not None:
             try:
                 marker.parent.mkdir(exist_ok=True)
                 marker.touch()
@@ -93,7 +61,7 @@ def compile_flows(
             on_done(key, secs)
 
     times: dict[str, float] = {}
-    jobs_list = ([warm_kernels] if extras else []) + [partial(_compile_one, n) for n in names]
+    jobs_list = [partial(_compile_one, n) for n in names]
     if jobs <= 1 or len(jobs_list) <= 1:
         for job in jobs_list:
             key, secs = job()
