@@ -82,33 +82,13 @@ def main() -> None:
         for policy in args.policies.split(","):
             t: dict[tuple[str, int], list[float]] = {}
             rss: list[float] = []
+
+            def run_cmd(n: int, p: str = policy) -> list[str]:
+                return [py, "-m", "vmgym.cli", "run", "-w", files[n][0], "-p", p, "-f", str(args.frames)]
+
             cmds = {
-                "lean": lambda n, p=policy: [
-                    py,
-                    "-m",
-                    "vmgym.cli",
-                    "run",
-                    "-w",
-                    files[n][0],
-                    "-p",
-                    p,
-                    "-f",
-                    str(args.frames),
-                    "--tlb-entries",
-                    "0",
-                ],
-                "full": lambda n, p=policy: [
-                    py,
-                    "-m",
-                    "vmgym.cli",
-                    "run",
-                    "-w",
-                    files[n][0],
-                    "-p",
-                    p,
-                    "-f",
-                    str(args.frames),
-                ],
+                "lean": lambda n: [*run_cmd(n), "--tlb-entries", "0"],
+                "full": run_cmd,
                 "lcs": lambda n, p=policy: [py, "-c", lcs_script, files[n][1], p, str(args.frames)],
             }
             for side in cmds:  # warm-up: compile caches, page cache

@@ -128,20 +128,24 @@ def _evaluate_prefetcher(model, agent: str, suite: str, entries, seed: int, as_j
     emit_results(rec, rows, out_dir, as_json, as_csv, _csv, lambda: _prefetch_table(model.label, suite, rows))
 
 
-def _prefetch_table(label: str, suite: str, rows) -> None:
-    from agents.evaluate import prefetch_summary
-
+def _grid(rows, title: str, cell) -> tuple[Table, list[str]]:
+    """A table of ``rows``: one line per workload, one column per policy, ``cell(row)`` in each."""
     names = list(dict.fromkeys(r["policy"] for r in rows))
-    table = Table(title=f"{label} on suite {suite}: simulated time / no prefetching (major faults)")
+    table = Table(title=title)
     table.add_column("workload")
     for n in names:
         table.add_column(n, justify="right")
     for label in dict.fromkeys(r["workload"] for r in rows):
-        cells = []
-        for n in names:
-            r = next(x for x in rows if x["workload"] == label and x["policy"] == n)
-            cells.append(f"{r['time_vs_none']:.3f} ({r['major_faults']:,})")
-        table.add_row(label, *cells)
+        by_policy = {x["policy"]: x for x in rows if x["workload"] == label}
+        table.add_row(label, *(cell(by_policy[n]) for n in names))
+    return table, names
+
+
+def _prefetch_table(label: str, suite: str, rows) -> None:
+    from agents.evaluate import prefetch_summary
+
+    title = f"{label} on suite {suite}: simulated time / no prefetching (major faults)"
+    table, names = _grid(rows, title, lambda r: f"{r['time_vs_none']:.3f} ({r['major_faults']:,})")
     s = prefetch_summary(rows)
     table.add_row("mean", *(f"{s[n]['mean']:.3f}" for n in names))
     out().print(table)
@@ -171,18 +175,11 @@ def _csv(fh, rows) -> None:
 def _table(rows, title: str) -> None:
     from agents.evaluate import summary
 
-    policies = list(dict.fromkeys(r["policy"] for r in rows))
-    table = Table(title=title)
-    table.add_column("workload")
-    for p in policies:
-        table.add_column(p, justify="right")
-    for label in dict.fromkeys(r["workload"] for r in rows):
-        cells = []
-        for p in policies:
-            r = next(x for x in rows if x["workload"] == label and x["policy"] == p)
-            gap = "n/a" if r["lru_to_opt"] is None else f"{100 * r['lru_to_opt']:.1f} %"
-            cells.append(f"{gap} ({r['misses']:,})")
-        table.add_row(label, *cells)
+    def cell(r) -> str:
+        gap = "n/a" if r["lru_to_opt"] is None else f"{100 * r['lru_to_opt']:.1f} %"
+        return f"{gap} ({r['misses']:,})"
+
+    table, policies = _grid(rows, title, cell)
     s = summary(rows)
     table.add_row("mean", *(f"{100 * s[p]['mean']:.1f} %" if p in s else "n/a" for p in policies))
     table.add_row("worst", *(f"{100 * s[p]['min']:.1f} %" if p in s else "n/a" for p in policies))
