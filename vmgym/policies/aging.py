@@ -29,7 +29,7 @@ KERNEL_ID = 14
 # pol_g 0: next tick position, 1: period, 2-4: NFU's order list, 5: bits
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _tick(st):
     reg = st.pol_f[0]
     grp = st.pol_f[3]

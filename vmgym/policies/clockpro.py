@@ -232,7 +232,7 @@ def on_page_free(st, g):
         pp[R_FL, g] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def victim(st):
     """Run HAND_cold until it finds a resident cold page with its bit clear.
 

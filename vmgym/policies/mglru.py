@@ -75,7 +75,7 @@ def _move(pf, pg, f, seq):
     pf[2, f] = seq
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _age(st):
     """A new youngest generation: resident pages found accessed (frame order) move to it, bit cleared."""
     pf = st.pol_f

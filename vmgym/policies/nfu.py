@@ -173,7 +173,7 @@ def list_resort(pol_f, pol_g, frame_in):
     pol_g[4] = z
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _tick(st):
     cnt = st.pol_f[0]
     grp = st.pol_f[3]

@@ -111,7 +111,7 @@ def _move(pol_f, pol_g, f, c):
     pol_f[0, f] = c
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _class(st, f):
     """2R + M of frame ``f``; M is ``frames.page_dirty`` read in place (that helper is not inlined)."""
     c = 0
@@ -122,21 +122,21 @@ def _class(st, f):
     return c
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _reread(st, f):
     """Bring the class of resident frame ``f`` up to date (PINNED if pinned)."""
     c = PINNED if st.page_pins[st.frame_page[f]] > 0 else _class(st, f)
     _move(st.pol_f, st.pol_g, f, c)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _refresh(st, f):
     """:func:`_reread` if ``f`` >= 0 is on the trees (or pinned)."""
     if f >= 0 and st.pol_f[0, f] != ABSENT:
         _reread(st, f)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _tick(st):
     """Clear every R bit; every class becomes M (or PINNED): rebuild the trees."""
     cls = st.pol_f[0]
@@ -165,7 +165,7 @@ def _tick(st):
     st.pol_g[6] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _resync(st, pos):
     """Re-read every frame (pins may have changed) and find the next mlock/munlock from ``pos``."""
     cls = st.pol_f[0]
@@ -181,7 +181,7 @@ def _resync(st, pos):
     st.pol_g[NEXT_LOCK] = base + j if j < ops.shape[0] else S.INF
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _scan_count(st):
     """(lowest class among the evictable frames, its size) by a scan; (-1, 0) if none."""
     c0 = 0
@@ -210,7 +210,7 @@ def _scan_count(st):
     return -1, 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _scan_pick(st, low, r):
     """The evictable frame of class ``low`` with ``r`` of them below it, by a scan."""
     for f in range(st.frame_page.shape[0]):

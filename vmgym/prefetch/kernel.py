@@ -26,7 +26,7 @@ from numba import njit
 from vmgym.sim import state as S
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def loadable(st, g):
     """True if page ``g`` is not resident and has a copy to read (a file page, or a page on swap)."""
     if g < 0 or st.page_frame[g] >= 0:
@@ -34,7 +34,7 @@ def loadable(st, g):
     return st.page_kind[g] == S.KIND_FILE or st.page_slot[g] >= 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _push(st, g, marker, count_only):
     """Queue page ``g`` if loadable (``marker`` makes it the readahead marker); return 1 if loadable.
 
@@ -104,7 +104,7 @@ def next_window(size, maximum):
     return maximum
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _readahead_sync(st, g, p, pid):
     pf = st.pf_proc
     loc = loc_of(st, g, p)
@@ -124,7 +124,7 @@ def _readahead_sync(st, g, p, pid):
     pf[pid, S.PFP_LAST] = loc
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _readahead_async(st, g, p, pid):
     pf = st.pf_proc
     loc = loc_of(st, g, p)
@@ -138,7 +138,7 @@ def _readahead_async(st, g, p, pid):
     pf[pid, S.PFP_LAST] = loc
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def swapin_window(st, s, maximum):
     """Linux ``swapin_nr_pages``: the swap readahead window for a swap-in at slot ``s``.
 
@@ -180,7 +180,7 @@ def swap_cluster(st, g, n, count_only=False):
     return found
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _stride(st, g, p, pid):
     pf = st.pf_proc
     loc = loc_of(st, g, p)
@@ -215,14 +215,14 @@ def markov_push(st, tab, g, count_only=False):
     return found
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _markov(st, g, pid):
     markov_learn(st.pf_table, st.pf_proc[pid, S.PFP_LAST], g)
     st.pf_proc[pid, S.PFP_LAST] = g
     markov_push(st, st.pf_table, g)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def on_major(st, g, p, pid):
     """A major fault of process ``pid`` loaded page ``g`` through PTE ``p``: queue what to read ahead."""
     kind = st.cfg[S.CF_PREFETCH]
@@ -244,7 +244,7 @@ def on_major(st, g, p, pid):
         st.sc[S.SC_PF_WAIT] = 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def on_use(st, f, g, p, pid):
     """The prefetched page ``g`` in frame ``f`` is referenced for the first time (through PTE ``p``).
 

@@ -24,8 +24,12 @@ compiled with ``_nrt=False``. The state arrays are owned by the Python
 :class:`~vmgym.sim.state.SimState` for the whole run, so reference counting them
 buys nothing, and it cost an atomic instruction per array per inlined call: most
 of the time of a fault. The helpers on the per-reference and per-fault paths are
-``inline="always"``: an ordinary call passing the state NamedTuple copies every
-array descriptor (~100 ns). Rare paths (events, copy-on-write, OOM) stay calls.
+``inline="always"``. Rare paths (events, copy-on-write, OOM) stay calls. The
+loop works on the state by reference (:mod:`vmgym.sim.stateref`): reading a
+field loads one array descriptor and a call passes one pointer, where the
+NamedTuple by value cost a copy of every descriptor per call and most of the
+compile time. Functions only compiled code calls are built without a CPython
+wrapper (``no_cpython_wrapper``): unboxing 67 arrays cost ~1 s of compile each.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from vmgym.policies import hooks
 from vmgym.prefetch import kernel as prefetch
 from vmgym.sim import state as S
 from vmgym.sim.frames import evictable, needs_new_slot
+from vmgym.sim.stateref import ref
 
 # ---------------------------------------------------------------- TLB
 
@@ -87,7 +92,7 @@ def _tlb_shootdown(st, p):
             st.tlb_tag[base + w] = -1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _tlb_flush_pid(st, pid):
     for k in range(st.tlb_tag.shape[0]):
         p = st.tlb_tag[k]
@@ -221,7 +226,7 @@ def _note(st, kind, arg):
     st.sc[S.SC_NOTES] += 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _deliver_notes(st):
     """Make the hook calls the rare paths queued, in order; called right after each rare path returns.
 
@@ -242,7 +247,7 @@ def _deliver_notes(st):
     st.sc[S.SC_NOTES] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _free_anon_page(st, g):
     f = st.page_frame[g]
     if f >= 0:
@@ -274,7 +279,7 @@ def _link(st, p, g):
         st.pte_flags[p] = fl | S.PTE_COW
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _unlink(st, p):
     """Detach PTE ``p`` from its page (unmapping it if present); free an anonymous page left unmapped."""
     g = st.pte_page[p]
@@ -425,7 +430,7 @@ def _fault_in(st, p, pid, i):
     return S.S_LOADED
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _cow_break(st, p, pid, i):
     """Write through copy-on-write PTE ``p`` (present): reuse the page if exclusive, else copy it."""
     g = st.pte_page[p]
@@ -496,7 +501,7 @@ def _pf_drop(st):
     st.sc[S.SC_PF_WAIT] = st.sc[S.SC_PF_ASK]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _pf_load(st, i):
     """Load the queued prefetches (before reference ``i``) while frames are free.
 
@@ -536,7 +541,7 @@ def _pf_load(st, i):
 # ---------------------------------------------------------------- processes and events
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _release_process(st, pid, new_state):
     """Exit or kill ``pid``: unmap all its PTEs, freeing its private pages, frames and slots."""
     for p in range(st.proc_pte_lo[pid], st.proc_pte_hi[pid]):
@@ -546,7 +551,7 @@ def _release_process(st, pid, new_state):
     st.sc[S.SC_ALLOC_NEXT] = 0  # the running set changed: recompute the quotas at the next fault
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _fork(st, child):
     parent_pid = -1
     for j in range(st.fork_lo[child], st.fork_hi[child]):
@@ -573,7 +578,7 @@ def _fork(st, child):
     st.sc[S.SC_ALLOC_NEXT] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _vma_lock(st, v, lock):
     for p in range(st.vma_pte_lo[v], st.vma_pte_hi[v]):
         fl = st.pte_flags[p]
@@ -587,7 +592,7 @@ def _vma_lock(st, v, lock):
                 st.page_pins[st.pte_page[p]] -= 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _event(st, op, arg, pid):
     if op == S.E_START:
         st.proc_state[pid] = S.P_RUN
@@ -612,7 +617,7 @@ def _event(st, op, arg, pid):
 # ---------------------------------------------------------------- local allocation
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _working_sets(st, i, quota):
     """Add to ``quota[pid]`` the distinct pages (PTEs) each process referenced in the last tau references."""
     tau = st.cfg[S.CF_WS_WINDOW]
@@ -629,7 +634,7 @@ def _working_sets(st, i, quota):
     st.sc[S.SC_ALLOC_NEXT] = i + min(tau, max(i, 1))  # more often while the first window fills
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _alloc_update(st, i):
     """Recompute the frame quotas (see ``MachineConfig.allocation``) at the fault of reference ``i``."""
     mode = st.cfg[S.CF_ALLOC]
@@ -658,7 +663,7 @@ def _alloc_update(st, i):
             quota[pid] = max(1, quota[pid])
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _max_min_fair(st, demand, frames, running):
     """Share ``frames`` max-min fairly: demands below the fair share are met whole (water filling)."""
     left = frames
@@ -704,7 +709,7 @@ def oom_victim(st):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def oom_kill(st):
     """Kill the OOM victim; return its pid or -1 (nothing to kill)."""
     pid = oom_victim(st)
@@ -725,7 +730,12 @@ def evictable_mask(st, out):
 @njit(cache=True, _nrt=False)
 def choose_victim(st):
     """The policy's own victim under the current restriction (``SC_LOCAL``), or -1 (for ``policy_choice``)."""
-    return hooks.victim(st)
+    return _choose_victim(ref(st))
+
+
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
+def _choose_victim(st):
+    return hooks.victim(st)  # on the reference, as in the loop: the policy's helpers compile once
 
 
 @njit(cache=True, _nrt=False)
@@ -741,8 +751,14 @@ def any_evictable(st):
 
 
 @njit(cache=True, _nrt=False)
-def run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
-    """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error.
+def run(st, stop):
+    """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error (:func:`_run`)."""
+    return _run(ref(st), stop)
+
+
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
+def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
+    """The loop of :func:`run`, on the state by reference (:mod:`vmgym.sim.stateref`).
 
     Returns one of the ``ST_*`` status codes; the position is left at the
     reference that needs a victim (or that raised the error). The arrays the
