@@ -12,7 +12,7 @@ _ENV_FLOWS: dict[object, ModuleType] = {}
 
 
 def env_kernel_for(policy: Policy | None) -> ModuleType:
-    """:mod:`vmgym.envs._kernel` with ``run`` and ``evict`` bound to ``policy``'s flow (None: the plain one).
+    """:mod:`vmgym.envs._kernel` with ``_run`` and ``evict`` bound to ``policy``'s flow (None: the plain one).
 
     The policy's hooks then run along the episode while the agent still chooses
     every victim; ``env_step`` is compiled once per policy (and cached).
@@ -25,6 +25,6 @@ def env_kernel_for(policy: Policy | None) -> ModuleType:
         else:
             flow = flow_for(cls)
             tag = getattr(flow.run, "py_func", flow.run).__qualname__.split("__", 1)[1]
-            mod = rebind(_kernel, {"run": flow.run, "evict": flow.evict}, tag)
+            mod = rebind(_kernel, {"_run": flow._run, "evict": flow.evict}, tag)
         _ENV_FLOWS[cls] = mod
     return mod

@@ -20,7 +20,8 @@ from numba.typed import List
 from vmgym.policies.opt import page_next_use
 from vmgym.sim import state as S
 from vmgym.sim.frames import evictable, referenced
-from vmgym.sim.kernel import evict, run
+from vmgym.sim.kernel import _run, evict
+from vmgym.sim.stateref import ref
 
 # Candidate sources.
 SRC_LRU, SRC_FIFO, SRC_CLOCK, SRC_RANDOM, SRC_MIX = 0, 1, 2, 3, 4
@@ -151,7 +152,7 @@ def _clock(st, count, ctl, cand):
     return n
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _select(st, source, k, ctl, cand):
     if source == SRC_LRU:
         return _tail(st, st.frame_last, k, cand, 0)
@@ -168,7 +169,7 @@ def _select(st, source, k, ctl, cand):
 RATE_WEIGHT = 0.2  # weight of the latest interval in the per-process fault-rate moving average
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _owner_rates(st, hist):
     """Update each process's recent fault rate (hist rows: accesses, faults at the last decision; rate).
 
@@ -193,7 +194,7 @@ def _mem(x, frames, inv_span):
     return min(1.0, math.log1p(max(x, 0) / frames) * inv_span)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _features(st, cand, n, k, obs, nxt, hist, phist):
     pos = st.sc[S.SC_POS]
     scale = 1.0 / math.log1p(max(st.ref_op.shape[0], 1))
@@ -242,7 +243,7 @@ def _features(st, cand, n, k, obs, nxt, hist, phist):
             obs[b + c] = min(obs[b + c], 1.0)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _globals(st, ctl, k, obs):
     b = k * N_FEATURES
     frames = st.frame_page.shape[0]
@@ -263,7 +264,7 @@ def _globals(st, ctl, k, obs):
 
 
 @njit(cache=True, _nrt=False)
-def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
+def env_step(state, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
     """Evict ``victim`` (-1: none), run to the next decision (or ``stop``), observe.
 
     Returns the simulator status (``ST_*``). On ``ST_NEED_VICTIM`` ``cand[:k]``
@@ -271,8 +272,10 @@ def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
     ``obs`` the observation and ``nxt`` the candidates' next uses (-1 without an
     oracle); ``hist`` holds the per-process fault-rate history (:func:`_owner_rates`),
     ``phist`` the per-page history across evictions (``PH_*`` rows, see :func:`new_page_history`).
-    Invalid victims are rejected by the caller before this call.
+    Invalid victims are rejected by the caller before this call. The kernels below
+    read the state by reference (:mod:`vmgym.sim.stateref`).
     """
+    st = ref(state)
     if victim >= 0:
         g = st.frame_page[victim]
         phist[PH_EVICTED, g] = st.sc[S.SC_POS]
@@ -282,7 +285,7 @@ def env_step(st, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
         st.sc[S.SC_DECISIONS] += 1
         if source == SRC_CLOCK:
             ctl[CTL_HAND] = (victim + 1) % st.frame_page.shape[0]
-    status = run(st, stop)
+    status = _run(st, stop)
     n = 0
     if status == S.ST_NEED_VICTIM:
         n = _select(st, source, k, ctl, cand)
