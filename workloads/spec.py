@@ -393,6 +393,17 @@ def _check_params(where: str, kind: str, value: Any, params: Mapping[str, Any]) 
     _check_keys(f"{where}: [params]", params, allowed, "parameter")
 
 
+def _trace_params(path: Path, overrides: dict[str, Any], fmt: str | None) -> dict[str, Any]:
+    """The checked ``load_trace`` options of a trace spec (``path:key=value,...``; ``fmt`` wins)."""
+    params = dict(overrides)
+    if "fmt" in params:
+        params["format"] = params.pop("fmt")
+    if fmt is not None:
+        params["format"] = fmt
+    _check_params(str(path), "trace", str(path), params)
+    return params
+
+
 def _load_trace_file(path: Path, params: dict[str, Any]) -> Workload:
     from workloads import traces
 
@@ -401,6 +412,22 @@ def _load_trace_file(path: Path, params: dict[str, Any]) -> Workload:
     if "frames" not in workload.hints:
         workload.hints = {**workload.hints, "frames": trace_frames_hint(workload)}
     return workload
+
+
+def _stream_trace_file(path: Path, overrides: dict[str, Any], fmt: str | None) -> RefStream | None:
+    """A large one-process trace file as a stream (see :func:`resolve_stream`), else None."""
+    from workloads import traces
+    from workloads.traces.streaming import NotStreamable
+
+    if path.suffix.lower() == ".toml" or not path.is_file() or path.stat().st_size < STREAM_TRACES_FROM:
+        return None
+    params = _trace_params(path, overrides, fmt)
+    try:
+        stream = traces.stream_trace(path, params.pop("format", None), **params)
+    except NotStreamable:
+        return None
+    stream.hints = {"frames": max(1, (stream.footprint or 0) // TRACE_HINT_DIVISOR)}
+    return stream
 
 
 def footprint(workload: Workload) -> int:
@@ -533,22 +560,29 @@ def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
         if fmt is not None:
             raise WorkloadError(f"{path}: fmt={fmt!r} applies to trace files, not to a .toml spec")
         return load_spec(path).build(**overrides)
-    params = dict(overrides)
-    if "fmt" in params:
-        params["format"] = params.pop("fmt")
-    if fmt is not None:
-        params["format"] = fmt
-    _check_params(str(path), "trace", str(path), params)
-    return _load_trace_file(path, params)
+    return _load_trace_file(path, _trace_params(path, overrides, fmt))
+
+
+STREAM_TRACES_FROM = 64 << 20  # bytes: trace files at least this large stream (smaller ones load whole)
 
 
 def resolve_stream(spec: str | Path | Workload, *, fmt: str | None = None) -> RefStream | None:
-    """``spec`` as a stream if it names a streamed generator, else None (:func:`workloads.resolve_stream`)."""
-    if isinstance(spec, (Workload, Path)):
+    """``spec`` as a stream if it names a streamed generator or a large one-process trace, else None.
+
+    See :func:`workloads.resolve_stream`. A trace file streams from :data:`STREAM_TRACES_FROM`
+    bytes on (:func:`workloads.traces.stream_trace`: it reads the file once more than a
+    whole load, and holds a block, not the trace).
+    """
+    if isinstance(spec, Workload):
         return None
+    if isinstance(spec, Path):
+        return _stream_trace_file(spec, {}, fmt)
     text = spec.strip()
     base = registry.parse_name(text)[0]
-    if base not in registry.WORKLOADS or not registry.WORKLOADS[base].streamable:
+    if base not in registry.WORKLOADS:
+        path, overrides = _split_overrides(text)
+        return None if path is None else _stream_trace_file(path, overrides, fmt)
+    if not registry.WORKLOADS[base].streamable:
         return None
     if fmt is not None:
         raise WorkloadError(f"workload {text!r}: fmt={fmt!r} applies to trace files only")

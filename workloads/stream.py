@@ -9,7 +9,7 @@ to learn the footprint and again to simulate it (see :mod:`vmgym.streaming`),
 with memory bounded by the footprint and the block size, not the trace length.
 
 Streams come from the generators (:mod:`workloads.streamgen`), from trace files
-(:mod:`workloads.traces.streaming`) or from any such workload held in memory
+(:func:`workloads.traces.stream_trace`) or from any such workload held in memory
 (:func:`from_workload`, used by the tests that compare chunked with whole runs).
 Workloads with several processes or with events (mmap, fork, exit, ...) are not
 streamed: the loader must see their whole streams to translate and schedule them.
@@ -49,6 +49,7 @@ class RefStream:
     description: str = ""
     hints: dict[str, Any] = field(default_factory=dict)
     process_name: str = "main"
+    footprint: int | None = None  # distinct pages referenced, if the source has counted them
 
     def workload(self) -> Workload:
         """The whole stream as an in-memory :class:`Workload` (for short streams and tests)."""

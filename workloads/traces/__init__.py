@@ -1,6 +1,7 @@
 """Read and write memory-reference traces; summarise them; the bundled real traces.
 
-:func:`load_trace` turns a trace file into a :class:`~workloads.model.Workload`,
+:func:`load_trace` turns a trace file into a :class:`~workloads.model.Workload`
+(:func:`stream_trace` into a :class:`~workloads.stream.RefStream` read block by block),
 :func:`write_trace` writes one back out, :func:`convert` does both, and
 :func:`info` summarises a trace (footprint, read/write mix, LRU stack distances).
 
@@ -155,6 +156,7 @@ with kernel_cache():  # the kernels are decorated (and their cache found) on imp
     from workloads.traces.stats import REUSE_EXACT_LIMIT as REUSE_EXACT_LIMIT
     from workloads.traces.stats import _stack_distances as _stack_distances
     from workloads.traces.stats import info
+    from workloads.traces.streaming import stream_trace
     from workloads.traces.textscan import _CHUNK as _CHUNK
     from workloads.traces.textscan import _OUT_CAP as _OUT_CAP
 
@@ -167,6 +169,7 @@ __all__ = [
     "info",
     "load_bundled",
     "load_trace",
+    "stream_trace",
     "write_trace",
 ]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, Workload
-from workloads.traces.blocks import _Collector
+from workloads.traces.blocks import _Collector, parse_all
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import _PID_SHIFT, _check_page_size, _finish, _merged, _trace_name
 from workloads.traces.registry import BLOCK_SIZE, ReadRequest, _format, _output_format, _resolve_format
@@ -42,6 +42,30 @@ def load_trace(
     (default: the file name without its suffixes). Raises :class:`TraceError`.
     """
     path = Path(path)
+    fmt, req = _request(path, fmt, page_size, collapse, max_refs, dense, obj_id_col, op_col, block_size, name)
+    spec = _format(fmt)
+    if spec.load is not None:
+        return spec.load(req)
+    page_size = _check_page_size(DEFAULT_PAGE_SIZE if page_size is None else page_size)
+    coll = _Collector(page_size.bit_length() - 1, collapse, max_refs, spec.addresses)
+    with _open_raw(path) as stream:
+        nbytes = parse_all(spec.parse(stream, req, coll))
+    return _finish(coll, fmt, req.label, nbytes, page_size, collapse, dense, req.name)
+
+
+def _request(
+    path: Path,
+    fmt: str | None,
+    page_size: int | None,
+    collapse: bool,
+    max_refs: int | None,
+    dense: bool | None,
+    obj_id_col: int | None,
+    op_col: int | None,
+    block_size: int,
+    name: str | None,
+) -> tuple[str, ReadRequest]:
+    """The format of ``path`` and the checked :class:`ReadRequest` (``load_trace``'s arguments)."""
     fmt = _resolve_format(path, fmt)
     if max_refs is not None and (isinstance(max_refs, bool) or not isinstance(max_refs, int) or max_refs < 1):
         raise TraceError(f"max_refs must be an integer >= 1 or None, got {max_refs!r}")
@@ -59,14 +83,7 @@ def load_trace(
         block_size=block_size,
         name=name or _trace_name(path),
     )
-    spec = _format(fmt)
-    if spec.load is not None:
-        return spec.load(req)
-    page_size = _check_page_size(DEFAULT_PAGE_SIZE if page_size is None else page_size)
-    coll = _Collector(page_size.bit_length() - 1, collapse, max_refs, spec.addresses)
-    with _open_raw(path) as stream:
-        nbytes = spec.parse(stream, req, coll)
-    return _finish(coll, fmt, req.label, nbytes, page_size, collapse, dense, req.name)
+    return fmt, req
 
 
 def write_trace(

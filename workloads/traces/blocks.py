@@ -9,7 +9,7 @@ arrays plus one block and one chunk buffer, whatever the file size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -24,18 +24,23 @@ from workloads.traces.textscan import _CHUNK, _E_SPAN, _OUT_CAP, _kbuf
 
 
 @njit(cache=True)
-def _k_collect(ops, vals, pids, has_pids, shift, collapse, state, last_page, out_ops, out_vals, out_pids, j):
+def _k_collect(
+    ops, vals, pids, has_pids, shift, collapse, state, last_page, out_ops, out_vals, out_pids, j, limit
+):
     """Append ops/vals(/pids) to ``out_*[j:]``, dropping consecutive duplicates when ``collapse``.
 
     ``state`` is ``[have_last, last_pid, last_op]`` and ``last_page[0]`` the page (``val >>
     shift``, ``shift`` of the dtype of ``vals``) of the previous reference; both are updated
-    in place. Returns the new end of the output.
+    in place. Stops once the output reaches ``limit``. Returns the new end of the output and
+    the number of inputs read.
     """
     have = state[0] != 0
     lpid = state[1]
     lop = state[2]
     lpage = last_page[0]
-    for i in range(ops.shape[0]):
+    i = 0
+    n = ops.shape[0]
+    while i < n and j < limit:
         op = ops[i]
         v = vals[i]
         page = v >> shift
@@ -50,11 +55,12 @@ def _k_collect(ops, vals, pids, has_pids, shift, collapse, state, last_page, out
         lpid = pid
         lpage = page
         lop = op
+        i += 1
     state[0] = 1 if have else 0
     state[1] = lpid
     state[2] = lop
     last_page[0] = lpage
-    return j
+    return j, i
 
 
 class _Collector:
@@ -81,6 +87,7 @@ class _Collector:
         self._last_page = np.zeros(1, self._vtype)
         self.count = 0
         self.seen = 0  # references before collapsing
+        self._taken = 0  # references handed out by ``take`` (no longer in the buffers)
 
     @property
     def full(self) -> bool:
@@ -101,11 +108,12 @@ class _Collector:
         if ops.size == 0 or self.full:
             return
         n = ops.size
-        self.seen += n
         has_pids = pids is not None
-        self._reserve(self.count + n, has_pids)
+        start = self.count - self._taken  # where this batch goes in the buffers
+        room = n if self.max_refs is None else min(n, self.max_refs - self.count + self.skip)
+        self._reserve(start + room, has_pids)
         dummy = self._state  # stands in for the pid arrays of a stream without pids
-        end = _k_collect(
+        end, used = _k_collect(
             ops.astype(np.int8, copy=False),
             vals.astype(self._vtype, copy=False),
             pids.astype(np.int64, copy=False) if has_pids else dummy,
@@ -117,19 +125,30 @@ class _Collector:
             self._ops,
             self._vals,
             self._pids if has_pids else dummy,
-            self.count,
+            start,
+            start + room,
         )
+        self.seen += used  # (exact: the kernel stops at max_refs)
         if self.skip:
-            k = min(self.skip, end - self.count)
+            k = min(self.skip, end - start)
             if k:
                 for arr in (self._ops, self._vals, self._pids):
                     if arr is not None:
-                        arr[self.count : end - k] = arr[self.count + k : end].copy()
+                        arr[start : end - k] = arr[start + k : end].copy()
                 end -= k
                 self.skip -= k
-        if self.max_refs is not None:
-            end = min(end, self.max_refs)
-        self.count = end
+        self.count = self._taken + end
+
+    def take(self) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """The references added since the last ``take`` (views, valid until the next ``add``).
+
+        For streamed reading (:mod:`workloads.traces.streaming`): the buffers are then reused,
+        so the collector holds one batch, not the trace; ``count`` still counts every reference.
+        """
+        m = self.count - self._taken
+        self._taken = self.count
+        pids = None if self._pids is None else self._pids[:m]
+        return pids, self._ops[:m], self._vals[:m]
 
     def arrays(self) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The collected references, trimmed in place to their count (the collector lets go of them)."""
@@ -247,15 +266,24 @@ class TextKernel:
         vals = out.ids if "ids" in self.outputs else out.vals
         return (out.pids[:n] if "pids" in self.outputs else None, out.ops[:n], vals[:n])
 
-    def parse(self, stream: IO[bytes], req: ReadRequest, coll: _Collector) -> int:
+    def parse(self, stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generator[None, None, int]:
         """Parse the whole stream into ``coll`` (a :data:`~.registry.Parse`); return bytes read."""
         return _parse_text_with(self, stream, req.label, coll.shift, coll, req.block_size)
 
 
+def parse_all(steps: Generator[None, None, int]) -> int:
+    """Run a :data:`~.registry.Parse` generator to its end; return the bytes it read."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
 def _parse_text_with(
     kernel: TextKernel, stream: IO[bytes], label: str, shift: int, coll: _Collector, block_size: int
-) -> int:
-    """Run ``kernel`` over the stream into ``coll``; return bytes read."""
+) -> Generator[None, None, int]:
+    """Run ``kernel`` over the stream into ``coll``, yielding after each batch; return bytes read."""
     out = kernel.buffers(_CHUNK)
     lines = 0
     blocks = _Blocks(stream, block_size, label)
@@ -271,6 +299,7 @@ def _parse_text_with(
             if err:
                 raise _text_error(label, kernel.syntax, buf, epos, lines, err)
             coll.add(*kernel.chunk(out, n))
+            yield
             if coll.full:
                 return blocks.offset + pos
     return blocks.offset
@@ -283,7 +312,7 @@ def _parse_text(
 
     (The signature of the single-module reader; ``shift`` is the collector's page shift.)
     """
-    return _format(fmt).parse(stream, ReadRequest(label, block_size=block_size), coll)
+    return parse_all(_format(fmt).parse(stream, ReadRequest(label, block_size=block_size), coll))
 
 
 _WRITE_CHUNK = 1 << 18

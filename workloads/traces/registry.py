@@ -9,7 +9,7 @@ looked up here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -43,8 +43,10 @@ class ReadRequest:
     name: str = ""
 
 
-# parse(stream, request, collector) -> bytes read: feeds a chunked reader's references to the collector
-Parse = Callable[[IO[bytes], ReadRequest, "_Collector"], int]
+# parse(stream, request, collector): a generator that feeds a chunked reader's references to the
+# collector, yields after each batch it adds and returns the bytes read (``blocks.parse_all`` runs
+# one to its end; ``streaming`` takes the batches out between steps)
+Parse = Callable[[IO[bytes], ReadRequest, "_Collector"], Generator[None, None, int]]
 # write(path, pids, ops, vals, page_size): vals are byte addresses or object ids (``addresses``)
 Write = Callable[[Path, np.ndarray, np.ndarray, np.ndarray, int], None]
 
@@ -53,9 +55,10 @@ Write = Callable[[Path, np.ndarray, np.ndarray, np.ndarray, int], None]
 class Format:
     """One trace format: how it is named, recognised, read and written.
 
-    A format is read either by ``parse`` (streamed, possibly compressed, into the shared
+    A format is read by ``parse`` (in blocks, possibly compressed, into the shared
     collector that collapses and counts references) or by ``load`` (the whole file at
-    once, returning the workload); it is written by ``write`` (one merged reference
+    once, returning the workload), or both (``load_trace`` then loads, ``stream_trace``
+    parses); it is written by ``write`` (one merged reference
     stream) or ``write_workload`` (the whole workload), or not at all.
     """
 
@@ -84,8 +87,8 @@ def register(fmt: Format) -> Format:
     """Add ``fmt`` to the registry (its name must be new); return it."""
     if fmt.name in _REGISTRY:
         raise ValueError(f"trace format {fmt.name!r} is registered twice")
-    if (fmt.parse is None) == (fmt.load is None):
-        raise ValueError(f"trace format {fmt.name!r} needs exactly one of parse and load")
+    if fmt.parse is None and fmt.load is None:
+        raise ValueError(f"trace format {fmt.name!r} needs parse or load")
     _REGISTRY[fmt.name] = fmt
     return fmt
 

@@ -8,7 +8,7 @@ ids take a slower Python path (numbered in order of first appearance).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO
 
 import numpy as np
@@ -198,7 +198,7 @@ def _parse_csv(
     block_size: int,
     obj_id_col: int | None,
     op_col: int | None,
-) -> int:
+) -> Generator[None, None, int]:
     ops = np.zeros(_CHUNK, np.int8)
     ids = np.zeros(_CHUNK, np.uint64)
     setup: _CsvSetup | None = None
@@ -228,10 +228,11 @@ def _parse_csv(
             )
             lines += nl
             if err == _E_BAD_ID and coll.count == 0 and n == 0:  # string ids: the slow path
-                return _parse_csv_strings(blocks, buf, pos_before, lines, setup, label, coll)
+                return (yield from _parse_csv_strings(blocks, buf, pos_before, lines, setup, label, coll))
             if err:
                 raise _csv_error(label, buf, epos, lines, err, setup)
             coll.add(None, ops[:n], ids[:n])
+            yield
             if coll.full:
                 return blocks.offset + pos
     return blocks.offset
@@ -259,7 +260,7 @@ def _csv_error(label: str, buf: np.ndarray, epos: int, lines: int, code: int, se
 
 def _parse_csv_strings(
     blocks: _Blocks, buf: np.ndarray, pos: int, lines: int, setup: _CsvSetup, label: str, coll: _Collector
-) -> int:
+) -> Generator[None, None, int]:
     """Read a csv with non-numeric object ids, numbered in order of first appearance (pure Python)."""
     table: dict[str, int] = {}
 
@@ -299,6 +300,7 @@ def _parse_csv_strings(
             op_list.append(op)
         lines += len(text)
         coll.add(None, np.array(op_list, np.int8), np.array(id_list, np.uint64))
+        yield
         if coll.full:
             break
     return blocks.offset
@@ -321,7 +323,7 @@ def _k_write(pids, ops, vals, first_index, obj_size, out):
     return p
 
 
-def _parse(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> int:
+def _parse(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generator[None, None, int]:
     return _parse_csv(stream, req.label, coll, req.block_size, req.obj_id_col, req.op_col)
 
 

@@ -1,15 +1,17 @@
 """NumPy files: vmgym's own ``.npz`` (exact per-process streams) and ``.npy`` page arrays.
 
 See the package docstring for the npz layout. A ``.npy`` holds 1-D page numbers (reads)
-or (n, 2) rows of (page, op), one address space. Both are read whole (``np.load``), not
-streamed, and are never compressed by a suffix.
+or (n, 2) rows of (page, op), one address space. Both are read whole (``np.load``) by
+``load_trace``, and never compressed by a suffix; an ``.npy`` also streams (its ``parse``:
+the header, then rows in blocks with plain reads, for :func:`~workloads.traces.stream_trace`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -61,34 +63,106 @@ def _one_line(e: BaseException) -> str:
     return text[0].strip() if text else type(e).__name__
 
 
-def _from_npy(arr, label, page_size, collapse, max_refs, dense, wname) -> Workload:
-    page_size = _check_page_size(DEFAULT_PAGE_SIZE if page_size is None else page_size)
-    if arr.dtype.kind not in "iu" or arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] != 2):
+def _npy_layout(shape: tuple[int, ...], dtype: np.dtype, label: str) -> None:
+    """Check an npy array's shape and dtype: 1-D page numbers or (n, 2) rows of (page, op)."""
+    if dtype.kind not in "iu" or len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 2):
         raise TraceError(
-            f"{label}: array of dtype {arr.dtype} and shape {arr.shape}; expected 1-D integer page "
+            f"{label}: array of dtype {dtype} and shape {shape}; expected 1-D integer page "
             f"numbers or (n, 2) integer rows of (page, op)"
         )
-    if arr.shape[0] == 0:
+    if shape[0] == 0:
         raise TraceError(f"{label}: empty array; expected at least one page number")
-    n = arr.shape[0] if max_refs is None else min(arr.shape[0], max_refs)
-    ids = np.asarray(arr[:n, 0] if arr.ndim == 2 else arr[:n])
-    if arr.ndim == 2:
-        col = np.asarray(arr[:n, 1])
-        bad = (col < 0) | (col > OP_EXEC) if arr.dtype.kind == "i" else col > OP_EXEC
+
+
+def _from_npy(arr, label, page_size, collapse, max_refs, dense, wname) -> Workload:
+    page_size = _check_page_size(DEFAULT_PAGE_SIZE if page_size is None else page_size)
+    _npy_layout(arr.shape, arr.dtype, label)
+    coll = _Collector(0, collapse, max_refs, False)
+    step = arr.shape[0] if max_refs is None else max(max_refs, 1 << 20)  # max_refs counts collapsed refs
+    for lo in range(0, arr.shape[0], step):
+        rows = arr[lo : lo + step]
+        ids = np.asarray(rows[:, 0] if arr.ndim == 2 else rows)
+        ops = _npy_check(ids, np.asarray(rows[:, 1]) if arr.ndim == 2 else None, lo, label)
+        coll.add(None, ops, ids.astype(np.uint64))
+        if coll.full:
+            break
+    return _finish(coll, "npy", label, 1, page_size, collapse, dense, wname)
+
+
+def _npy_header(stream: IO[bytes], label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) from an npy header; the stream is left at the data."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(stream)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(stream)
+        raise ValueError(f"npy format version {version[0]}.{version[1]} is not read in blocks")
+    except Exception as e:  # NumPy's header parser raises many types on corrupt input
+        raise TraceError(f"{label}: not a readable npy file: {_one_line(e)}") from None
+
+
+def _npy_check(ids: np.ndarray, col: np.ndarray | None, first_row: int, label: str) -> np.ndarray:
+    """The ops of a block of npy rows (``col``: their op column, None: all reads), rows checked."""
+    if col is None:
+        ops = np.zeros(ids.size, np.int8)
+    else:
+        bad = (col < 0) | (col > OP_EXEC) if col.dtype.kind == "i" else col > OP_EXEC
         if bad.any():
             j = int(np.argmax(bad))
             raise TraceError(
-                f"{label}: row {j}: unknown op {int(col[j])}; expected 0 (read), 1 (write), 2 (exec)"
+                f"{label}: row {first_row + j}: unknown op {int(col[j])}; "
+                f"expected 0 (read), 1 (write), 2 (exec)"
             )
         ops = col.astype(np.int8)
-    else:
-        ops = np.zeros(n, np.int8)
-    if arr.dtype.kind == "i" and ids.min() < 0:
+    if ids.dtype.kind == "i" and ids.size and ids.min() < 0:
         j = int(np.argmax(ids < 0))
-        raise TraceError(f"{label}: row {j}: negative page number {int(ids[j])}; expected >= 0")
-    coll = _Collector(0, collapse, max_refs, False)
-    coll.add(None, ops, ids.astype(np.uint64))
-    return _finish(coll, "npy", label, 1, page_size, collapse, dense, wname)
+        raise TraceError(f"{label}: row {first_row + j}: negative page number {int(ids[j])}; expected >= 0")
+    return ops
+
+
+def _fill(stream: IO[bytes], view: memoryview, label: str) -> int:
+    """Read into ``view`` until it is full or the stream ends; return the bytes read."""
+    got = 0
+    while got < len(view):
+        try:
+            k = stream.readinto(view[got:])
+        except Exception as e:  # zstd / gzip corruption
+            raise TraceError(f"{label}: cannot decompress: {e}") from None
+        if not k:
+            break
+        got += k
+    return got
+
+
+def _parse_npy(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generator[None, None, int]:
+    """Read an npy's rows in blocks into ``coll`` (a :data:`~workloads.traces.registry.Parse`)."""
+    label = req.label
+    shape, fortran, dtype = _npy_header(stream, label)
+    _npy_layout(shape, dtype, label)
+    if fortran and len(shape) == 2:
+        raise TraceError(f"{label}: a Fortran-ordered (n, 2) array is read whole, not in blocks")
+    width = 1 if len(shape) == 1 else 2
+    rows = max(1, req.block_size // (dtype.itemsize * width))
+    buf = np.empty(rows * width, dtype)
+    done = 0
+    while done < shape[0]:
+        want = min(rows, shape[0] - done)
+        got = _fill(stream, memoryview(buf[: want * width]).cast("B"), label)
+        if got != want * width * dtype.itemsize:
+            end = done + got // (dtype.itemsize * width)
+            raise TraceError(
+                f"{label}: truncated: the header promises {shape[0]:,} rows, the data ends at row {end:,}"
+            )
+        block = buf[: want * width].reshape(want, width)
+        ids = block[:, 0]
+        ops = _npy_check(ids, block[:, 1] if width == 2 else None, done, label)
+        coll.add(None, ops, ids.astype(np.uint64))
+        yield
+        done += want
+        if coll.full:
+            break
+    return done * width * dtype.itemsize
 
 
 _NPZ_MAX_PAGE = 1 << 52  # page numbers below this; with steps below 2**40 a running sum cannot wrap
@@ -270,6 +344,7 @@ register(
         magic=b"\x93NUMPY",
         one_address_space=True,
         load=_loader("npy"),
+        parse=_parse_npy,
         write=_write_npy,
     )
 )

@@ -9,6 +9,7 @@ if none), as libCacheSim's ``traceConv`` writes it.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO
 
@@ -29,7 +30,9 @@ _OG_DTYPE = np.dtype(
 )
 
 
-def _parse_oracle(stream: IO[bytes], label: str, coll: _Collector, block_size: int) -> int:
+def _parse_oracle(
+    stream: IO[bytes], label: str, coll: _Collector, block_size: int
+) -> Generator[None, None, int]:
     rec = _OG_DTYPE.itemsize
     blocks = _Blocks(stream, max(rec, block_size // rec * rec), label, lines=False)
     for buf in blocks:
@@ -44,6 +47,7 @@ def _parse_oracle(stream: IO[bytes], label: str, coll: _Collector, block_size: i
         recs = buf.view(_OG_DTYPE)
         ids = recs["obj_id"][recs["obj_size"] != 0]
         coll.add(None, np.zeros(ids.size, np.int8), ids)
+        yield
         if coll.full:
             return blocks.offset + buf.shape[0]
     return blocks.offset
@@ -70,7 +74,7 @@ def _write_oracle(fh: IO[bytes], ids: np.ndarray, page_size: int) -> None:
         fh.write(rec.tobytes())
 
 
-def _parse(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> int:
+def _parse(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generator[None, None, int]:
     return _parse_oracle(stream, req.label, coll, req.block_size)
 
 

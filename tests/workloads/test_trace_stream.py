@@ -1,0 +1,155 @@
+"""Trace files as streams: the same references as ``load_trace``, the same runs, bounded memory."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import workloads.spec as spec_module
+from vmgym.sim import MachineConfig, Simulator
+from workloads import Vma, WorkloadBuilder, generators, resolve, resolve_stream
+from workloads.model import OP_WRITE, WorkloadError
+from workloads.stream import RefStream
+from workloads.traces import FORMATS, TraceError, load_trace, stream_trace, write_trace
+from workloads.traces.streaming import NotStreamable
+
+STREAMED = [f for f in FORMATS if f != "npz"]
+SUFFIX = {"lcs-txt": ".lcs.txt", "oracleGeneral": ".oracleGeneral", "plain": ".txt"}
+ZIPF = {"n_pages": 300, "length": 3_000, "alpha": 0.8, "write_ratio": 0.3, "seed": 5}
+LEAN = MachineConfig(frames=40, tlb_entries=0)
+
+
+def _trace(tmp_path, fmt, workload=None):
+    wl = workload or generators.zipf(**ZIPF)
+    return write_trace(wl, tmp_path / f"t{SUFFIX.get(fmt, '.' + fmt)}", fmt)
+
+
+def _assert_same(stream: RefStream, whole, block=997):
+    proc = whole.processes[0]
+    got = list(stream.blocks(block))
+    assert all(o.size <= block for o, _ in got)
+    assert np.array_equal(np.concatenate([o for o, _ in got]), proc.ops)
+    assert np.array_equal(np.concatenate([a for _, a in got]), proc.args)
+    assert stream.vmas == proc.vmas
+    assert (stream.name, stream.process_name) == (whole.name, proc.name)
+    assert stream.description == whole.description
+    assert stream.length == proc.ops.size and stream.page_size == whole.page_size
+    assert stream.footprint == spec_module.footprint(whole)
+
+
+@pytest.mark.parametrize("fmt", STREAMED)
+@pytest.mark.parametrize("options", [{}, {"max_refs": 1_234}, {"collapse": False}, {"page_size": 1 << 16}])
+def test_the_references_equal_load_trace(tmp_path, fmt, options):
+    path = _trace(tmp_path, fmt)
+    for block_size in (48, 4096, 1 << 25):  # bytes per read: one record and less, a few lines, the file
+        kw = {**options, "block_size": block_size}
+        _assert_same(stream_trace(path, **kw), load_trace(path, **kw))
+
+
+@pytest.mark.parametrize("block", [1, 7, 1 << 20])
+def test_blocks_of_any_size(tmp_path, block):
+    path = _trace(tmp_path, "lackey")
+    _assert_same(stream_trace(path, block_size=64), load_trace(path), block)
+
+
+@pytest.mark.parametrize("dense", [None, True, False])
+def test_object_ids_renumbered_as_load_trace_does(tmp_path, dense):
+    """Ids at 2**40 and above are renumbered densely (in id order) unless dense=False refuses them."""
+    ids = np.random.default_rng(3).integers(0, 500, 4_000).astype(np.uint64) * 7919 + (1 << 40)
+    path = tmp_path / "big.lcs.txt"
+    path.write_text("".join(f"{i}\n" for i in ids))
+    if dense is False:
+        for read in (load_trace, stream_trace):
+            with pytest.raises(TraceError, match="too large for a page number"):
+                read(path, dense=dense)
+        return
+    stream = stream_trace(path, dense=dense)
+    _assert_same(stream, load_trace(path, dense=dense))
+    assert "renumbered densely" in stream.description and stream.vmas[0].start_vpn == 0
+
+
+def test_several_processes_or_npz_do_not_stream(tmp_path):
+    wb = WorkloadBuilder("two")
+    for k, name in enumerate(("a", "b")):
+        p = wb.process(name)
+        p.map(Vma(100 * (k + 1), 20, "rw"))
+        p.access((100 * (k + 1) + np.arange(20)) * 4096, OP_WRITE)
+    two = wb.build()
+    plain = write_trace(two, tmp_path / "two.txt")
+    with pytest.raises(NotStreamable, match="several processes"):
+        stream_trace(plain)
+    with pytest.raises(NotStreamable, match="read whole"):
+        stream_trace(write_trace(two, tmp_path / "two.npz"))
+
+
+def test_errors_are_load_traces(tmp_path):
+    """Bad rows fail with load_trace's one-line message, whichever block they are in."""
+    rows = np.zeros((5_000, 2), np.int64)
+    rows[:, 0] = np.arange(5_000)
+    rows[4_321, 1] = 7
+    path = tmp_path / "bad.npy"
+    np.save(path, rows)
+    with pytest.raises(TraceError) as whole:
+        load_trace(path)
+    with pytest.raises(TraceError) as streamed:
+        stream_trace(path, block_size=4096)
+    assert str(whole.value) == str(streamed.value)
+    assert "row 4321: unknown op 7" in str(streamed.value)
+    good = tmp_path / "cut.npy"
+    np.save(good, rows[:100, 0])
+    good.write_bytes(good.read_bytes()[:-20])
+    with pytest.raises(TraceError, match=r"truncated: the header promises 100 rows, the data ends at row 97"):
+        stream_trace(good)
+    (tmp_path / "empty.din").write_text("")
+    with pytest.raises(TraceError, match="empty file"):
+        stream_trace(tmp_path / "empty.din")
+
+
+@pytest.mark.parametrize("policy", ["lru", "clock", "opt"])
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_a_streamed_trace_runs_as_the_loaded_one(tmp_path, policy, chunk):
+    path = _trace(tmp_path, "oracleGeneral")
+    whole = Simulator(load_trace(path), LEAN, policy).run()
+    streamed = Simulator(stream_trace(path, block_size=240), LEAN, policy, chunk=chunk).run()
+    assert whole.to_dict() == streamed.to_dict() and whole.misses > 0
+
+
+def test_resolve_streams_large_files_only(tmp_path, monkeypatch):
+    path = _trace(tmp_path, "din")
+    assert resolve_stream(str(path)) is None  # below STREAM_TRACES_FROM: loaded whole
+    monkeypatch.setattr(spec_module, "STREAM_TRACES_FROM", 0)
+    stream = resolve_stream(f"{path}:max_refs=2000")
+    whole = resolve(f"{path}:max_refs=2000")
+    assert isinstance(stream, RefStream) and stream.hints == whole.hints
+    _assert_same(stream, whole)
+    assert resolve_stream(str(write_trace(generators.zipf(**ZIPF), tmp_path / "w.npz"))) is None
+    with pytest.raises(WorkloadError, match="unknown parameter .max_refz."):
+        resolve_stream(f"{path}:max_refz=3")
+
+
+# VmHWM, not getrusage: ru_maxrss survives execve, so a child would report the test process's peak
+_RSS = """
+import sys
+import workloads.spec
+from vmgym import MachineConfig, Simulator
+from workloads import resolve_stream
+workloads.spec.STREAM_TRACES_FROM = 0
+st = Simulator(resolve_stream(sys.argv[1]), MachineConfig(frames=1000, tlb_entries=0), "lru").run()
+assert st.accesses > 0
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
+"""
+
+
+def test_peak_rss_of_a_streamed_file_is_bounded_by_the_chunk(tmp_path):
+    """A 16M-reference npy (the whole load would hold ~150 MB more than for 4M) peaks as 4M does."""
+    peaks = []
+    rng = np.random.default_rng(0)
+    for n in (4_000_000, 16_000_000):
+        path = tmp_path / f"z{n}.npy"
+        np.save(path, rng.integers(0, 10_000, n))
+        cmd = [sys.executable, "-c", _RSS, str(path)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        peaks.append(int(out.stdout.split()[-1]) / 1024)
+        path.unlink()
+    assert peaks[1] - peaks[0] < 50, peaks

@@ -1,0 +1,239 @@
+"""Trace files as reference streams: a one-process trace read block by block, never whole.
+
+:func:`stream_trace` opens a trace file as a :class:`~workloads.stream.RefStream`, so a
+run holds the footprint's state and a block, not the trace (:mod:`vmgym.streaming`).
+It reads the file once up front (the *scan*) for what a stream must tell before it is
+read: the number of references, the address range (the process's one ``rwx`` VMA, as
+:func:`~workloads.traces.load_trace` makes it), the number of distinct pages (the
+frames hint) and, when object ids are renumbered densely, the sorted distinct ids that
+number them. Each read of the stream then parses the file again, through the same
+format parser and collector as :func:`~workloads.traces.load_trace` (collapsing,
+``max_refs``, errors), so the stream's references equal the loaded workload's bit for
+bit (``tests/workloads/test_trace_stream.py``).
+
+Formats read whole (npz) and traces whose records carry several pids do not stream:
+:func:`stream_trace` raises :class:`NotStreamable` (for several pids as soon as a second
+one appears), and :func:`workloads.resolve_stream` leaves such a file to be loaded whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from workloads.model import DEFAULT_PAGE_SIZE, Vma
+from workloads.stream import RefStream
+from workloads.traces.api import _request
+from workloads.traces.blocks import _Collector
+from workloads.traces.errors import TraceError
+from workloads.traces.mapping import _DENSE_BELOW, _check_page_size
+from workloads.traces.registry import Format, ReadRequest, _format
+from workloads.traces.streams import _open_raw
+
+
+class NotStreamable(TraceError):
+    """A readable trace that does not stream (npz, several processes); load it whole instead."""
+
+
+BYTEMAP_BELOW = 1 << 24  # distinct values below this are counted in a byte per value
+STREAM_BLOCK = 4 << 20  # bytes per read: smaller than load_trace's, as a run holds a block beside its chunks
+
+Batch = tuple[np.ndarray | None, np.ndarray, np.ndarray]  # pids or None, ops, values (views)
+
+
+class _Distinct:
+    """The sorted distinct values of a stream of blocks (memory: the distinct values).
+
+    Values below :data:`BYTEMAP_BELOW` are marked in a byte per value (no sort); from the
+    first larger one on, each block's distinct values are sorted and merged now and then.
+    """
+
+    def __init__(self) -> None:
+        self._seen: np.ndarray | None = np.zeros(0, np.bool_)
+        self._sorted = np.zeros(0, np.uint64)
+        self._pending: list[np.ndarray] = []
+        self._size = 0
+
+    def add(self, values: np.ndarray) -> None:
+        values = values.astype(np.uint64, copy=False)
+        if self._seen is not None:
+            hi = int(values.max())
+            if hi < BYTEMAP_BELOW:
+                if hi >= self._seen.size:
+                    grown = np.zeros(min(max(hi + 1, 2 * self._seen.size), BYTEMAP_BELOW), np.bool_)
+                    grown[: self._seen.size] = self._seen
+                    self._seen = grown
+                self._seen[values] = True
+                return
+            self._sorted = np.flatnonzero(self._seen).astype(np.uint64)
+            self._seen = None
+        block = np.unique(values)
+        self._pending.append(block)
+        self._size += block.size
+        if self._size > 4 * max(self._sorted.size, 1 << 20):
+            self.values()
+
+    def values(self) -> np.ndarray:
+        """The distinct values so far, sorted (uint64)."""
+        if self._seen is not None:
+            return np.flatnonzero(self._seen).astype(np.uint64)
+        if self._pending:
+            self._sorted = np.unique(np.concatenate([self._sorted, *self._pending]))
+            self._pending, self._size = [], 0
+        return self._sorted
+
+
+class _TraceReader:
+    """One trace file read through its format's parser, batch by batch (each read parses it again)."""
+
+    def __init__(self, spec: Format, req: ReadRequest, shift: int):
+        self.spec = spec
+        self.req = req
+        self.shift = shift
+        self.nbytes = 0
+        self.seen = 0  # references before collapsing, of the last read
+
+    def batches(self) -> Iterator[Batch]:
+        coll = _Collector(self.shift, self.req.collapse, self.req.max_refs, self.spec.addresses)
+        with _open_raw(self.req.path) as stream:
+            steps = self.spec.parse(stream, self.req, coll)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    self.nbytes = done.value
+                    break
+                batch = coll.take()
+                if batch[1].size:
+                    yield batch
+        self.seen = coll.seen
+
+
+class _Scan:
+    """What the first read learns: references, pids, value range, distinct pages (module docstring)."""
+
+    def __init__(self, reader: _TraceReader):
+        self.count = 0
+        self.has_pids = False
+        self.pid = 0  # of the first reference (0 where a record has none)
+        self.lo = self.hi = 0  # smallest and largest value (address or object id)
+        distinct = _Distinct()
+        addresses = reader.spec.addresses
+        label = reader.req.label
+        for pids, _ops, vals in reader.batches():
+            first = self.count == 0
+            batch_pid = 0 if pids is None else int(pids[0])
+            if first:
+                self.pid = batch_pid
+            if pids is not None:
+                self.has_pids = True
+                other = pids[pids != self.pid]
+                if other.size:
+                    raise NotStreamable(
+                        f"{label}: references of several processes (pids {self.pid} and {int(other[0])}); "
+                        f"only a one-process trace streams"
+                    )
+            elif self.pid != 0:
+                raise NotStreamable(
+                    f"{label}: references of several processes (pids {self.pid} and 0); "
+                    f"only a one-process trace streams"
+                )
+            lo, hi = vals.min(), vals.max()
+            self.lo = lo if first else min(self.lo, lo)
+            self.hi = hi if first else max(self.hi, hi)
+            distinct.add(vals >> reader.shift if addresses else vals)
+            self.count += vals.size
+        self.seen = reader.seen
+        self.nbytes = reader.nbytes
+        self.distinct = distinct.values()
+
+
+def stream_trace(
+    path: str | Path,
+    fmt: str | None = None,
+    page_size: int | None = None,
+    collapse: bool = True,
+    max_refs: int | None = None,
+    *,
+    dense: bool | None = None,
+    obj_id_col: int | None = None,
+    op_col: int | None = None,
+    block_size: int = STREAM_BLOCK,
+    name: str | None = None,
+) -> RefStream:
+    """A one-process trace file as a :class:`~workloads.stream.RefStream` (arguments: ``load_trace``).
+
+    Reads the file once now (see the module docstring) and again at each read of the
+    stream, ``block_size`` bytes at a time (4 MiB by default). ``stream.footprint`` is the
+    number of distinct pages. Raises
+    :class:`TraceError` for what :func:`~workloads.traces.load_trace` rejects, and its
+    subclass :class:`NotStreamable` for a format read whole (npz) or a trace of several
+    processes.
+    """
+    path = Path(path)
+    fmt, req = _request(path, fmt, page_size, collapse, max_refs, dense, obj_id_col, op_col, block_size, name)
+    spec = _format(fmt)
+    if spec.parse is None:
+        raise NotStreamable(f"{path}: format {fmt} is read whole, not streamed; load it with load_trace")
+    page_size = _check_page_size(DEFAULT_PAGE_SIZE if page_size is None else page_size)
+    shift = page_size.bit_length() - 1
+    reader = _TraceReader(spec, req, shift)
+    scan = _Scan(reader)
+    if scan.count == 0:
+        what = "empty file" if scan.nbytes == 0 else "no memory references found"
+        raise TraceError(f"{req.label}: {what}; expected {fmt} {spec.expected}")
+    note = ""
+    table = None
+    if spec.addresses:
+        lo, hi = int(scan.lo) >> shift, int(scan.hi) >> shift
+    else:
+        renumber = bool(int(scan.hi) >= _DENSE_BELOW) if dense is None else dense
+        if renumber:
+            table = scan.distinct
+            lo, hi = 0, table.size - 1
+            note = ", object ids renumbered densely"
+        else:
+            if int(scan.hi) >= _DENSE_BELOW << 4:
+                raise TraceError(f"object id {int(scan.hi)} is too large for a page number; use dense=True")
+            lo, hi = int(scan.lo), int(scan.hi)
+    collapsed = f" ({scan.seen:,} before collapsing)" if collapse and scan.seen != scan.count else ""
+    desc = f"{fmt} trace {Path(req.label).name}: {scan.count:,} references{collapsed}{note}"
+
+    def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        ops_out = np.empty(size, np.int8)
+        addrs_out = np.empty(size, np.int64)
+        fill = 0
+        for _pids, ops, vals in reader.batches():
+            if spec.addresses:
+                addrs = vals.astype(np.int64, copy=False)
+            else:
+                pages = np.searchsorted(table, vals) if table is not None else vals.view(np.int64)
+                addrs = pages.astype(np.int64, copy=False) << shift
+            done = 0
+            while done < ops.size:
+                k = min(size - fill, ops.size - done)
+                ops_out[fill : fill + k] = ops[done : done + k]
+                addrs_out[fill : fill + k] = addrs[done : done + k]
+                fill += k
+                done += k
+                if fill == size:
+                    yield ops_out, addrs_out
+                    ops_out = np.empty(size, np.int8)  # the caller may keep the last block
+                    addrs_out = np.empty(size, np.int64)
+                    fill = 0
+            del ops, vals, addrs  # before the next batch is read: one batch at a time in memory
+        if fill:
+            yield ops_out[:fill], addrs_out[:fill]
+
+    return RefStream(
+        name=req.name,
+        vmas=[Vma(lo, hi - lo + 1, "rwx")],
+        blocks=blocks,
+        length=scan.count,
+        page_size=page_size,
+        description=desc,
+        process_name=f"pid{scan.pid}" if scan.has_pids else "main",
+        footprint=int(scan.distinct.size),
+    )
