@@ -4,6 +4,9 @@ from typer.testing import CliRunner
 
 from vmgym import policies
 from vmgym.cli import app
+from vmgym.compare import compare
+from vmgym.sim import MachineConfig
+from workloads import resolve, resolve_stream
 
 runner = CliRunner()
 SMALL = "zipf:pages=300,length=5000"
@@ -16,6 +19,20 @@ def test_run_json_record():
     assert rec["config"]["policy"] == "clock" and rec["config"]["machine"]["frames"] == 50
     assert rec["results"]["accesses"] == 5000
     assert "numba" in rec["versions"]
+
+
+def test_compare_streams_a_streamed_generator_with_the_same_rows():
+    """``zipf:...`` streams in ``vmgym compare`` (each policy reads it again): same rows as in memory."""
+    spec = "zipf:n_pages=300,length=4000,write_ratio=0.3"
+    names = ["fifo", "lru", "clock", "opt"]
+    res = runner.invoke(app, ["compare", "-w", spec, "-f", "40", "-p", ",".join(names), "--json"])
+    assert res.exit_code == 0, res.output
+    streamed = json.loads(res.stdout)
+    whole = resolve(spec)
+    rows = compare(whole, MachineConfig.for_workload(whole, frames=40), names)
+    assert resolve_stream(spec) is not None
+    assert [r["misses"] for r in streamed["results"]] == [r["misses"] for r in rows]
+    assert [r["stats"] for r in streamed["results"]] == [r["stats"] for r in rows]
 
 
 def test_compare_table_csv_and_out(tmp_path):

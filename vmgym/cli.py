@@ -77,17 +77,19 @@ def _load(
     swap_slots: int | None,
     tlb_entries: int | None,
     stream: bool = False,
+    arrays: bool = True,
 ) -> tuple[Workload | RefStream, MachineConfig]:
     """Resolve the workload (name, suite entry, spec or trace); options win over its hints.
 
-    With ``stream``, a generated workload that streams (:func:`workloads.resolve_stream`) comes
-    back as a stream, run chunk by chunk; any other one-process workload without events (a
-    trace file, say) as a stream over its arrays, for the compiled translation of
-    :mod:`vmgym.streaming` (same results as the whole-trace loader, several times faster).
+    With ``stream``, a generated workload or a large one-process trace file that streams
+    (:func:`workloads.resolve_stream`) comes back as a stream, run chunk by chunk; any other
+    one-process workload without events (a smaller trace file, say) as a stream over its
+    arrays (unless not ``arrays``), for the compiled translation of :mod:`vmgym.streaming`
+    (same results as the whole-trace loader, several times faster).
     """
     try:
         wl = (resolve_stream(workload) if stream else None) or resolve(workload)
-        if stream and isinstance(wl, Workload) and streamable(wl) is None:
+        if stream and arrays and isinstance(wl, Workload) and streamable(wl) is None:
             wl = from_workload(wl)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
     except (WorkloadError, ConfigError) as e:
@@ -192,10 +194,19 @@ def compare_cmd(
         str | None, typer.Option("--out", help="Also write record.json and results.csv here.")
     ] = None,
 ) -> None:
-    """Run several policies on the same workload; place each between LRU (0 %) and OPT (100 %)."""
-    wl, cfg = _load(workload, frames, swap_slots, tlb_entries)
+    """Run several policies on the same workload; place each between LRU (0 %) and OPT (100 %).
+
+    Streamed generators and large trace files stream (each policy reads the source
+    again), unless a learned agent is among the policies: agents run in the env, on the
+    whole workload.
+    """
     try:
         names = parse_policies(policies_)
+    except policies.PolicyError as e:
+        fail(str(e))
+    with_agent = any(n.startswith(AGENT_PREFIX) for n in names)
+    wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=not with_agent, arrays=False)
+    try:
         pf = make_prefetcher(prefetcher)
     except (policies.PolicyError, PrefetchError) as e:
         fail(str(e))
@@ -210,7 +221,7 @@ def compare_cmd(
                 compile_flows(todo, jobs, on_done=lambda name, secs: prog.advance(ctask))
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
             rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf)
-    except SimulationError as e:
+    except (SimulationError, WorkloadError) as e:
         fail(str(e))
     config = {"workload": workload, "policies": names, "prefetch": pf.describe(), "machine": cfg.to_dict()}
     rec = record("compare", config, rows)

@@ -7,7 +7,8 @@ from typing import Any
 
 from vmgym import policies, prefetch
 from vmgym.sim import MachineConfig, RunStats, Simulator
-from workloads.model import Workload
+from workloads.model import Workload, WorkloadError
+from workloads.stream import RefStream
 
 COLUMNS = (
     "policy",
@@ -76,7 +77,7 @@ def gap_closed(misses: int, lru_misses: int, opt_misses: int) -> float | None:
 
 
 def compare(
-    workload: Workload,
+    workload: Workload | RefStream,
     config: MachineConfig,
     names: Sequence[str],
     on_done: Callable[[str, RunStats], None] | None = None,
@@ -89,8 +90,14 @@ def compare(
     that faulted, the first use of a prefetched page included), so it measures
     replacement; what prefetching gains shows in major faults and simulated time.
     An ``agent:`` entry runs a learned agent (:func:`agents.load`) in
-    PageReplacement-v0 on the same machine, choosing among its candidates.
+    PageReplacement-v0 on the same machine, choosing among its candidates. A
+    :class:`~workloads.stream.RefStream` is read again by each policy (agents need a
+    :class:`Workload`).
     """
+    if isinstance(workload, RefStream) and any(n.startswith(AGENT_PREFIX) for n in names):
+        raise WorkloadError(
+            f"workload {workload.name!r} is streamed; learned agents run on a whole workload (resolve it)"
+        )
     pf = prefetch.make(prefetcher)
     results: dict[str, RunStats] = {}
     for name in dict.fromkeys([*names, "lru", "opt"]):

@@ -31,7 +31,7 @@ from typing import Any
 from vmgym import policies
 from vmgym.compare import AGENT_PREFIX, check_agents
 from vmgym.sim import ConfigError, MachineConfig
-from workloads import Workload, registry, resolve
+from workloads import RefStream, Workload, registry, resolve, resolve_stream
 from workloads.model import WorkloadError
 from workloads.spec import footprint
 
@@ -249,9 +249,9 @@ def frame_count(entry: int | str, pages: int) -> int:
     return max(1, round(float(entry[:-1]) * pages / 100))
 
 
-def _load(text: str) -> Workload:
+def _load(text: str) -> Workload | RefStream:
     try:
-        return resolve(text)
+        return resolve_stream(text) or resolve(text)
     except WorkloadError as e:
         raise ExperimentError(str(e)) from None
 
@@ -260,7 +260,8 @@ def plan(spec: Spec) -> tuple[list[Cell], list[Cell]]:
     """The spec's cells in grid order, and the distinct jobs to run (cells plus LRU/OPT anchors).
 
     Every workload is resolved here (per seed when a frames entry is a
-    percentage), so a missing trace or bad override fails before anything runs;
+    percentage; streamed generators and large traces as streams, their footprint
+    counted in one read), so a missing trace or bad override fails before anything runs;
     ``agent:`` entries are loaded to check them.
     """
     problem = check_agents(spec.policies)
@@ -274,7 +275,8 @@ def plan(spec: Spec) -> tuple[list[Cell], list[Cell]]:
         for k, s in enumerate(seeds_of[w]):
             if k == 0 or fractions:
                 wl = _load(seeded(w, s))
-                pages[(w, s)] = footprint(wl) if fractions else 0
+                if fractions:
+                    pages[(w, s)] = wl.pages() if isinstance(wl, RefStream) else footprint(wl)
                 if fractions and pages[(w, s)] == 0:
                     raise ExperimentError(
                         f"workload {w!r} references no page: a frames percentage needs some"

@@ -49,10 +49,11 @@ COLUMNS = (
 
 
 @lru_cache(maxsize=4)
-def _workload(text: str):
-    from workloads import resolve
+def _workload(text: str, stream: bool):
+    """The workload of a cell; with ``stream``, a stream where it streams (generators, large traces)."""
+    from workloads import resolve, resolve_stream
 
-    return resolve(text)
+    return (resolve_stream(text) if stream else None) or resolve(text)
 
 
 def run_job(job: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
@@ -65,9 +66,10 @@ def run_job(job: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
     cell = Cell(**job)
     start = time.perf_counter()
     try:
-        wl = _workload(seeded(cell.workload, cell.seed))
+        agent = cell.policy.startswith(AGENT_PREFIX)  # (agents run in the env, on a whole workload)
+        wl = _workload(seeded(cell.workload, cell.seed), not agent)
         cfg = MachineConfig.for_workload(wl, **{**machine, "frames": cell.n_frames})
-        if cell.policy.startswith(AGENT_PREFIX):
+        if agent:
             from agents import load
             from agents.evaluate import run_agent
 

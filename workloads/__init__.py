@@ -41,8 +41,9 @@ def resolve_stream(spec: str | Path | Workload, *, fmt: str | None = None) -> Re
     """``spec`` as a :class:`~workloads.stream.RefStream` if it can be streamed, else None.
 
     Registry names of streamed generators (``zipf:length=1000000000``) and trace files
-    of one process stream; suites, spec files and multi-process or event workloads do not
-    (resolve them with :func:`resolve`). Errors in ``spec`` raise :class:`WorkloadError`.
+    of one process from 64 MiB on (``workloads.spec.STREAM_TRACES_FROM``) stream; suites,
+    spec files, smaller traces and multi-process or event workloads do not (resolve them
+    with :func:`resolve`). Errors in ``spec`` raise :class:`WorkloadError`.
     """
     from workloads.spec import resolve_stream as _resolve_stream
 

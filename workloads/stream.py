@@ -25,7 +25,53 @@ import numpy as np
 
 from workloads.model import EV_MMAP, MemObject, Process, Vma, Workload, WorkloadError
 
-__all__ = ["Blocks", "RefStream", "from_workload", "streamable"]
+__all__ = ["Blocks", "Distinct", "RefStream", "from_workload", "streamable"]
+
+BYTEMAP_BELOW = 1 << 24  # distinct values below this are counted in a byte per value
+
+
+class Distinct:
+    """The sorted distinct values of a stream of blocks (memory: the distinct values).
+
+    Values below :data:`BYTEMAP_BELOW` are marked in a byte per value (no sort); from the
+    first larger one on, each block's distinct values are sorted and merged now and then.
+    """
+
+    def __init__(self) -> None:
+        self._seen: np.ndarray | None = np.zeros(0, np.bool_)
+        self._sorted = np.zeros(0, np.uint64)
+        self._pending: list[np.ndarray] = []
+        self._size = 0
+
+    def add(self, values: np.ndarray) -> None:
+        """Note a block of (non-negative) values."""
+        values = values.astype(np.uint64, copy=False)
+        if self._seen is not None:
+            hi = int(values.max())
+            if hi < BYTEMAP_BELOW:
+                if hi >= self._seen.size:
+                    grown = np.zeros(min(max(hi + 1, 2 * self._seen.size), BYTEMAP_BELOW), np.bool_)
+                    grown[: self._seen.size] = self._seen
+                    self._seen = grown
+                self._seen[values] = True
+                return
+            self._sorted = np.flatnonzero(self._seen).astype(np.uint64)
+            self._seen = None
+        block = np.unique(values)
+        self._pending.append(block)
+        self._size += block.size
+        if self._size > 4 * max(self._sorted.size, 1 << 20):
+            self.values()
+
+    def values(self) -> np.ndarray:
+        """The distinct values so far, sorted (uint64)."""
+        if self._seen is not None:
+            return np.flatnonzero(self._seen).astype(np.uint64)
+        if self._pending:
+            self._sorted = np.unique(np.concatenate([self._sorted, *self._pending]))
+            self._pending, self._size = [], 0
+        return self._sorted
+
 
 Blocks = Callable[[int], Iterator[tuple[np.ndarray, np.ndarray]]]
 """``blocks(size)``: the references as ``(ops int8, addrs int64)`` blocks of at most ``size``."""
@@ -50,6 +96,17 @@ class RefStream:
     hints: dict[str, Any] = field(default_factory=dict)
     process_name: str = "main"
     footprint: int | None = None  # distinct pages referenced, if the source has counted them
+
+    def pages(self) -> int:
+        """Distinct pages referenced: ``footprint`` if known, else counted in one read (and kept)."""
+        if self.footprint is None:
+            shift = self.page_size.bit_length() - 1
+            seen = Distinct()
+            for _ops, addrs in self.blocks(1 << 22):
+                if addrs.size:
+                    seen.add(addrs >> shift)
+            self.footprint = int(seen.values().size)
+        return self.footprint
 
     def workload(self) -> Workload:
         """The whole stream as an in-memory :class:`Workload` (for short streams and tests)."""

@@ -10,7 +10,7 @@ import workloads.spec as spec_module
 from vmgym.sim import MachineConfig, Simulator
 from workloads import Vma, WorkloadBuilder, generators, resolve, resolve_stream
 from workloads.model import OP_WRITE, WorkloadError
-from workloads.stream import RefStream
+from workloads.stream import RefStream, from_workload
 from workloads.traces import FORMATS, TraceError, load_trace, stream_trace, write_trace
 from workloads.traces.streaming import NotStreamable
 
@@ -153,3 +153,17 @@ def test_peak_rss_of_a_streamed_file_is_bounded_by_the_chunk(tmp_path):
         peaks.append(int(out.stdout.split()[-1]) / 1024)
         path.unlink()
     assert peaks[1] - peaks[0] < 50, peaks
+
+
+def test_pages_counts_the_footprint_of_any_stream():
+    """``RefStream.pages()``: the footprint a stream knows, else counted in one read."""
+    spec = "zipf:n_pages=5000,length=20000"
+    stream = resolve_stream(spec)
+    assert stream.footprint is None
+    assert stream.pages() == spec_module.footprint(resolve(spec)) == stream.footprint
+    sparse = WorkloadBuilder("sparse")  # pages above the byte map: sorted and merged instead
+    p = sparse.process("main")
+    p.map(Vma(1 << 30, 1 << 20, "rw"))
+    p.access(((1 << 30) + np.arange(0, 1 << 20, 97)) * 4096, OP_WRITE)
+    w = sparse.build()
+    assert from_workload(w).pages() == spec_module.footprint(w)

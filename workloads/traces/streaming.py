@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, Vma
-from workloads.stream import RefStream
+from workloads.stream import Distinct, RefStream
 from workloads.traces.api import _request
 from workloads.traces.blocks import _Collector
 from workloads.traces.errors import TraceError
@@ -37,52 +37,9 @@ class NotStreamable(TraceError):
     """A readable trace that does not stream (npz, several processes); load it whole instead."""
 
 
-BYTEMAP_BELOW = 1 << 24  # distinct values below this are counted in a byte per value
 STREAM_BLOCK = 4 << 20  # bytes per read: smaller than load_trace's, as a run holds a block beside its chunks
 
 Batch = tuple[np.ndarray | None, np.ndarray, np.ndarray]  # pids or None, ops, values (views)
-
-
-class _Distinct:
-    """The sorted distinct values of a stream of blocks (memory: the distinct values).
-
-    Values below :data:`BYTEMAP_BELOW` are marked in a byte per value (no sort); from the
-    first larger one on, each block's distinct values are sorted and merged now and then.
-    """
-
-    def __init__(self) -> None:
-        self._seen: np.ndarray | None = np.zeros(0, np.bool_)
-        self._sorted = np.zeros(0, np.uint64)
-        self._pending: list[np.ndarray] = []
-        self._size = 0
-
-    def add(self, values: np.ndarray) -> None:
-        values = values.astype(np.uint64, copy=False)
-        if self._seen is not None:
-            hi = int(values.max())
-            if hi < BYTEMAP_BELOW:
-                if hi >= self._seen.size:
-                    grown = np.zeros(min(max(hi + 1, 2 * self._seen.size), BYTEMAP_BELOW), np.bool_)
-                    grown[: self._seen.size] = self._seen
-                    self._seen = grown
-                self._seen[values] = True
-                return
-            self._sorted = np.flatnonzero(self._seen).astype(np.uint64)
-            self._seen = None
-        block = np.unique(values)
-        self._pending.append(block)
-        self._size += block.size
-        if self._size > 4 * max(self._sorted.size, 1 << 20):
-            self.values()
-
-    def values(self) -> np.ndarray:
-        """The distinct values so far, sorted (uint64)."""
-        if self._seen is not None:
-            return np.flatnonzero(self._seen).astype(np.uint64)
-        if self._pending:
-            self._sorted = np.unique(np.concatenate([self._sorted, *self._pending]))
-            self._pending, self._size = [], 0
-        return self._sorted
 
 
 class _TraceReader:
@@ -119,7 +76,7 @@ class _Scan:
         self.has_pids = False
         self.pid = 0  # of the first reference (0 where a record has none)
         self.lo = self.hi = 0  # smallest and largest value (address or object id)
-        distinct = _Distinct()
+        distinct = Distinct()
         addresses = reader.spec.addresses
         label = reader.req.label
         for pids, _ops, vals in reader.batches():
