@@ -566,7 +566,9 @@ def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
 STREAM_TRACES_FROM = 64 << 20  # bytes: trace files at least this large stream (smaller ones load whole)
 
 
-def resolve_stream(spec: str | Path | Workload, *, fmt: str | None = None) -> RefStream | None:
+def resolve_stream(
+    spec: str | Path | Workload, *, fmt: str | None = None, generators: bool = True
+) -> RefStream | None:
     """``spec`` as a stream if it names a streamed generator or a large one-process trace, else None.
 
     See :func:`workloads.resolve_stream`. A trace file streams from :data:`STREAM_TRACES_FROM`
@@ -582,7 +584,7 @@ def resolve_stream(spec: str | Path | Workload, *, fmt: str | None = None) -> Re
     if base not in registry.WORKLOADS:
         path, overrides = _split_overrides(text)
         return None if path is None else _stream_trace_file(path, overrides, fmt)
-    if not registry.WORKLOADS[base].streamable:
+    if not generators or not registry.WORKLOADS[base].streamable:
         return None
     if fmt is not None:
         raise WorkloadError(f"workload {text!r}: fmt={fmt!r} applies to trace files only")

@@ -11,7 +11,7 @@ from gymnasium import spaces
 from vmgym.envs.render import render_ansi, render_rgb
 from vmgym.sim import MachineConfig, Simulator
 from vmgym.sim import state as S
-from workloads import Workload, resolve
+from workloads import RefStream, Workload, resolve, resolve_stream
 
 
 class SimEnv(gym.Env):
@@ -66,7 +66,10 @@ class SimEnv(gym.Env):
     def _setup_machine(self) -> None:
         """Resolve the workload and the machine from the config."""
         wl = self._config["workload"]
-        self.workload: Workload = wl if isinstance(wl, Workload) else resolve(wl)
+        if isinstance(wl, (Workload, RefStream)):
+            self.workload: Workload | RefStream = wl
+        else:  # a large trace file streams; a generator is made whole (pass a RefStream to stream it)
+            self.workload = resolve_stream(wl, generators=False) or resolve(wl)
         self.machine = MachineConfig.for_workload(self.workload, **self._config["machine"])
         self._fault_unit = float(self.machine.costs.major_fault + self.machine.costs.swap_read)
 

@@ -197,7 +197,7 @@ def _mem(x, frames, inv_span):
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _features(st, cand, n, k, obs, nxt, hist, phist):
     pos = st.sc[S.SC_POS]
-    scale = 1.0 / math.log1p(max(st.ref_op.shape[0], 1))
+    scale = 1.0 / math.log1p(max(st.cfg[S.CF_LENGTH], 1))
     frames = st.frame_page.shape[0]
     inv_span = 1.0 / math.log1p(MEM_SPAN)
     oracle = st.ref_key.shape[0] > 0
@@ -258,7 +258,7 @@ def _globals(st, ctl, k, obs):
     obs[b + 2] = min(1.0, flt / acc) if acc > 0 else 0.0
     slots = st.slot_page.shape[0]
     obs[b + 3] = st.sc[S.SC_SWAP_USED] / slots if slots > 0 else 0.0
-    obs[b + 4] = st.sc[S.SC_POS] / max(st.ref_op.shape[0], 1)
+    obs[b + 4] = st.sc[S.SC_POS] / max(st.cfg[S.CF_LENGTH], 1)
     ctl[CTL_ACC] = acc
     ctl[CTL_FAULTS] = flt
 
@@ -272,8 +272,10 @@ def env_step(state, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
     ``obs`` the observation and ``nxt`` the candidates' next uses (-1 without an
     oracle); ``hist`` holds the per-process fault-rate history (:func:`_owner_rates`),
     ``phist`` the per-page history across evictions (``PH_*`` rows, see :func:`new_page_history`).
-    Invalid victims are rejected by the caller before this call. The kernels below
-    read the state by reference (:mod:`vmgym.sim.stateref`).
+    Invalid victims are rejected by the caller before this call. At the end of a
+    streamed chunk (``ST_DONE`` before ``stop``) it returns at once, observing nothing:
+    the caller swaps in the next chunk (``Simulator.next_chunk``) and calls again with
+    no victim. The kernels below read the state by reference (:mod:`vmgym.sim.stateref`).
     """
     st = ref(state)
     if victim >= 0:
@@ -286,6 +288,8 @@ def env_step(state, victim, stop, source, k, ctl, cand, obs, nxt, hist, phist):
         if source == SRC_CLOCK:
             ctl[CTL_HAND] = (victim + 1) % st.frame_page.shape[0]
     status = _run(st, stop)
+    if status == S.ST_DONE and st.sc[S.SC_POS] < stop:
+        return status  # the end of a streamed chunk: the caller swaps in the next one and calls again
     n = 0
     if status == S.ST_NEED_VICTIM:
         n = _select(st, source, k, ctl, cand)

@@ -140,7 +140,7 @@ def observe(st, tab, hist, ctl, counts, obs, off):
         obs[b + 3] = st.sc[S.SC_PF_WASTED] / issued
     backlog = max(st.sc[S.SC_IO_FREE] - st.sc[S.SC_TIME], 0)
     obs[b + 4] = backlog / (backlog + st.cost[S.C_SWAP_R] + 1)
-    obs[b + 5] = st.sc[S.SC_POS] / max(st.ref_op.shape[0], 1)
+    obs[b + 5] = st.sc[S.SC_POS] / max(st.cfg[S.CF_LENGTH], 1)
 
 
 def new_history(st: S.SimState) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from vmgym.envs import _kernel as K
 from vmgym.envs._base import SimEnv
 from vmgym.envs._flows import env_kernel_for
 from vmgym.sim import Simulator
+from vmgym.sim import state as S
 from vmgym.sim.simulator import InvalidAction
 
 REWARDS = ("time", "faults", "baseline")
@@ -23,7 +24,7 @@ INVALID_ACTIONS = ("raise", "fallback")
 def default_config() -> dict[str, Any]:
     """The documented defaults of :class:`PageReplacementEnv` (a fresh dict)."""
     return {
-        "workload": "default",  # registry name, suite entry, TOML spec, trace path, or a Workload
+        "workload": "default",  # registry name, suite entry, TOML spec, trace path, Workload or RefStream
         "machine": {},  # MachineConfig fields over the workload's hints (e.g. {"frames": 256})
         "k": 16,  # candidates per decision
         "candidates": "mix",  # lru | fifo | clock | random | mix (k//2 LRU tail + the rest random)
@@ -102,6 +103,11 @@ class PageReplacementEnv(SimEnv):
     ## Arguments
     ``config`` (see :func:`default_config`) or the same keys as keyword
     arguments; ``reset(options=...)`` overrides keys for the next episodes.
+    ``workload`` may be a :class:`~workloads.stream.RefStream`
+    (``workloads.resolve_stream("zipf:length=1000000000")``), and a trace file of
+    64 MiB or more streams by itself: the episode then holds one chunk of the trace,
+    not all of it (each reset reads the source again), with the same observations,
+    rewards and results as the whole workload.
     ``prefetch`` runs a classic prefetcher (:mod:`vmgym.prefetch`) under the
     agent: its reads also need frames, so they are decisions too.
     ``policy_state`` names a library policy whose hooks run along the episode
@@ -249,8 +255,14 @@ class PageReplacementEnv(SimEnv):
 
     # -- internals -----------------------------------------------------------
     def _advance(self, victim: int) -> None:
-        status = self._env_step(
-            self._handle, victim, self.sim.length, self._source, self.k, self._ctl, self._cand, self._obs,
-            self._next, self._proc_hist, self._page_hist,
-        )  # fmt: skip
+        stop = self.sim.length
+        while True:
+            status = self._env_step(
+                self._handle, victim, stop, self._source, self.k, self._ctl, self._cand, self._obs,
+                self._next, self._proc_hist, self._page_hist,
+            )  # fmt: skip
+            if status != S.ST_DONE or self.sim.position >= stop or not self.sim.next_chunk():
+                break
+            self._handle = K.make_handle(self.sim.state)  # a streamed run's next chunk
+            victim = -1
         self._finish(status)

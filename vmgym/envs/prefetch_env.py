@@ -21,7 +21,7 @@ INVALID_ACTIONS = ("raise", "fallback")
 def prefetch_default_config() -> dict[str, Any]:
     """The documented defaults of :class:`PrefetchEnv` (a fresh dict)."""
     return {
-        "workload": "default",  # registry name, suite entry, TOML spec, trace path, or a Workload
+        "workload": "default",  # registry name, suite entry, TOML spec, trace path, Workload or RefStream
         "machine": {},  # MachineConfig fields over the workload's hints (e.g. {"frames": 256})
         "policy": "lru",  # the classic replacement policy that makes room (vmgym.policies)
         "reward": "time",  # time | faults (major faults)
@@ -128,7 +128,7 @@ class PrefetchEnv(SimEnv):
         self._advance()
 
     def _advance(self) -> None:
-        self._finish(self.sim._flow.run(self.sim.state, self.sim.length))
+        self._finish(self.sim._step(self.sim.length))  # (across the chunks of a streamed run)
         if not self._done:
             P.observe(self.sim.state, self._table, self._hist, self._pctl, self._counts, self._obs, 0)
 

@@ -128,6 +128,7 @@ def _build_state(
     sc[S.SC_PROTECT] = -1
     sc[S.SC_CUR_PID] = -1
     cfg = np.zeros(S.N_CF, dtype=i64)
+    cfg[S.CF_LENGTH] = lw.ref_op.shape[0] if feed is None else feed.length
     cfg[S.CF_TLB_SETS] = config.tlb_entries // config.tlb_ways if config.tlb_entries else 0
     cfg[S.CF_TLB_WAYS] = config.tlb_ways
     cfg[S.CF_ASID] = int(config.tlb_asid)
@@ -355,9 +356,19 @@ class Simulator:
     def _step(self, stop: int) -> int:
         while True:
             status = self.raise_for_status(int(self._flow.run(self.state, stop)))
-            if status != S.ST_DONE or self._feed is None or self._feed.exhausted(self.state):
+            if status != S.ST_DONE or not self.next_chunk():
                 return status
-            self.state = self._feed.next_chunk(self.state)
+
+    def next_chunk(self) -> bool:
+        """Swap the next chunk of a streamed run into :attr:`state` (True); False if there is none.
+
+        :meth:`advance` and :meth:`run` do this themselves; a caller that runs the
+        compiled loop directly (the envs) calls it when the loop stops at a chunk's end.
+        """
+        if self._feed is None or self._feed.exhausted(self.state):
+            return False
+        self.state = self._feed.next_chunk(self.state)
+        return True
 
     def advance(self, stop: int | None = None) -> bool:
         """Run until a decision is needed (True; see :attr:`pending`), the trace ends or ``stop``."""
