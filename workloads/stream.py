@@ -83,7 +83,10 @@ class RefStream:
 
     ``blocks(size)`` yields ``(ops, addrs)`` pairs of at most ``size`` references
     each, in trace order, the same every time it is called; ``length`` is the
-    number of references (None if only reading the source tells).
+    number of references (None if only reading the source tells). A source that
+    has read itself already may tell its ``footprint`` and ``page_set``; with both
+    ``page_set`` and ``length`` and only ``rwx`` VMAs, the simulator takes the pages
+    from ``page_set`` instead of a first read of the source.
     """
 
     name: str
@@ -96,6 +99,7 @@ class RefStream:
     hints: dict[str, Any] = field(default_factory=dict)
     process_name: str = "main"
     footprint: int | None = None  # distinct pages referenced, if the source has counted them
+    page_set: np.ndarray | None = None  # those pages (sorted int64 vpns), if the source knows them
 
     def pages(self) -> int:
         """Distinct pages referenced: ``footprint`` if known, else counted in one read (and kept)."""

@@ -750,9 +750,12 @@ def any_evictable(st):
 # ---------------------------------------------------------------- the loop
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, nogil=True)
 def run(st, stop):
-    """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error (:func:`_run`)."""
+    """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error (:func:`_run`).
+
+    Releases the GIL: a streamed run reads its next chunk in another thread meanwhile.
+    """
     return _run(ref(st), stop)
 
 

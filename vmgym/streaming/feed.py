@@ -3,7 +3,9 @@
 :func:`open_feed` reads a :class:`~workloads.stream.RefStream` once to learn its
 footprint (the pages it references: the PTE numbering, see
 :mod:`vmgym.streaming.translate`) and loads the fixed address space
-(:func:`vmgym.sim.loader.load_address_space`). The simulator then runs the global
+(:func:`vmgym.sim.loader.load_address_space`); a source that has counted its
+pages already (a trace file's scan) gives them as ``page_set`` and spares that
+read. The simulator then runs the global
 trace ``[START, r_0, ..., r_{n-1}, EXIT]`` (positions as the whole-trace loader
 gives them) a chunk at a time: :meth:`ChunkFeed.next_chunk` swaps the next
 chunk's arrays into the state and moves ``sc[SC_BASE]``, and the compiled loop
@@ -18,6 +20,7 @@ and the source's block, not the trace.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -73,6 +76,47 @@ def _check_fits(stream: RefStream, n_ptes: int, frames: int) -> None:
         )
 
 
+class _ReadAhead:
+    """The items of an iterator, each made while the previous one is in use (one thread).
+
+    Taking an item asks a background thread for the next one, so the next chunk is
+    read and translated on another core while the compiled loop (which releases the
+    GIL) simulates the current one: one chunk more in memory than reading in turn.
+    The items and their order are the iterator's; its exceptions are raised by the
+    ``next`` that would have returned the item.
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterator[Chunk]):
+        self._items = items
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmgym-read")
+        self._next = self._pool.submit(self._make)
+
+    def _make(self) -> object:
+        return next(self._items, self._END)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return self
+
+    def __next__(self) -> Chunk:
+        item = self._next.result()
+        if item is self._END:
+            self._pool.shutdown(wait=False)
+            raise StopIteration
+        self._next = self._pool.submit(self._make)
+        return item
+
+
+def _knows_its_pages(stream: RefStream) -> bool:
+    """True if the first read can be skipped: the source tells its length and pages, all in ``rwx`` VMAs."""
+    return (
+        stream.page_set is not None
+        and stream.length is not None
+        and all(set(v.perms) == set("rwx") for v in stream.vmas)
+    )
+
+
 class ChunkFeed:
     """The chunks of one streamed run (see the module docstring); made by :func:`open_feed`."""
 
@@ -93,10 +137,18 @@ class ChunkFeed:
             list(stream.objects),
             stream.page_size,
         )
-        n = 0
-        for ops, addrs in stream.blocks(chunk):
-            self.space.add(ops, addrs)
-            n += ops.shape[0]
+        if _knows_its_pages(stream):  # no first read: the source has counted its pages
+            n = stream.length
+            shift = stream.page_size.bit_length() - 1
+            reads = np.zeros(min(chunk, stream.page_set.size), np.int8)  # rwx: any op marks a page
+            for lo in range(0, stream.page_set.size, chunk):
+                vpns = stream.page_set[lo : lo + chunk]
+                self.space.add(reads[: vpns.size], vpns << shift)
+        else:
+            n = 0
+            for ops, addrs in stream.blocks(chunk):
+                self.space.add(ops, addrs)
+                n += ops.shape[0]
         if stream.length is not None and n != stream.length:
             raise WorkloadError(
                 f"workload {stream.name!r}: its stream gave {n} references, not {stream.length}"
@@ -117,7 +169,7 @@ class ChunkFeed:
         self._first_use = np.zeros(0, np.int64)
         if oracle:
             self._backward()
-        self._chunks = self._all_chunks()
+        self._chunks = _ReadAhead(self._all_chunks())
         first = next(self._chunks)
         self.loaded.ref_op, self.loaded.ref_pte, self.loaded.ref_pid = first[0], first[1], self._pid[:1]
         self._first = first

@@ -155,6 +155,10 @@ def stream_trace(
             if int(scan.hi) >= _DENSE_BELOW << 4:
                 raise TraceError(f"object id {int(scan.hi)} is too large for a page number; use dense=True")
             lo, hi = int(scan.lo), int(scan.hi)
+    if table is not None:
+        page_set = np.arange(table.size, dtype=np.int64)
+    else:  # the distinct pages (addresses) or object ids (used as page numbers)
+        page_set = scan.distinct.astype(np.int64)
     collapsed = f" ({scan.seen:,} before collapsing)" if collapse and scan.seen != scan.count else ""
     desc = f"{fmt} trace {Path(req.label).name}: {scan.count:,} references{collapsed}{note}"
 
@@ -193,4 +197,5 @@ def stream_trace(
         description=desc,
         process_name=f"pid{scan.pid}" if scan.has_pids else "main",
         footprint=int(scan.distinct.size),
+        page_set=page_set,
     )
