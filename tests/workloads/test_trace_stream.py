@@ -115,6 +115,21 @@ def test_a_streamed_trace_runs_as_the_loaded_one(tmp_path, policy, chunk):
     assert whole.to_dict() == streamed.to_dict() and whole.misses > 0
 
 
+def test_the_feed_takes_a_trace_files_pages_from_its_scan(tmp_path):
+    """The scan's distinct pages spare the simulator its first read; the results do not change."""
+    path = _trace(tmp_path, "din")
+    stream = stream_trace(path)
+    reads = []
+    blocks = stream.blocks
+    stream.blocks = lambda size: (reads.append(size), blocks(size))[1]
+    with_pages = Simulator(stream, LEAN, "lru").run()
+    assert len(reads) == 1  # the run's read only
+    stream.page_set = None
+    reads.clear()
+    assert Simulator(stream, LEAN, "lru").run().to_dict() == with_pages.to_dict()
+    assert len(reads) == 2  # a first read for the footprint, then the run's
+
+
 def test_resolve_streams_large_files_only(tmp_path, monkeypatch):
     path = _trace(tmp_path, "din")
     assert resolve_stream(str(path)) is None  # below STREAM_TRACES_FROM: loaded whole
