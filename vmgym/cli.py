@@ -88,7 +88,8 @@ def _load(
     (same results as the whole-trace loader, several times faster).
     """
     try:
-        wl = (resolve_stream(workload) if stream else None) or resolve(workload)
+        with err.status(f"reading {workload}", spinner="dots"):  # (a large trace's scan takes a while)
+            wl = (resolve_stream(workload) if stream else None) or resolve(workload)
         if stream and arrays and isinstance(wl, Workload) and streamable(wl) is None:
             wl = from_workload(wl)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
@@ -129,7 +130,8 @@ def run(
         fail(f"--timeline writes .png or .svg files, got {str(timeline)!r}")
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True)
     try:
-        sim = Simulator(wl, cfg, policy, prefetch=prefetcher)
+        with err.status(f"loading {wl.name}", spinner="dots"):  # a stream's footprint pass, OPT's columns
+            sim = Simulator(wl, cfg, policy, prefetch=prefetcher)
         with _progress() as prog:
             task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
             tick = lambda done, total: prog.update(task, completed=done)  # noqa: E731
