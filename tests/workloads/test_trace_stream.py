@@ -130,6 +130,27 @@ def test_the_feed_takes_a_trace_files_pages_from_its_scan(tmp_path):
     assert len(reads) == 2  # a first read for the footprint, then the run's
 
 
+@pytest.mark.parametrize("policy", ["lru", "opt"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_file_changed_after_its_scan_is_an_error(tmp_path, monkeypatch, policy, sparse):
+    """Fewer references, more, or a page the scan did not see: a one-line error, not a wrong run."""
+    from vmgym.streaming import translate
+
+    if sparse:
+        monkeypatch.setattr(translate, "DENSE_SPAN", 0)
+    path = tmp_path / "t.din"
+    pages = 2 * np.random.default_rng(2).integers(0, 50, 500)  # even pages: 77 is in the VMA, unseen
+    lines = [f"0 {page * 4096:x}\n" for page in pages]
+    other = [[*lines[:-1], f"0 {page * 4096:x}\n"] for page in (77, 1000)]  # in the VMA, beyond it
+    for changed in (lines[:400], lines + lines[:50], *other):
+        path.write_text("".join(lines))
+        stream = stream_trace(path)
+        path.write_text("".join(changed))
+        with pytest.raises(WorkloadError, match=r"read again|not in the first read") as e:
+            Simulator(stream, LEAN, policy).run()
+        assert "did the file change?" in str(e.value)
+
+
 def test_resolve_streams_large_files_only(tmp_path, monkeypatch):
     path = _trace(tmp_path, "din")
     assert resolve_stream(str(path)) is None  # below STREAM_TRACES_FROM: loaded whole

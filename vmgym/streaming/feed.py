@@ -190,9 +190,13 @@ class ChunkFeed:
         self._columns = [self._ops, self._pte, self._next]
         lo = 0
         for ops, addrs in self.stream.blocks(self.chunk):
+            if lo + ops.shape[0] > n:
+                self._changed(lo + ops.shape[0])
             self._ops.write(lo, ops)
             self._pte.write(lo, self.space.translate(ops, addrs))
             lo += ops.shape[0]
+        if lo != n:
+            self._changed(lo)
         last = np.full(self._n_keys, S.INF, np.int64)
         out = np.empty(min(self.chunk, max(n, 1)), np.int64)
         for lo in reversed(range(0, n, self.chunk)):
@@ -200,6 +204,13 @@ class ChunkFeed:
             next_uses(self._keys(self._pte.read(lo, m)), 1 + lo, last, out[:m])
             self._next.write(lo, out[:m])
         self._first_use = last
+
+    def _changed(self, n: int) -> None:
+        what = f"more than {self.n_refs:,}" if n > self.n_refs else f"{n:,}, not {self.n_refs:,},"
+        raise WorkloadError(
+            f"workload {self.stream.name!r}: read again, its stream gave {what} references "
+            f"(did the file change?)"
+        )
 
     def oracle_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The first chunk's ``ref_key`` and ``ref_next``, and ``key_next`` (each key's first use)."""
@@ -214,10 +225,16 @@ class ChunkFeed:
 
     def _references(self) -> Iterator[Chunk]:
         if not self._oracle:
+            seen = 0
             for ops, addrs in self.stream.blocks(self.chunk):
+                seen += ops.shape[0]
+                if seen > self.n_refs:
+                    self._changed(seen)
                 pte = self.space.translate(ops, addrs)
                 for lo in range(0, ops.shape[0], self.chunk):
                     yield ops[lo : lo + self.chunk], pte[lo : lo + self.chunk], None, None
+            if seen != self.n_refs:
+                self._changed(seen)
             return
         for lo in range(0, self.n_refs, self.chunk):
             m = min(self.chunk, self.n_refs - lo)

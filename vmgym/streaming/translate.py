@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from vmgym.sim import state as S
-from workloads.model import Vma
+from workloads.model import Vma, WorkloadError
 
 DENSE_SPAN = 1 << 24  # pages: above this the address space is handled sparsely (no per-page table)
 
@@ -52,10 +52,22 @@ def mark(flat, seen):  # pragma: no cover (compiled)
 
 @njit(cache=True, nogil=True)
 def through_table(flat, table, out):  # pragma: no cover (compiled)
-    """``out[i] = table[flat[i]]`` (int32 PTE ids), SEGV codes passed through."""
+    """``out[i] = table[flat[i]]`` (int32 PTE ids), SEGV codes passed through.
+
+    Returns the index of the first reference to a page the table does not number
+    (-1 if none): the source gave a page its first read did not.
+    """
+    unseen = -1
     for i in range(flat.shape[0]):
         j = flat[i]
-        out[i] = table[j] if j >= 0 else j
+        if j >= 0:
+            t = table[j]
+            if t < 0 and unseen < 0:
+                unseen = i
+            out[i] = t
+        else:
+            out[i] = j
+    return unseen
 
 
 class AddressSpace:
@@ -123,13 +135,29 @@ class AddressSpace:
         return int(np.count_nonzero(self._table >= 0)) if self.dense else int(self._sorted.size)
 
     def translate(self, ops: np.ndarray, addrs: np.ndarray) -> np.ndarray:
-        """PTE ids (int32) of a block of references, or ``SEGV_*`` codes."""
+        """PTE ids (int32) of a block of references, or ``SEGV_*`` codes.
+
+        Raises :class:`~workloads.model.WorkloadError` for a page the first pass did
+        not see (the source gave other references this time).
+        """
         flat = self._flat_of(ops, addrs)
         out = np.empty(addrs.shape[0], np.int32)
         if self.dense:
-            through_table(flat, self._table, out)
+            unseen = through_table(flat, self._table, out)
         else:
             ok = flat >= 0
             out[:] = flat
-            out[ok] = np.searchsorted(self._sorted, flat[ok])
+            pages = flat[ok]
+            idx = np.searchsorted(self._sorted, pages)
+            found = np.zeros(pages.size, np.bool_)
+            inside = idx < self._sorted.size
+            found[inside] = self._sorted[idx[inside]] == pages[inside]
+            bad = np.flatnonzero(~found)
+            unseen = int(np.flatnonzero(ok)[bad[0]]) if bad.size else -1
+            out[ok] = idx
+        if unseen >= 0:
+            raise WorkloadError(
+                f"address {int(addrs[unseen]):#x} was not in the first read of the stream: "
+                f"its source gave other references when read again (did the file change?)"
+            )
         return out

@@ -167,6 +167,11 @@ def stream_trace(
         addrs_out = np.empty(size, np.int64)
         fill = 0
         for _pids, ops, vals in reader.batches():
+            if vals.min() < scan.lo or vals.max() > scan.hi:
+                raise TraceError(
+                    f"{req.label}: read again, it holds values outside the range its scan saw "
+                    f"({int(scan.lo)}..{int(scan.hi)}): did the file change?"
+                )
             if spec.addresses:
                 addrs = vals.astype(np.int64, copy=False)
             else:
