@@ -203,3 +203,18 @@ def test_pages_counts_the_footprint_of_any_stream():
     p.access(((1 << 30) + np.arange(0, 1 << 20, 97)) * 4096, OP_WRITE)
     w = sparse.build()
     assert from_workload(w).pages() == spec_module.footprint(w)
+
+
+@pytest.mark.parametrize("out_fmt", [f for f in FORMATS if f not in ("npz",)])
+def test_convert_streams_into_the_same_bytes(tmp_path, monkeypatch, out_fmt):
+    """convert() of a one-process trace goes block by block, into the file the whole path writes."""
+    from workloads.traces import api, convert
+
+    src = _trace(tmp_path, "lackey")
+    streamed = convert(src, tmp_path / f"s{SUFFIX.get(out_fmt, '.' + out_fmt)}", out_fmt)
+    whole = write_trace(load_trace(src), tmp_path / f"w{SUFFIX.get(out_fmt, '.' + out_fmt)}", out_fmt)
+    assert streamed.read_bytes() == whole.read_bytes()
+    calls = []
+    monkeypatch.setattr(api, "load_trace", lambda *a, **k: calls.append(a) or load_trace(*a, **k))
+    convert(src, tmp_path / f"again{SUFFIX.get(out_fmt, '.' + out_fmt)}", out_fmt)
+    assert bool(calls) == (out_fmt == "oracleGeneral")  # its next-use times need the whole trace

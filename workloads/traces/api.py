@@ -112,7 +112,8 @@ def write_trace(
             f"format {fmt} holds one address space but workload {workload.name!r} has {n_procs} "
             f"processes; write plain or npz instead"
         )
-    spec.write(path, pids, ops, _stored_values(spec.addresses, pids, addrs, page_size, n_procs), page_size)
+    vals = _stored_values(spec.addresses, pids, addrs, page_size, n_procs)
+    spec.write(path, [(pids, ops, vals)], page_size, ops.size)
     return path
 
 
@@ -137,8 +138,19 @@ def convert(
     """Read ``src`` (format ``src_fmt`` or detected) and write it to ``dst`` in ``fmt`` (or by name).
 
     Reading collapses consecutive duplicates unless ``collapse=False``; see
-    :func:`load_trace` and :func:`write_trace` for what each format keeps.
+    :func:`load_trace` and :func:`write_trace` for what each format keeps. A one-process
+    trace goes block by block (:func:`~workloads.traces.stream_trace`; memory: a block,
+    not the trace) into a format that writes blocks; anything else is loaded whole.
     """
     out_fmt = _output_format(Path(dst), fmt)  # fail before reading a large input
+    if _format(out_fmt).write_in_blocks and _format(out_fmt).write is not None:
+        from workloads.traces.streaming import NotStreamable, stream_trace, write_stream
+
+        try:
+            stream = stream_trace(src, src_fmt, page_size, collapse, max_refs)
+        except NotStreamable:
+            pass
+        else:
+            return write_stream(stream, Path(dst), out_fmt)
     workload = load_trace(src, src_fmt, page_size, collapse, max_refs)
     return write_trace(workload, dst, out_fmt, meta={"converted_from": Path(src).name})

@@ -9,7 +9,7 @@ arrays plus one block and one chunk buffer, whatever the file size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -315,16 +315,20 @@ def _parse_text(
     return parse_all(_format(fmt).parse(stream, ReadRequest(label, block_size=block_size), coll))
 
 
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # pids, ops, values of a block of references
 _WRITE_CHUNK = 1 << 18
 _LINE_MAX = 72  # bytes of the longest line a text writer kernel writes
 
 
-def _write_text(fh: IO[bytes], kernel: Callable, pids, ops, vals, obj_size: int) -> None:
-    """Write the references with ``kernel(pids, ops, vals, first_index, obj_size, out) -> bytes``."""
+def _write_text(fh: IO[bytes], kernel: Callable, pids, ops, vals, obj_size: int, first: int = 0) -> None:
+    """Write the references with ``kernel(pids, ops, vals, first_index, obj_size, out) -> bytes``.
+
+    ``first`` is the index of the first reference in the whole trace (for a time column).
+    """
     buf = np.empty(_WRITE_CHUNK * _LINE_MAX, dtype=np.uint8)
     for lo in range(0, ops.size, _WRITE_CHUNK):
         hi = min(lo + _WRITE_CHUNK, ops.size)
-        n = kernel(pids[lo:hi], ops[lo:hi], vals[lo:hi], lo, obj_size, buf)
+        n = kernel(pids[lo:hi], ops[lo:hi], vals[lo:hi], first + lo, obj_size, buf)
         fh.write(buf[:n].tobytes())
 
 
@@ -335,10 +339,13 @@ def text_writer(kernel: Callable, header: Callable[[int], bytes] | None = None) 
     maps the page size to the first line(s) of the file. ``.zst``/``.gz`` names compress.
     """
 
-    def write(path: Path, pids: np.ndarray, ops: np.ndarray, vals: np.ndarray, page_size: int) -> None:
+    def write(path: Path, blocks: Iterable[Batch], page_size: int, length: int) -> None:
         with _open_out(path) as fh:
             if header is not None:
                 fh.write(header(page_size))
-            _write_text(fh, kernel, pids, ops, vals, page_size)
+            first = 0
+            for pids, ops, vals in blocks:
+                _write_text(fh, kernel, pids, ops, vals, page_size, first)
+                first += ops.size
 
     return write

@@ -9,7 +9,7 @@ looked up here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -47,8 +47,9 @@ class ReadRequest:
 # collector, yields after each batch it adds and returns the bytes read (``blocks.parse_all`` runs
 # one to its end; ``streaming`` takes the batches out between steps)
 Parse = Callable[[IO[bytes], ReadRequest, "_Collector"], Generator[None, None, int]]
-# write(path, pids, ops, vals, page_size): vals are byte addresses or object ids (``addresses``)
-Write = Callable[[Path, np.ndarray, np.ndarray, np.ndarray, int], None]
+# write(path, blocks, page_size, length): ``blocks`` yields (pids, ops, vals) arrays, ``length``
+# references in all; vals are byte addresses or object ids (``addresses``)
+Write = Callable[[Path, Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], int, int], None]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Format:
     load: Callable[[ReadRequest], Workload] | None = None
     write: Write | None = None
     write_workload: Callable[[Workload, Path, dict | None], None] | None = None
+    write_in_blocks: bool = True  # ``write`` holds one block at a time (False: it needs them all)
 
 
 _REGISTRY: dict[str, Format] = {}

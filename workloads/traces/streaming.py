@@ -25,7 +25,7 @@ import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, Vma
 from workloads.stream import Distinct, RefStream
-from workloads.traces.api import _request
+from workloads.traces.api import _request, _stored_values
 from workloads.traces.blocks import _Collector
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import _DENSE_BELOW, _check_page_size
@@ -204,3 +204,22 @@ def stream_trace(
         footprint=int(scan.distinct.size),
         page_set=page_set,
     )
+
+
+def write_stream(stream: RefStream, path: Path, fmt: str, block: int = 1 << 21) -> Path:
+    """Write a one-process stream to ``path`` in ``fmt`` block by block (as ``write_trace`` would)."""
+    spec = _format(fmt)
+    if spec.write is None or not spec.write_in_blocks:
+        raise TraceError(f"format {fmt} is not written block by block; load the trace and use write_trace")
+    pids = np.zeros(block, np.int64)  # one process: pid 0, as write_trace numbers them
+    length = stream.length
+    if length is None:
+        length = sum(ops.size for ops, _ in stream.blocks(block))
+
+    def blocks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for ops, addrs in stream.blocks(block):
+            p = pids[: ops.size]
+            yield p, ops, _stored_values(spec.addresses, p, addrs, stream.page_size, 1)
+
+    spec.write(path, blocks(), stream.page_size, length)
+    return path

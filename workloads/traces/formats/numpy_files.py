@@ -9,14 +9,14 @@ the header, then rows in blocks with plain reads, for :func:`~workloads.traces.s
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, OP_EXEC, OP_READ, OP_WRITE, Process, Workload
-from workloads.traces.blocks import _Collector
+from workloads.traces.blocks import Batch, _Collector
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import _check_page_size, _collapse_mask, _finish, _make_process, _references
 from workloads.traces.registry import Format, ReadRequest, register
@@ -321,10 +321,19 @@ def _write_npz(workload: Workload, path: Path, meta: dict | None) -> None:
         np.savez_compressed(fh, **arrays)
 
 
-def _write_npy(path: Path, pids: np.ndarray, ops: np.ndarray, vals: np.ndarray, page_size: int) -> None:
+def _write_npy(path: Path, blocks: Iterable[Batch], page_size: int, length: int) -> None:
+    """(length, 2) int64 rows of (page, op), as ``np.save`` writes them, one block at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    dtype = np.dtype(np.int64)
     with open(path, "wb") as fh:
-        np.save(fh, np.stack([vals, ops.astype(np.int64)], axis=1))
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (length, 2)}
+        np.lib.format.write_array_header_1_0(fh, header)
+        rows = 0
+        for _pids, ops, vals in blocks:
+            fh.write(np.stack([vals.astype(dtype, copy=False), ops.astype(dtype)], axis=1).tobytes())
+            rows += ops.size
+    if rows != length:
+        raise TraceError(f"{path}: wrote {rows:,} rows, not the {length:,} announced in its header")
 
 
 def _loader(fmt: str):

@@ -9,13 +9,13 @@ if none), as libCacheSim's ``traceConv`` writes it.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from workloads.traces.blocks import _WRITE_CHUNK, _Blocks, _Collector
+from workloads.traces.blocks import _WRITE_CHUNK, Batch, _Blocks, _Collector
 from workloads.traces.errors import TraceError
 from workloads.traces.registry import Format, ReadRequest, register
 from workloads.traces.streams import _open_out
@@ -78,7 +78,9 @@ def _parse(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generator[N
     return _parse_oracle(stream, req.label, coll, req.block_size)
 
 
-def _write(path: Path, pids: np.ndarray, ops: np.ndarray, vals: np.ndarray, page_size: int) -> None:
+def _write(path: Path, blocks: Iterable[Batch], page_size: int, length: int) -> None:
+    """The records, with each one's next access: a pass over the whole trace (all blocks at once)."""
+    vals = np.concatenate([v for _p, _o, v in blocks]) if length else np.zeros(0, np.uint64)
     with _open_out(path) as fh:
         _write_oracle(fh, vals, page_size)
 
@@ -92,5 +94,6 @@ register(
         expected="24-byte records",
         parse=_parse,
         write=_write,
+        write_in_blocks=False,
     )
 )
