@@ -21,8 +21,11 @@ def test_run_json_record():
     assert "numba" in rec["versions"]
 
 
-def test_compare_streams_a_streamed_generator_with_the_same_rows():
-    """``zipf:...`` streams in ``vmgym compare`` (each policy reads it again): same rows as in memory."""
+def test_compare_streams_a_streamed_generator_with_the_same_rows(monkeypatch):
+    """A long ``zipf:...`` streams in ``vmgym compare`` (each policy reads it again): the in-memory rows."""
+    import workloads.spec
+
+    monkeypatch.setattr(workloads.spec, "STREAM_REFS_FROM", 1_000)  # 4,000 references count as long
     spec = "zipf:n_pages=300,length=4000,write_ratio=0.3"
     names = ["fifo", "lru", "clock", "opt"]
     res = runner.invoke(app, ["compare", "-w", spec, "-f", "40", "-p", ",".join(names), "--json"])
@@ -30,7 +33,9 @@ def test_compare_streams_a_streamed_generator_with_the_same_rows():
     streamed = json.loads(res.stdout)
     whole = resolve(spec)
     rows = compare(whole, MachineConfig.for_workload(whole, frames=40), names)
-    assert resolve_stream(spec) is not None
+    assert resolve_stream(spec, long=True) is not None
+    monkeypatch.setattr(workloads.spec, "STREAM_REFS_FROM", 1 << 24)
+    assert resolve_stream(spec, long=True) is None and resolve_stream("default", long=True) is None
     assert [r["misses"] for r in streamed["results"]] == [r["misses"] for r in rows]
     assert [r["stats"] for r in streamed["results"]] == [r["stats"] for r in rows]
 

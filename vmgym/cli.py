@@ -78,6 +78,7 @@ def _load(
     tlb_entries: int | None,
     stream: bool = False,
     arrays: bool = True,
+    long: bool = False,
 ) -> tuple[Workload | RefStream, MachineConfig]:
     """Resolve the workload (name, suite entry, spec or trace); options win over its hints.
 
@@ -85,11 +86,12 @@ def _load(
     (:func:`workloads.resolve_stream`) comes back as a stream, run chunk by chunk; any other
     one-process workload without events (a smaller trace file, say) as a stream over its
     arrays (unless not ``arrays``), for the compiled translation of :mod:`vmgym.streaming`
-    (same results as the whole-trace loader, several times faster).
+    (same results as the whole-trace loader, several times faster). With ``long``, a
+    generated workload streams only from 16M references on.
     """
     try:
         with err.status(f"reading {workload}", spinner="dots"):  # (a large trace's scan takes a while)
-            wl = (resolve_stream(workload) if stream else None) or resolve(workload)
+            wl = (resolve_stream(workload, long=long) if stream else None) or resolve(workload)
         if stream and arrays and isinstance(wl, Workload) and streamable(wl) is None:
             wl = from_workload(wl)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
@@ -198,16 +200,16 @@ def compare_cmd(
 ) -> None:
     """Run several policies on the same workload; place each between LRU (0 %) and OPT (100 %).
 
-    Streamed generators and large trace files stream (each policy reads the source
-    again), unless a learned agent is among the policies: agents run in the env, on the
-    whole workload.
+    Long generated workloads (16M references or more) and large trace files stream (each
+    policy reads the source again), unless a learned agent is among the policies: agents
+    run in the env, on the whole workload.
     """
     try:
         names = parse_policies(policies_)
     except policies.PolicyError as e:
         fail(str(e))
     with_agent = any(n.startswith(AGENT_PREFIX) for n in names)
-    wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=not with_agent, arrays=False)
+    wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=not with_agent, arrays=False, long=True)
     try:
         pf = make_prefetcher(prefetcher)
     except (policies.PolicyError, PrefetchError) as e:

@@ -251,7 +251,7 @@ def frame_count(entry: int | str, pages: int) -> int:
 
 def _load(text: str) -> Workload | RefStream:
     try:
-        return resolve_stream(text) or resolve(text)
+        return resolve_stream(text, long=True) or resolve(text)
     except WorkloadError as e:
         raise ExperimentError(str(e)) from None
 

@@ -50,10 +50,10 @@ COLUMNS = (
 
 @lru_cache(maxsize=4)
 def _workload(text: str, stream: bool):
-    """The workload of a cell; with ``stream``, a stream where it streams (generators, large traces)."""
+    """The workload of a cell; with ``stream``, a stream where it streams (long generators, large traces)."""
     from workloads import resolve, resolve_stream
 
-    return (resolve_stream(text) if stream else None) or resolve(text)
+    return (resolve_stream(text, long=True) if stream else None) or resolve(text)
 
 
 def run_job(job: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:

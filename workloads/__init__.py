@@ -38,19 +38,21 @@ def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
 
 
 def resolve_stream(
-    spec: str | Path | Workload, *, fmt: str | None = None, generators: bool = True
+    spec: str | Path | Workload, *, fmt: str | None = None, generators: bool = True, long: bool = False
 ) -> RefStream | None:
     """``spec`` as a :class:`~workloads.stream.RefStream` if it can be streamed, else None.
 
     Registry names of streamed generators (``zipf:length=1000000000``) and trace files
     of one process from 64 MiB on (``workloads.spec.STREAM_TRACES_FROM``) stream; suites,
     spec files, smaller traces and multi-process or event workloads do not (resolve them
-    with :func:`resolve`); with ``generators=False`` only trace files do. Errors in
-    ``spec`` raise :class:`WorkloadError`.
+    with :func:`resolve`); with ``generators=False`` only trace files do, with ``long``
+    only generators of 16M references or more (``workloads.spec.STREAM_REFS_FROM``:
+    what several runs of one workload stream). Errors in ``spec`` raise
+    :class:`WorkloadError`.
     """
     from workloads.spec import resolve_stream as _resolve_stream
 
-    return _resolve_stream(spec, fmt=fmt, generators=generators)
+    return _resolve_stream(spec, fmt=fmt, generators=generators, long=long)
 
 
 __all__ = [

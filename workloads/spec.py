@@ -564,16 +564,20 @@ def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
 
 
 STREAM_TRACES_FROM = 64 << 20  # bytes: trace files at least this large stream (smaller ones load whole)
+STREAM_REFS_FROM = (
+    1 << 24
+)  # references: shorter generated workloads are made whole by resolve_stream(long=True)
 
 
 def resolve_stream(
-    spec: str | Path | Workload, *, fmt: str | None = None, generators: bool = True
+    spec: str | Path | Workload, *, fmt: str | None = None, generators: bool = True, long: bool = False
 ) -> RefStream | None:
     """``spec`` as a stream if it names a streamed generator or a large one-process trace, else None.
 
     See :func:`workloads.resolve_stream`. A trace file streams from :data:`STREAM_TRACES_FROM`
     bytes on (:func:`workloads.traces.stream_trace`: it reads the file once more than a
-    whole load, and holds a block, not the trace).
+    whole load, and holds a block, not the trace); with ``long``, a generator only from
+    :data:`STREAM_REFS_FROM` references on.
     """
     if isinstance(spec, Workload):
         return None
@@ -588,7 +592,10 @@ def resolve_stream(
         return None
     if fmt is not None:
         raise WorkloadError(f"workload {text!r}: fmt={fmt!r} applies to trace files only")
-    return registry.stream(text)
+    stream = registry.stream(text)
+    if long and stream.length is not None and stream.length < STREAM_REFS_FROM:
+        return None  # short: whole is as small and read once
+    return stream
 
 
 def _resolve_name(text: str, fmt: str | None) -> Workload:
