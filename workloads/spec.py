@@ -426,7 +426,7 @@ def _stream_trace_file(path: Path, overrides: dict[str, Any], fmt: str | None) -
         stream = traces.stream_trace(path, params.pop("format", None), **params)
     except NotStreamable:
         return None
-    stream.hints = {"frames": max(1, (stream.footprint or 0) // TRACE_HINT_DIVISOR)}
+    stream.hints = {"frames": max(1, stream.pages() // TRACE_HINT_DIVISOR)}
     return stream
 
 
@@ -564,9 +564,8 @@ def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
 
 
 STREAM_TRACES_FROM = 64 << 20  # bytes: trace files at least this large stream (smaller ones load whole)
-STREAM_REFS_FROM = (
-    1 << 24
-)  # references: shorter generated workloads are made whole by resolve_stream(long=True)
+# references: resolve_stream(long=True) makes shorter generated workloads whole
+STREAM_REFS_FROM = 1 << 24
 
 
 def resolve_stream(

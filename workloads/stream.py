@@ -84,9 +84,9 @@ class RefStream:
     ``blocks(size)`` yields ``(ops, addrs)`` pairs of at most ``size`` references
     each, in trace order, the same every time it is called; ``length`` is the
     number of references (None if only reading the source tells). A source that
-    has read itself already may tell its ``footprint`` and ``page_set``; with both
-    ``page_set`` and ``length`` and only ``rwx`` VMAs, the simulator takes the pages
-    from ``page_set`` instead of a first read of the source.
+    has read itself already may tell its ``page_set`` (the distinct pages); with it,
+    ``length`` and only ``rwx`` VMAs, the simulator takes the pages from ``page_set``
+    instead of a first read of the source.
     """
 
     name: str
@@ -98,19 +98,18 @@ class RefStream:
     description: str = ""
     hints: dict[str, Any] = field(default_factory=dict)
     process_name: str = "main"
-    footprint: int | None = None  # distinct pages referenced, if the source has counted them
-    page_set: np.ndarray | None = None  # those pages (sorted int64 vpns), if the source knows them
+    page_set: np.ndarray | None = None  # the distinct pages referenced (sorted int64 vpns), if known
 
     def pages(self) -> int:
-        """Distinct pages referenced: ``footprint`` if known, else counted in one read (and kept)."""
-        if self.footprint is None:
+        """Number of distinct pages referenced: ``page_set``'s, found in one read if not known (and kept)."""
+        if self.page_set is None:
             shift = self.page_size.bit_length() - 1
             seen = Distinct()
             for _ops, addrs in self.blocks(1 << 22):
                 if addrs.size:
                     seen.add(addrs >> shift)
-            self.footprint = int(seen.values().size)
-        return self.footprint
+            self.page_set = seen.values().astype(np.int64)
+        return int(self.page_set.size)
 
     def workload(self) -> Workload:
         """The whole stream as an in-memory :class:`Workload` (for short streams and tests)."""

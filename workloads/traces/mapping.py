@@ -71,16 +71,36 @@ def _build(
     return Workload(name, procs, [], page_size, description)
 
 
+def _renumbers(dense: bool | None, max_id: int | None) -> bool:
+    """True if object ids are renumbered densely: ``dense``, or if None, a largest id ``max_id`` >= 2**36.
+
+    Raises :class:`TraceError` for ids kept as page numbers that do not fit one.
+    """
+    if dense is None:
+        dense = max_id is not None and max_id >= _DENSE_BELOW
+    if not dense and max_id is not None and max_id >= _DENSE_BELOW << 4:
+        raise TraceError(f"object id {max_id} is too large for a page number; use dense=True")
+    return dense
+
+
 def _ids_to_pages(ids: np.ndarray, dense: bool | None) -> tuple[np.ndarray, bool]:
     ids = np.asarray(ids, dtype=np.uint64)
-    if dense is None:
-        dense = bool(ids.size) and int(ids.max()) >= _DENSE_BELOW
-    if dense:
+    if _renumbers(dense, int(ids.max()) if ids.size else None):
         _, inv = np.unique(ids, return_inverse=True)
         return inv.astype(np.int64).ravel(), True
-    if ids.size and int(ids.max()) >= _DENSE_BELOW << 4:
-        raise TraceError(f"object id {int(ids.max())} is too large for a page number; use dense=True")
     return ids.view(np.int64), False  # the same values (all below 2**40), no copy
+
+
+def _no_references(label: str, fmt: str, nbytes: int) -> TraceError:
+    """The error for a trace file without references."""
+    what = "empty file" if nbytes == 0 else "no memory references found"
+    return TraceError(f"{label}: {what}; expected {fmt} {_format(fmt).expected}")
+
+
+def _description(fmt: str, label: str, count: int, seen: int, collapse: bool, note: str) -> str:
+    """A trace workload's description: format, file, references (and how many before collapsing)."""
+    collapsed = f" ({seen:,} before collapsing)" if collapse and seen != count else ""
+    return f"{fmt} trace {Path(label).name}: {count:,} references{collapsed}{note}"
 
 
 def _trace_name(path: Path) -> str:
@@ -103,8 +123,7 @@ def _finish(
 ) -> Workload:
     pids, ops, vals = coll.arrays()
     if ops.size == 0:
-        what = "empty file" if nbytes == 0 else "no memory references found"
-        raise TraceError(f"{label}: {what}; expected {fmt} {_format(fmt).expected}")
+        raise _no_references(label, fmt, nbytes)
     note = ""
     if _format(fmt).addresses:
         addrs = vals.astype(np.int64, copy=False)
@@ -114,8 +133,7 @@ def _finish(
         pages <<= page_size.bit_length() - 1  # in place: pages is ours (a fresh array or vals)
         addrs = pages
         note = ", object ids renumbered densely" if renumbered else ""
-    collapsed = f" ({coll.seen:,} before collapsing)" if collapse and coll.seen != coll.count else ""
-    desc = f"{fmt} trace {Path(label).name}: {coll.count:,} references{collapsed}{note}"
+    desc = _description(fmt, label, coll.count, coll.seen, collapse, note)
     return _build(wname, pids, ops, addrs, page_size, collapse, desc)
 
 

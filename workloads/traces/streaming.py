@@ -28,7 +28,7 @@ from workloads.stream import Distinct, RefStream
 from workloads.traces.api import _request, _stored_values
 from workloads.traces.blocks import _Collector
 from workloads.traces.errors import TraceError
-from workloads.traces.mapping import _DENSE_BELOW, _check_page_size
+from workloads.traces.mapping import _check_page_size, _description, _no_references, _renumbers
 from workloads.traces.registry import Format, ReadRequest, _format
 from workloads.traces.streams import _open_raw
 
@@ -81,20 +81,16 @@ class _Scan:
         label = reader.req.label
         for pids, _ops, vals in reader.batches():
             first = self.count == 0
-            batch_pid = 0 if pids is None else int(pids[0])
-            if first:
-                self.pid = batch_pid
-            if pids is not None:
+            if pids is None:  # records without a pid: pid 0
+                pids = np.zeros(1, np.int64)
+            else:
                 self.has_pids = True
-                other = pids[pids != self.pid]
-                if other.size:
-                    raise NotStreamable(
-                        f"{label}: references of several processes (pids {self.pid} and {int(other[0])}); "
-                        f"only a one-process trace streams"
-                    )
-            elif self.pid != 0:
+            if first:
+                self.pid = int(pids[0])
+            other = pids[pids != self.pid]
+            if other.size:
                 raise NotStreamable(
-                    f"{label}: references of several processes (pids {self.pid} and 0); "
+                    f"{label}: references of several processes (pids {self.pid} and {int(other[0])}); "
                     f"only a one-process trace streams"
                 )
             lo, hi = vals.min(), vals.max()
@@ -123,8 +119,8 @@ def stream_trace(
     """A one-process trace file as a :class:`~workloads.stream.RefStream` (arguments: ``load_trace``).
 
     Reads the file once now (see the module docstring) and again at each read of the
-    stream, ``block_size`` bytes at a time (4 MiB by default). ``stream.footprint`` is the
-    number of distinct pages. Raises
+    stream, ``block_size`` bytes at a time (4 MiB by default). ``stream.page_set`` holds the
+    distinct pages. Raises
     :class:`TraceError` for what :func:`~workloads.traces.load_trace` rejects, and its
     subclass :class:`NotStreamable` for a format read whole (npz) or a trace of several
     processes.
@@ -139,28 +135,22 @@ def stream_trace(
     reader = _TraceReader(spec, req, shift)
     scan = _Scan(reader)
     if scan.count == 0:
-        what = "empty file" if scan.nbytes == 0 else "no memory references found"
-        raise TraceError(f"{req.label}: {what}; expected {fmt} {spec.expected}")
+        raise _no_references(req.label, fmt, scan.nbytes)
     note = ""
     table = None
     if spec.addresses:
         lo, hi = int(scan.lo) >> shift, int(scan.hi) >> shift
+    elif _renumbers(dense, int(scan.hi)):
+        table = scan.distinct
+        lo, hi = 0, table.size - 1
+        note = ", object ids renumbered densely"
     else:
-        renumber = bool(int(scan.hi) >= _DENSE_BELOW) if dense is None else dense
-        if renumber:
-            table = scan.distinct
-            lo, hi = 0, table.size - 1
-            note = ", object ids renumbered densely"
-        else:
-            if int(scan.hi) >= _DENSE_BELOW << 4:
-                raise TraceError(f"object id {int(scan.hi)} is too large for a page number; use dense=True")
-            lo, hi = int(scan.lo), int(scan.hi)
+        lo, hi = int(scan.lo), int(scan.hi)
     if table is not None:
         page_set = np.arange(table.size, dtype=np.int64)
     else:  # the distinct pages (addresses) or object ids (used as page numbers)
         page_set = scan.distinct.astype(np.int64)
-    collapsed = f" ({scan.seen:,} before collapsing)" if collapse and scan.seen != scan.count else ""
-    desc = f"{fmt} trace {Path(req.label).name}: {scan.count:,} references{collapsed}{note}"
+    desc = _description(fmt, req.label, scan.count, scan.seen, collapse, note)
 
     def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         ops_out = np.empty(size, np.int8)
@@ -201,7 +191,6 @@ def stream_trace(
         page_size=page_size,
         description=desc,
         process_name=f"pid{scan.pid}" if scan.has_pids else "main",
-        footprint=int(scan.distinct.size),
         page_set=page_set,
     )
 
