@@ -5,6 +5,7 @@ import pytest
 
 from vmgym import _compile
 from vmgym.sim import specialize
+from vmgym.sim.specialize import SHARED
 
 
 @pytest.fixture
@@ -23,14 +24,21 @@ def test_uncached_flows_are_compiled_together_and_remembered(cache, monkeypatch)
         return name or "external", 0.0
 
     monkeypatch.setattr(specialize, "_compile_one", fake_compile_one)
+    # one flow and the shared kernels: two jobs, worth a pool
+    assert _compile.flows_to_compile(["clock"]) == ["clock"]
     assert _compile.flows_to_compile(["fifo", "lru", "lru", "opt"]) == ["fifo", "lru", "opt"]
     done = []
     _compile.compile_flows(["fifo", "lru", "opt", None], 1, on_done=lambda n, s: done.append(n))
-    assert calls == ["fifo", "lru", "opt", None] and done == ["fifo", "lru", "opt", "external"]
+    # the shared kernels first (the flows do not wait for them: vmgym.sim.farcall)
+    assert calls == [SHARED, "fifo", "lru", "opt", None]
+    assert done == [SHARED, "fifo", "lru", "opt", "external"]
     assert _compile.is_compiled("lru") and _compile.is_compiled(None) and not _compile.is_compiled("clock")
-    # one uncached flow compiles in process, on first use: nothing to do up front
+    # with the shared kernels cached, one uncached flow compiles in process, on first use
     assert _compile.flows_to_compile(["fifo", "lru", "clock"]) == []
     assert _compile.flows_to_compile(["clock", "arc"]) == ["clock", "arc"]
+    calls.clear()
+    _compile.compile_flows(["clock"], 1)
+    assert calls == ["clock"]
 
 
 def test_nothing_up_front_on_one_core_or_when_lazy(cache, monkeypatch):

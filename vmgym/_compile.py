@@ -47,7 +47,7 @@ def compile_flows(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from vmgym.sim.specialize import _compile_one
+    from vmgym.sim.specialize import SHARED, _compile_one
 
     def done(key: str, secs: float) -> None:
         marker = _marker(key)
@@ -61,6 +61,8 @@ def compile_flows(
             on_done(key, secs)
 
     times: dict[str, float] = {}
+    if not is_compiled(SHARED):  # first: the flows compile meanwhile, without waiting for it
+        names = [SHARED, *names]
     jobs_list = [partial(_compile_one, n) for n in names]
     if jobs <= 1 or len(jobs_list) <= 1:
         for job in jobs_list:
@@ -77,11 +79,16 @@ def compile_flows(
 
 
 def flows_to_compile(names: Sequence[str]) -> list[str]:
-    """The flows of ``names`` worth compiling in parallel before a run: the uncached ones, if two or more.
+    """The flows of ``names`` worth compiling in parallel before a run: the uncached ones.
 
-    Empty on one core, or with ``VMGYM_LAZY_COMPILE=1`` (each flow then compiles on first use, in process).
+    Worth it when two jobs or more are left (:func:`compile_flows` adds the shared kernels'
+    job while they are not cached). Empty on one core, or with ``VMGYM_LAZY_COMPILE=1``
+    (each flow then compiles on first use, in process).
     """
+    from vmgym.sim.specialize import SHARED
+
     missing = [n for n in dict.fromkeys(names) if not is_compiled(n)]
-    if len(missing) < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
+    jobs = len(missing) + (not is_compiled(SHARED))
+    if not missing or jobs < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
         return []
     return missing

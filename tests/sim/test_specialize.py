@@ -26,6 +26,23 @@ def test_each_policy_has_its_own_flow_and_shares_the_rare_paths():
     assert flow_for(None) is kernel  # the external policy: the flow with the no-op hooks
 
 
+def test_a_flow_reaches_the_shared_kernels_only_through_far_calls():
+    """A direct call from a flow to a kernel it does not inline would compile and link it into every flow."""
+    from numba.core.registry import CPUDispatcher
+
+    from vmgym.sim.specialize import _callers_of, _kernels
+
+    funcs = _kernels(kernel)
+    flow = _callers_of(funcs, {"hooks"})
+    assert {"_run", "evict", "_fault_in"} <= flow
+    modules = [kernel, *(m for m in vars(kernel).values() if isinstance(m, types.ModuleType))]
+    for name in flow:
+        for used in set(funcs[name].__code__.co_names) - flow:
+            for obj in (vars(m).get(used) for m in modules):  # f(...) and module.f(...)
+                if isinstance(obj, CPUDispatcher):
+                    assert obj.targetoptions.get("inline") == "always", f"{name} calls {used}: far() it"
+
+
 # A policy defined here, outside vmgym: evict the page loaded most recently (LIFO).
 @njit(cache=True, inline="always", _nrt=False)
 def victim(st):

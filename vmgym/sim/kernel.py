@@ -34,11 +34,12 @@ wrapper (``no_cpython_wrapper``): unboxing 67 arrays cost ~1 s of compile each.
 
 from __future__ import annotations
 
-from numba import njit
+from numba import njit, types
 
 from vmgym.policies import hooks
 from vmgym.prefetch import kernel as prefetch
 from vmgym.sim import state as S
+from vmgym.sim.farcall import far
 from vmgym.sim.frames import evictable, needs_new_slot
 from vmgym.sim.stateref import ref
 
@@ -396,7 +397,7 @@ def _fault_in(st, p, pid, i):
             _wait_until(st, st.frame_ready[f])
             st.sc[S.SC_PF_FAULT_PTE] = p
             st.sc[S.SC_PF_FROM] = i + 1
-            prefetch.on_use(st, f, g, p, pid)
+            _far_on_use(st, f, g, p, pid)
         _map_present(st, p, pid)
         hooks.on_meta(st, f)
         return S.S_OK
@@ -426,7 +427,7 @@ def _fault_in(st, p, pid, i):
     if major and st.cfg[S.CF_PREFETCH] != S.PF_NONE:
         st.sc[S.SC_PF_FAULT_PTE] = p
         st.sc[S.SC_PF_FROM] = i + 1
-        prefetch.on_major(st, g, p, pid)
+        _far_on_major(st, g, p, pid)
     return S.S_LOADED
 
 
@@ -481,7 +482,7 @@ def _fault(st, i, p, op, pid):
     if op == S.R_WRITE and fl & S.PTE_COW:
         g0 = st.pte_page[p]
         was_shared = st.page_kind[g0] != S.KIND_ANON or st.page_mapcount[g0] > 1
-        r = _cow_break(st, p, pid, i)
+        r = _far_cow_break(st, p, pid, i)
         if r != S.S_OK:
             return r
         if was_shared:
@@ -750,6 +751,19 @@ def any_evictable(st):
 # ---------------------------------------------------------------- the loop
 
 
+# The shared kernels a policy's flow calls on its rare paths: far calls (vmgym.sim.farcall), so that a
+# flow compiles without them and they compile once for all flows.
+_far_event = far(_event, types.none)
+_far_release_process = far(_release_process, types.none)
+_far_alloc_update = far(_alloc_update, types.none)
+_far_pf_load = far(_pf_load, types.boolean)
+_far_any_evictable = far(any_evictable, types.boolean)
+_far_oom_kill = far(oom_kill, types.int64)
+_far_cow_break = far(_cow_break, types.int64)
+_far_on_use = far(prefetch.on_use, types.none)
+_far_on_major = far(prefetch.on_major, types.none)
+
+
 @njit(cache=True, _nrt=False, nogil=True)
 def run(st, stop):
     """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error (:func:`_run`).
@@ -793,7 +807,7 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
         pid = ref_pid[k]
         if op >= S.EVENT_BASE:
             sc[S.SC_POS] = i
-            _event(st, op, ref_pte[k], pid)
+            _far_event(st, op, ref_pte[k], pid)
             if sc[S.SC_NOTES]:
                 _deliver_notes(st)
             i += 1
@@ -815,7 +829,7 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
             if st.cfg[S.CF_SEGV_ERROR]:
                 sc[S.SC_POS] = i
                 return S.ST_SEGV_ERROR
-            _release_process(st, pid, S.P_SEGV)
+            _far_release_process(st, pid, S.P_SEGV)
             if sc[S.SC_NOTES]:
                 _deliver_notes(st)
             i += 1
@@ -830,7 +844,7 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
             sc[S.SC_LOCAL] = -1
             need = False
             if local and sc[S.SC_ALLOC_NEXT] <= i:
-                _alloc_update(st, i)
+                _far_alloc_update(st, i)
             # the prefetch decision and the queued reads come before the *next* reference: a retry of
             # the faulting one (after a victim for its copy-on-write copy) must not load them, or they
             # could evict the page it just loaded and trigger the same prefetch again (a livelock)
@@ -840,7 +854,7 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                     sc[S.SC_PF_ASK] = 0
                     sc[S.SC_PF_WAIT] = 1 if sc[S.SC_PF_LEN] > sc[S.SC_PF_HEAD] else 0
                     return S.ST_NEED_PREFETCH
-                need = _pf_load(st, i)
+                need = _far_pf_load(st, i)
                 if sc[S.SC_NOTES]:
                     _deliver_notes(st)
                 if not need:
@@ -870,7 +884,7 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                     at_quota = st.proc_frames[owner] >= st.proc_quota[owner]
                     sc[S.SC_LOCAL] = owner if at_quota else S.LOCAL_OVER_QUOTA
                 if external:
-                    if any_evictable(st):
+                    if _far_any_evictable(st):
                         return S.ST_NEED_VICTIM
                     f = -1
                 else:
@@ -888,7 +902,7 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                     continue
                 if st.cfg[S.CF_OOM_ERROR]:
                     return S.ST_OOM_ERROR
-                killed = oom_kill(st)
+                killed = _far_oom_kill(st)
                 if sc[S.SC_NOTES]:
                     _deliver_notes(st)
                 if killed < 0:

@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numba
 import numpy as np
 
 from vmgym import policies
 from vmgym import prefetch as _prefetch_module  # the name `prefetch` is also an argument
 from vmgym.policies.hooks import EXTERNAL
 from vmgym.prefetch.kernel import push_offsets, push_pages
-from vmgym.sim import kernel
+from vmgym.sim import farcall, kernel
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.invariants import check_invariants
@@ -308,6 +309,7 @@ class Simulator:
             self.caller_decides,
             self._feed,
         )
+        farcall.bind(numba.typeof(self.state))  # the shared kernels the flow calls (vmgym.sim.farcall)
         self._flow = flow_for(self.policy)  # the kernels compiled for this policy
         self._status = S.ST_STOPPED
 

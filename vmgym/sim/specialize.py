@@ -118,16 +118,37 @@ def flow_for(policy: type[Policy] | Policy | None) -> ModuleType:
     return flow
 
 
+SHARED = "@shared"  # the name of the compile job for the kernels every flow shares (vmgym.sim.farcall)
+
+
 def _compile_one(name: str | None) -> tuple[str, float]:
-    """Compile (or load from cache) the flow of policy ``name`` (None: external); return the seconds."""
+    """Compile (or load from cache) the flow of policy ``name`` (None: external; SHARED: the shared kernels).
+
+    A flow compiles alone: its far calls need only the shared kernels' table, not the
+    kernels, so another process can compile those meanwhile. Returns the name and the seconds.
+    """
     import time
 
+    import numba
+    from numba import types as nbtypes
+
+    from vmgym import policies
+    from vmgym.sim import farcall
     from vmgym.sim.config import MachineConfig
     from vmgym.sim.simulator import Simulator
     from workloads.model import Workload
 
     t0 = time.perf_counter()
-    sim = Simulator(Workload.from_pages([0, 1, 2, 0]), MachineConfig(frames=2), policy=name)
-    while sim.advance():  # only the external policy stops: compiles evict and the candidate scan too
-        sim.evict(sim.candidates()[0])
+    tiny = Workload.from_pages([0, 1, 2, 0])
+    if name == SHARED:
+        Simulator(tiny, MachineConfig(frames=2), policy=None)  # binds the far-call table: compiles them
+        return SHARED, time.perf_counter() - t0
+    with farcall.unbound():
+        sim = Simulator(tiny, MachineConfig(frames=2), policy=name)
+    st = numba.typeof(sim.state)
+    flow = flow_for(None if name is None else policies.get_class(name))
+    flow.run.compile((st, nbtypes.int64))
+    if name is None:  # the external policy's decisions are made from Python
+        flow.evict.compile((st, nbtypes.int64))
+        flow.choose_victim.compile((st,))
     return name or "external", time.perf_counter() - t0
