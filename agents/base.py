@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,6 +14,21 @@ from vmgym.envs.page_replacement import PageReplacementEnv
 
 class AgentError(ValueError):
     """An agent that cannot be made, loaded or used as asked (one line, names the file or the key)."""
+
+
+def require(module: str, extra: str, purpose: str) -> ModuleType:
+    """The optional module ``module``, or a one-line :class:`AgentError`: ``purpose`` needs ``vmgym[extra]``.
+
+    Training (torch, stable-baselines3, sb3-contrib, tensorboard: ``vmgym[train]``;
+    LightGBM: ``vmgym[lightgbm]``) is optional; loading and running a shipped
+    ``.npz`` agent needs none of it.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise AgentError(
+            f"{purpose} needs {module.split('.')[0]}: install vmgym[{extra}] (pip install 'vmgym[{extra}]')"
+        ) from None
 
 
 class Agent:

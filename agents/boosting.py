@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import AgentError
+from agents.base import AgentError, require
 from agents.imitation import Dataset, Learner
 from agents.scorer import N_INPUTS, inputs
 from agents.trees import TreeAgent, TreeScorer
@@ -37,14 +37,7 @@ CHUNK = 32_768  # decisions turned into input rows at a time (bounds the float32
 
 def require_lightgbm():
     """The ``lightgbm`` module, or a one-line :class:`AgentError` saying how to install it."""
-    try:
-        import lightgbm
-    except ImportError:
-        raise AgentError(
-            "the lightgbm agent needs LightGBM to train: install vmgym[lightgbm] "
-            "(pip install 'vmgym[lightgbm]')"
-        ) from None
-    return lightgbm
+    return require("lightgbm", "lightgbm", "training the lightgbm agent")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Agent, AgentError, register
+from agents.base import Agent, AgentError, register, require
 from agents.rollout import PAGE_REPLACEMENT, PREFETCH, make_env
 from agents.scorer import N_FEATURES, N_GLOBALS, VALID, Scorer
 from vmgym.envs._prefetch import N_ACTIONS as N_PREFETCH_ACTIONS
@@ -248,8 +248,9 @@ class SB3Agent(Agent):
             raise AgentError(f"{path}: needs its sidecar {side.name} (algorithm, k, candidates)") from None
         if algorithm not in ALGORITHMS:
             raise AgentError(f"{side}: algorithm {algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
+        sb3_class = _sb3_class(algorithm)
         try:
-            model = _sb3_class(algorithm).load(path, device="cpu")
+            model = sb3_class.load(path, device="cpu")
         except Exception as e:  # noqa: BLE001 - a corrupt zip raises many kinds of errors
             raise AgentError(f"{path}: not a loadable SB3 model: {type(e).__name__}: {e}") from None
         return sb3_agent(algorithm, model, k, candidates, meta.get("config"))
@@ -296,12 +297,8 @@ def sb3_agent(
 
 def _sb3_class(algorithm: str):
     if algorithm == "maskable-ppo":
-        from sb3_contrib import MaskablePPO
-
-        return MaskablePPO
-    import stable_baselines3
-
-    return getattr(stable_baselines3, ALGORITHMS[algorithm])
+        return require("sb3_contrib", "train", "a maskable-ppo model").MaskablePPO
+    return getattr(require("stable_baselines3", "train", f"a {algorithm} model"), ALGORITHMS[algorithm])
 
 
 def make_model(algorithm: str, env, cfg, seed: int, k: int, tensorboard_log: str | None = None):

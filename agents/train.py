@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from agents.base import AgentError
+from agents.base import AgentError, require
 from agents.boosting import OBJECTIVES, require_lightgbm
 from agents.rollout import ENV_IDS
 from vmgym.envs._kernel import SOURCES
@@ -306,13 +306,17 @@ def train(config: TrainConfig, out: str | Path, log: Log = print, progress: Prog
     ``log`` receives one line per round / epoch / validation; ``progress(done,
     total)`` is called as work completes (for a progress bar).
     """
-    import torch
-
     from vmgym.records import record, write_record
 
-    torch.set_num_threads(config.threads)
+    # the optional extras, before the run folder is made
+    torch = require("torch", "train", "training an agent")
+    require("tensorboard", "train", "training an agent")
     if config.algorithm == "lightgbm":
-        require_lightgbm()  # before the run folder is made
+        require_lightgbm()
+    elif config.algorithm not in ROUNDS:
+        require("sb3_contrib" if config.algorithm == "maskable-ppo" else "stable_baselines3", "train",
+                f"training {config.algorithm}")  # fmt: skip
+    torch.set_num_threads(config.threads)
     run = RunFolder(out, config)
     resumed = run.open()
     if resumed:

@@ -369,3 +369,31 @@ def test_learned_prefetcher_trains_and_is_evaluated_beside_readahead(tmp_path):
     pf_model = tmp_path / "run" / "model.zip"
     res = runner.invoke(app, ["compare", "-w", LOOP, "-f", "100", "-p", f"lru,agent:{pf_model}"])
     assert res.exit_code == 2 and "acts in vmgym/Prefetch-v0" in res.output and "Traceback" not in res.output
+
+
+TRAINING = ("torch", "stable_baselines3", "sb3_contrib", "tensorboard")  # the vmgym[train] extra
+
+
+@pytest.mark.parametrize("algorithm", ["imitation", "maskable-ppo", "dqn"])
+def test_training_without_the_train_extra_is_a_one_line_error(monkeypatch, tmp_path, algorithm):
+    for name in TRAINING:
+        monkeypatch.setitem(__import__("sys").modules, name, None)  # import raises ImportError
+    path = tmp_path / "c.toml"
+    path.write_text(f'[train]\nalgorithm = "{algorithm}"\n')
+    with pytest.raises(AgentError, match=r"training an agent needs torch: install vmgym\[train\]"):
+        train(load_config(path), tmp_path / "run", log=lambda m: None)
+    res = runner.invoke(app, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "install vmgym[train]" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "m.zip").write_bytes(b"PK\x03\x04")
+    (tmp_path / "m.json").write_text(json.dumps({"algorithm": "dqn", "k": 16, "candidates": "mix"}))
+    with pytest.raises(AgentError, match=r"a dqn model needs stable_baselines3: install vmgym\[train\]"):
+        agents.load(tmp_path / "m.zip")
+
+
+def test_the_shipped_agent_runs_without_the_train_extra(monkeypatch):
+    for name in TRAINING:
+        monkeypatch.setitem(__import__("sys").modules, name, None)
+    agent = agents.load("default")
+    stats = run_agent(agent, resolve(LOOP), {"frames": 100})
+    assert stats.misses < lru_misses(LOOP, 100)
