@@ -20,7 +20,8 @@ from workloads import Workload
 def test_each_policy_has_its_own_flow_and_shares_the_rare_paths():
     lru, fifo = flow_for(policies.get_class("lru")), flow_for(policies.get_class("fifo"))
     assert lru is flow_for(policies.make("lru"))  # built once per class
-    assert lru.run is not fifo.run and lru.run is not kernel.run
+    assert lru._run is not fifo._run and lru._run is not kernel._run
+    assert lru.run is fifo.run is kernel.run  # one entry from Python: it calls the flow's loop by address
     assert lru._event is fifo._event is kernel._event  # exit/munmap/fork: compiled once for all
     assert lru.hooks.on_hit is policies.lru.on_hit and fifo.hooks.on_hit is not lru.hooks.on_hit
     assert flow_for(None) is kernel  # the external policy: the flow with the no-op hooks

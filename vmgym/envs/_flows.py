@@ -24,7 +24,7 @@ def env_kernel_for(policy: Policy | None) -> ModuleType:
             mod = _kernel
         else:
             flow = flow_for(cls)
-            tag = getattr(flow.run, "py_func", flow.run).__qualname__.split("__", 1)[1]
+            tag = getattr(flow._run, "py_func", flow._run).__qualname__.split("__", 1)[1]
             mod = rebind(_kernel, {"_run": flow._run, "evict": flow.evict}, tag)
         _ENV_FLOWS[cls] = mod
     return mod

@@ -44,16 +44,9 @@ def _symbol(tuple_type: types.Type) -> str:
     return "vmgym_farcall_" + hashlib.sha1(str(tuple_type).encode()).hexdigest()[:16]
 
 
-def _codegen(slot: int, returns: types.Type, context, builder, sig, args):
-    st_type = sig.args[0]
-    module = builder.module
-    name = _symbol(st_type.tuple_type)
-    table = module.globals.get(name)
-    if table is None:
-        table = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), len(_KERNELS)), name)
-        table.linkage = "external"
-    addr = builder.load(cgutils.gep_inbounds(builder, table, 0, slot))
-    argtys = (st_type,) + (types.int64,) * (len(args) - 1)
+def _call(context, builder, addr, returns: types.Type, sig, args):
+    """Call the numba function at native address ``addr`` with ``(st, *ints)`` (ints passed as int64)."""
+    argtys = (sig.args[0],) + (types.int64,) * (len(args) - 1)
     ints = zip(args[1:], sig.args[1:], strict=True)
     values = [args[0]] + [context.cast(builder, v, t, types.int64) for v, t in ints]
     fnty = context.call_conv.get_function_type(returns, argtys)
@@ -62,6 +55,53 @@ def _codegen(slot: int, returns: types.Type, context, builder, sig, args):
     with cgutils.if_unlikely(builder, status.is_error):
         context.call_conv.return_status_propagate(builder, status)
     return out if returns != types.none else context.get_dummy_value()
+
+
+def _codegen(slot: int, returns: types.Type, context, builder, sig, args):
+    module = builder.module
+    name = _symbol(sig.args[0].tuple_type)
+    table = module.globals.get(name)
+    if table is None:
+        table = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), len(_KERNELS)), name)
+        table.linkage = "external"
+    addr = builder.load(cgutils.gep_inbounds(builder, table, 0, slot))
+    return _call(context, builder, addr, returns, sig, args)
+
+
+@intrinsic
+def call_loop(typingctx, addr, st, stop):
+    """Call a flow's loop ``_run(st, stop)`` compiled at native address ``addr``; its int64 status.
+
+    One compiled entry from Python (:func:`vmgym.sim.kernel.run`) serves every flow:
+    a flow compiles only its loop (:func:`loop_address`), not a CPython wrapper of its own.
+    """
+    if not isinstance(st, StateRefType) or not isinstance(addr, types.Integer):
+        return None
+    if not isinstance(stop, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        inner = types.int64(*sig.args[1:])
+        return _call(context, builder, args[0], types.int64, inner, args[1:])
+
+    return types.int64(addr, st, stop), codegen
+
+
+def _address(fn, sig: tuple, returns: types.Type) -> int:
+    """Compile (or load) numba function ``fn`` for ``sig``; its native address, checking its return type."""
+    fn.compile(sig)
+    cres = fn.overloads[sig]
+    if cres.signature.return_type != returns:
+        raise TypeError(
+            f"far call {fn.py_func.__qualname__}: declared to return {returns}, "
+            f"compiles to {cres.signature.return_type}"
+        )
+    return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+
+
+def loop_address(loop, tuple_type: types.Type) -> int:
+    """The native address of a flow's loop ``_run`` for states of ``tuple_type`` (compiled or loaded)."""
+    return _address(loop, (StateRefType(tuple_type), types.int64), types.int64)
 
 
 def far(fn, returns: types.Type) -> Callable:
@@ -116,15 +156,8 @@ def bind(tuple_type: types.Type) -> None:
     table = _TABLES[name]
     ref_type = StateRefType(tuple_type)
     for slot, (fn, returns) in enumerate(_KERNELS):
-        sig = (ref_type,) + (types.int64,) * (fn.py_func.__code__.co_argcount - 1)
-        fn.compile(sig)
-        cres = fn.overloads[sig]
-        if cres.signature.return_type != returns:
-            raise TypeError(
-                f"far call {fn.py_func.__qualname__}: declared to return {returns}, "
-                f"compiles to {cres.signature.return_type}"
-            )
-        table[slot] = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+        ints = (types.int64,) * (fn.py_func.__code__.co_argcount - 1)
+        table[slot] = _address(fn, (ref_type, *ints), returns)
     _BOUND.add(name)
 
 

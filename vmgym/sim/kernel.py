@@ -39,7 +39,7 @@ from numba import njit, types
 from vmgym.policies import hooks
 from vmgym.prefetch import kernel as prefetch
 from vmgym.sim import state as S
-from vmgym.sim.farcall import far
+from vmgym.sim.farcall import call_loop, far
 from vmgym.sim.frames import evictable, needs_new_slot
 from vmgym.sim.stateref import ref
 
@@ -765,12 +765,14 @@ _far_on_major = far(prefetch.on_major, types.none)
 
 
 @njit(cache=True, _nrt=False, nogil=True)
-def run(st, stop):
-    """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error (:func:`_run`).
+def run(st, stop, loop):
+    """Run from ``sc[SC_POS]`` until the trace ends, position ``stop``, or a decision/error.
 
-    Releases the GIL: a streamed run reads its next chunk in another thread meanwhile.
+    ``loop`` is the native address of a flow's :func:`_run` (:func:`vmgym.sim.farcall.loop_address`):
+    this one entry from Python serves every policy. Releases the GIL: a streamed run
+    reads its next chunk in another thread meanwhile.
     """
-    return _run(ref(st), stop)
+    return call_loop(loop, ref(st), stop)
 
 
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True)

@@ -311,6 +311,7 @@ class Simulator:
         )
         farcall.bind(numba.typeof(self.state))  # the shared kernels the flow calls (vmgym.sim.farcall)
         self._flow = flow_for(self.policy)  # the kernels compiled for this policy
+        self._loop = 0  # the native address of its loop, entered through kernel.run (on the first run)
         self._status = S.ST_STOPPED
 
     # -- running -------------------------------------------------------------
@@ -356,8 +357,10 @@ class Simulator:
         return status
 
     def _step(self, stop: int) -> int:
+        if not self._loop:
+            self._loop = farcall.loop_address(self._flow._run, numba.typeof(self.state))
         while True:
-            status = self.raise_for_status(int(self._flow.run(self.state, stop)))
+            status = self.raise_for_status(int(kernel.run(self.state, stop, self._loop)))
             if status != S.ST_DONE or not self.next_chunk():
                 return status
 
