@@ -314,8 +314,9 @@ def train(config: TrainConfig, out: str | Path, log: Log = print, progress: Prog
     if config.algorithm == "lightgbm":
         require_lightgbm()
     elif config.algorithm not in ROUNDS:
-        require("sb3_contrib" if config.algorithm == "maskable-ppo" else "stable_baselines3", "train",
-                f"training {config.algorithm}")  # fmt: skip
+        from agents.rl import _sb3_class
+
+        _sb3_class(config.algorithm)  # its SB3 module, or the error naming the extra
     torch.set_num_threads(config.threads)
     run = RunFolder(out, config)
     resumed = run.open()

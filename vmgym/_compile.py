@@ -89,6 +89,6 @@ def flows_to_compile(names: Sequence[str]) -> list[str]:
 
     missing = [n for n in dict.fromkeys(names) if not is_compiled(n)]
     jobs = len(missing) + (not is_compiled(SHARED))
-    if not missing or jobs < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
+    if jobs < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
         return []
     return missing

@@ -309,9 +309,10 @@ class Simulator:
             self.caller_decides,
             self._feed,
         )
-        farcall.bind(numba.typeof(self.state))  # the shared kernels the flow calls (vmgym.sim.farcall)
+        self._state_type = numba.typeof(self.state)  # the same for every chunk of a stream
+        farcall.bind(self._state_type)  # the shared kernels the flow calls (vmgym.sim.farcall)
         self._flow = flow_for(self.policy)  # the kernels compiled for this policy
-        self._loop = 0  # the native address of its loop, entered through kernel.run (on the first run)
+        self._loop = 0  # the native address of its loop, entered through kernel.run (_loop_address)
         self._status = S.ST_STOPPED
 
     # -- running -------------------------------------------------------------
@@ -356,11 +357,16 @@ class Simulator:
             )
         return status
 
-    def _step(self, stop: int) -> int:
+    def _loop_address(self) -> int:
+        """The native address of the policy's compiled loop (compiled or loaded from cache on first call)."""
         if not self._loop:
-            self._loop = farcall.loop_address(self._flow._run, numba.typeof(self.state))
+            self._loop = farcall.loop_address(self._flow._run, self._state_type)
+        return self._loop
+
+    def _step(self, stop: int) -> int:
+        loop = self._loop_address()
         while True:
-            status = self.raise_for_status(int(kernel.run(self.state, stop, self._loop)))
+            status = self.raise_for_status(int(kernel.run(self.state, stop, loop)))
             if status != S.ST_DONE or not self.next_chunk():
                 return status
 

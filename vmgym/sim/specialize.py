@@ -132,7 +132,6 @@ def _compile_one(name: str | None) -> tuple[str, float]:
     import numba
     from numba import types as nbtypes
 
-    from vmgym import policies
     from vmgym.sim import farcall
     from vmgym.sim.config import MachineConfig
     from vmgym.sim.simulator import Simulator
@@ -146,10 +145,9 @@ def _compile_one(name: str | None) -> tuple[str, float]:
         return SHARED, time.perf_counter() - t0
     with farcall.unbound():
         sim = Simulator(tiny, MachineConfig(frames=2), policy=name)
-    st = numba.typeof(sim.state)
-    flow = flow_for(None if name is None else policies.get_class(name))
-    farcall.loop_address(flow._run, st)
+    sim._loop_address()
     if name is None:  # the external policy's decisions are made from Python
-        flow.evict.compile((st, nbtypes.int64))
-        flow.choose_victim.compile((st,))
+        st = numba.typeof(sim.state)
+        kernel.evict.compile((st, nbtypes.int64))
+        kernel.choose_victim.compile((st,))
     return name or "external", time.perf_counter() - t0
