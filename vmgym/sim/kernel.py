@@ -38,10 +38,13 @@ from numba import njit, types
 
 from vmgym.policies import hooks
 from vmgym.prefetch import kernel as prefetch
+from vmgym.sim import inline_copy
 from vmgym.sim import state as S
 from vmgym.sim.farcall import call_loop, far
 from vmgym.sim.frames import evictable, needs_new_slot
 from vmgym.sim.stateref import ref
+
+inline_copy.install()  # before any flow compiles: numba's inliner copies callee IR faster
 
 # ---------------------------------------------------------------- TLB
 
