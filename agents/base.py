@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
 
+from vmgym import _optional
 from vmgym.envs.page_replacement import PageReplacementEnv
 
 
@@ -23,12 +23,7 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     LightGBM: ``vmgym[lightgbm]``) is optional; loading and running a shipped
     ``.npz`` agent needs none of it.
     """
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise AgentError(
-            f"{purpose} needs {module.split('.')[0]}: install vmgym[{extra}] (pip install 'vmgym[{extra}]')"
-        ) from None
+    return _optional.require(module, extra, purpose, error=AgentError)
 
 
 class Agent:

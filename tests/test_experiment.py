@@ -269,6 +269,24 @@ def test_run_timeline(tmp_path):
     assert windowed == plain
 
 
+def test_figures_without_the_plot_extra_are_a_one_line_error(monkeypatch, baseline, tmp_path):
+    for name in ("matplotlib", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+    _, out, _ = baseline
+    commands = {
+        "plotting an experiment": ["experiment", "plot", str(out)],
+        "--timeline": ["run", "-w", ZIPF, "-f", "40", "--timeline", str(tmp_path / "t.png")],
+        "--plot": ["mrc", "-w", ZIPF, "--plot", str(tmp_path / "m.png")],
+    }
+    for purpose, args in commands.items():
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert f"{purpose} needs matplotlib: install vmgym[plot]" in " ".join(res.output.split())
+    assert not list(tmp_path.iterdir())
+    res = runner.invoke(app, ["compare", "-w", ZIPF, "-f", "40", "--json"])  # the main command needs none
+    assert res.exit_code == 0, res.output
+
+
 def test_parquet_equals_csv(baseline):
     pq = pytest.importorskip("pyarrow.parquet")
     _, out, rows = baseline

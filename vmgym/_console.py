@@ -6,11 +6,14 @@ import io
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from vmgym._optional import missing
 
 err = Console(stderr=True)
 
@@ -60,3 +63,14 @@ def emit_results(
         write_csv(sys.stdout, rows)
     else:
         show()
+
+
+def check_plot_path(path: Path | None, option: str) -> None:
+    """Fail up front if ``option`` names no .png/.svg file or matplotlib (``vmgym[plot]``) is missing."""
+    if path is None:
+        return
+    if path.suffix.lower() not in (".png", ".svg"):
+        fail(f"{option} writes .png or .svg files, got {str(path)!r}")
+    problem = missing("matplotlib", "plot", option)
+    if problem:
+        fail(problem)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from vmgym import policies
 from vmgym._compile import compile_flows, flows_to_compile
-from vmgym._console import emit_results, err, fail, out
+from vmgym._console import check_plot_path, emit_results, err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
 from vmgym.cli_mrc import mrc_cmd
@@ -128,8 +128,7 @@ def run(
     ] = None,
 ) -> None:
     """Run one policy on one workload and print its statistics."""
-    if timeline is not None and timeline.suffix.lower() not in (".png", ".svg"):
-        fail(f"--timeline writes .png or .svg files, got {str(timeline)!r}")
+    check_plot_path(timeline, "--timeline")
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True)
     try:
         with err.status(f"loading {wl.name}", spinner="dots"):  # a stream's footprint pass, OPT's columns

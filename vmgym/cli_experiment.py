@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vmgym._console import err, fail
+from vmgym._optional import MissingExtra
 from vmgym.experiment import ExperimentError, load_spec
 
 experiment_app = typer.Typer(
@@ -123,7 +124,7 @@ def plot_cmd(
         fail(f"--format must be png or svg, got {fmt!r}")
     try:
         paths = plot_all(out, fmt)
-    except ExperimentError as e:
+    except (ExperimentError, MissingExtra) as e:
         fail(str(e))
     for p in paths:
         err.print(f"wrote {p}", highlight=False)

@@ -23,7 +23,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from vmgym._console import err, fail, out
+from vmgym._console import check_plot_path, err, fail, out
+from vmgym._optional import pyplot
 from vmgym.mrc import POLICIES, Curve, MrcError, curves
 from vmgym.records import record
 from workloads import resolve
@@ -107,8 +108,7 @@ def mrc_cmd(
         fail("--sample estimates LRU's curve: include lru in --policy")
     if check and sample is None:
         fail("--check compares a sampled curve with the exact one: give --sample too")
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        fail(f"--plot writes .png or .svg files, got {str(plot)!r}")
+    check_plot_path(plot, "--plot")
     chosen = _parse_sizes(sizes) if sizes is not None else None
     try:
         wl = resolve(workload)
@@ -179,10 +179,7 @@ def _print_table(result: list[Curve], name: str, totals: dict[str, int], frames:
 
 
 def _plot(result: list[Curve], name: str, totals: dict[str, int], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("plotting miss-ratio curves")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for c in result:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from vmgym._optional import pyplot
 from vmgym.experiment import ANCHORS, ExperimentError
 from vmgym.experiment_run import read_results
 
@@ -52,10 +53,7 @@ def _grid(n: int) -> tuple[int, int]:
 
 def plot_all(out: str | Path, fmt: str = "png") -> list[Path]:
     """Write the two figures into ``out``; return their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("plotting an experiment")
 
     out = Path(out)
     rows = read_results(out)

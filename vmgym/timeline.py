@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vmgym._optional import pyplot
 from vmgym.sim import RunStats, SimulationError, Simulator
 from vmgym.sim import state as S
 
@@ -47,10 +48,7 @@ def run_windows(
 
 def plot_timeline(series: dict[str, Any], path: str | Path, title: str, frames: int) -> None:
     """Two panels sharing the x axis (trace position): faults per window; resident frames."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("a timeline plot")
 
     x = series["position"]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
