@@ -200,7 +200,7 @@ def test_sb3_maskable_ppo_and_dqn_train():
     model.learn(total_timesteps=1024)
 
 
-@pytest.mark.parametrize("name", ["arc", "s3fifo"])  # each compiles its own env kernel (cold: ~1 min)
+@pytest.mark.parametrize("name", ["arc", "s3fifo"])  # each compiles its own env kernel (~10 s cold)
 def test_stateful_policy_agents_with_every_frame_a_candidate_are_the_policy(name):
     """policy_state keeps the policy's lists along the episode; its choice among all frames is its victim."""
     env = PageReplacementEnv(small(k=12, candidates="lru", policy_state=name))
