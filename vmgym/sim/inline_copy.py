@@ -13,7 +13,9 @@ threads: numba/numba#8989, numba/numba#9204).
 one scope, as in the original) and the scope is copied once. Nothing else
 changes: the compiled code is the same (checked in tests/sim/test_inline_copy.py),
 and where numba's source differs from the one this was written against, nothing
-is installed.
+is installed. It is process-wide (numba has no per-function hook for this): other
+numba code compiled in a process that imported vmgym's kernels inlines through the
+same copy, with the same result.
 """
 
 from __future__ import annotations
