@@ -129,7 +129,6 @@ def _compile_one(name: str | None) -> tuple[str, float]:
     """
     import time
 
-    import numba
     from numba import types as nbtypes
 
     from vmgym.sim import farcall
@@ -141,13 +140,12 @@ def _compile_one(name: str | None) -> tuple[str, float]:
     tiny = Workload.from_pages([0, 1, 2, 0])
     if name == SHARED:
         sim = Simulator(tiny, MachineConfig(frames=2), policy=None)  # binds the far-call table
-        kernel.run.compile((numba.typeof(sim.state), nbtypes.int64, nbtypes.int64))  # the one entry
+        kernel.run.compile((sim._state_type, nbtypes.int64, nbtypes.int64))  # the one entry
         return SHARED, time.perf_counter() - t0
     with farcall.unbound():
         sim = Simulator(tiny, MachineConfig(frames=2), policy=name)
     sim._loop_address()
     if name is None:  # the external policy's decisions are made from Python
-        st = numba.typeof(sim.state)
-        kernel.evict.compile((st, nbtypes.int64))
-        kernel.choose_victim.compile((st,))
+        kernel.evict.compile((sim._state_type, nbtypes.int64))
+        kernel.choose_victim.compile((sim._state_type,))
     return name or "external", time.perf_counter() - t0
