@@ -1,7 +1,7 @@
 """Session set-up: compile every policy's simulator flow once, in parallel, before the tests.
 
-Each policy has its own compiled flow (``vmgym.sim.specialize``); compiling them
-on both cores up front halves the cold start of the suite. With a warm numba
+Each policy family shares one compiled flow (``vmgym.sim.specialize``); compiling
+them on both cores up front halves the cold start of the suite. With a warm numba
 cache this takes about a second. ``VMGYM_LAZY_COMPILE=1`` skips it (a targeted run
 then compiles only the flows its tests use).
 """

@@ -21,24 +21,26 @@ def test_uncached_flows_are_compiled_together_and_remembered(cache, monkeypatch)
 
     def fake_compile_one(name):  # stands for a compile (jobs=1: in this process, in order)
         calls.append(name)
-        return name or "external", 0.0
+        return _compile._key(name), 0.0  # as the real one: the name of the flow
 
     monkeypatch.setattr(specialize, "_compile_one", fake_compile_one)
     # one flow and the shared kernels: two jobs, worth a pool
     assert _compile.flows_to_compile(["clock"]) == ["clock"]
-    assert _compile.flows_to_compile(["fifo", "lru", "lru", "opt"]) == ["fifo", "lru", "opt"]
+    # one job per flow: FIFO, LRU and OPT are one family (classic), ARC is another (adaptive)
+    assert _compile.flows_to_compile(["fifo", "lru", "lru", "opt"]) == ["fifo"]
+    assert _compile.flows_to_compile(["fifo", "arc", "lru", "car"]) == ["fifo", "arc"]
     done = []
     _compile.compile_flows(["fifo", "lru", "opt", None], 1, on_done=lambda n, s: done.append(n))
     # the shared kernels first (the flows do not wait for them: vmgym.sim.farcall)
-    assert calls == [SHARED, "fifo", "lru", "opt", None]
-    assert done == [SHARED, "fifo", "lru", "opt", "external"]
-    assert _compile.is_compiled("lru") and _compile.is_compiled(None) and not _compile.is_compiled("clock")
+    assert calls == [SHARED, "fifo", None]
+    assert done == [SHARED, "classic", "external"]
+    assert _compile.is_compiled("clock") and _compile.is_compiled(None) and not _compile.is_compiled("arc")
     # with the shared kernels cached, one uncached flow compiles in process, on first use
-    assert _compile.flows_to_compile(["fifo", "lru", "clock"]) == []
-    assert _compile.flows_to_compile(["clock", "arc"]) == ["clock", "arc"]
+    assert _compile.flows_to_compile(["fifo", "lru", "clock", "arc", "car"]) == []
+    assert _compile.flows_to_compile(["clock", "arc", "lirs"]) == ["arc", "lirs"]
     calls.clear()
-    _compile.compile_flows(["clock"], 1)
-    assert calls == ["clock"]
+    _compile.compile_flows(["arc"], 1)
+    assert calls == ["arc"]
 
 
 def test_nothing_up_front_on_one_core_or_when_lazy(cache, monkeypatch):

@@ -1,10 +1,11 @@
 """Compile policy flows ahead of a run, several at a time, and remember which are cached.
 
-A cold ``vmgym compare`` of four policies spends most of its time compiling one
-flow per policy (:mod:`vmgym.sim.specialize`). Compiled one after the other that
-is 4 x 20-30 s; ``vmgym compare`` asks :func:`flows_to_compile` which are not yet in
-numba's cache and compiles those in parallel processes first (one per core, with
-:func:`compile_flows`); the run then loads them.
+A cold ``vmgym compare`` spends most of its time compiling the flows of its
+policies (:mod:`vmgym.sim.specialize`: one per policy family, or per policy
+outside one) and the kernels they share. ``vmgym compare`` asks
+:func:`flows_to_compile` which are not yet in numba's cache and compiles those in
+parallel processes first (one per core, with :func:`compile_flows`); the run then
+loads them.
 
 Whether a flow is cached is remembered by a marker file in the cache folder
 (which :mod:`vmgym._cache` keys by the kernel sources, so an edit starts afresh).
@@ -27,9 +28,23 @@ def _marker(name: str) -> Path | None:
     return Path(folder) / "flows" / f"{name}.ok" if folder else None
 
 
+def _key(name: str | None) -> str:
+    from vmgym.sim.specialize import SHARED, flow_key
+
+    return name if name == SHARED else flow_key(name)
+
+
+def _one_per_flow(names: Sequence[str | None]) -> list[str | None]:
+    """``names`` with one policy per flow (the first named of each family), in order."""
+    firsts: dict[str, str | None] = {}
+    for name in names:
+        firsts.setdefault(_key(name), name)
+    return list(firsts.values())
+
+
 def is_compiled(name: str | None) -> bool:
     """True if :func:`compile_flows` has put the flow of policy ``name`` (None: external) in the cache."""
-    marker = _marker(name or "external")
+    marker = _marker(_key(name))
     return marker is not None and marker.exists()
 
 
@@ -39,6 +54,9 @@ def compile_flows(
     on_done: Callable[[str, float], None] | None = None,
 ) -> dict[str, float]:
     """Compile the flows of ``names`` (None: external), ``jobs`` processes at a time, and mark them.
+
+    One job per flow: policies of one family share it (``on_done`` gets the flow's
+    name, :func:`vmgym.sim.specialize.flow_key`, and the seconds).
 
     Compiling the env and streaming kernels in the same pool as well (so that the
     suite's two workers would not both compile them) made the cold suite slower,
@@ -61,6 +79,7 @@ def compile_flows(
             on_done(key, secs)
 
     times: dict[str, float] = {}
+    names = _one_per_flow(names)
     if not is_compiled(SHARED):  # first: the flows compile meanwhile, without waiting for it
         names = [SHARED, *names]
     jobs_list = [partial(_compile_one, n) for n in names]
@@ -87,7 +106,7 @@ def flows_to_compile(names: Sequence[str]) -> list[str]:
     """
     from vmgym.sim.specialize import SHARED
 
-    missing = [n for n in dict.fromkeys(names) if not is_compiled(n)]
+    missing = [n for n in _one_per_flow(names) if not is_compiled(n)]
     jobs = len(missing) + (not is_compiled(SHARED))
     if jobs < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
         return []

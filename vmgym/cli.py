@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
-from vmgym._compile import compile_flows, flows_to_compile
+from vmgym._compile import compile_flows, flows_to_compile, is_compiled
 from vmgym._console import check_plot_path, emit_results, err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
@@ -330,18 +330,24 @@ def compile_cmd(
 ) -> None:
     """Compile the simulator for these policies into numba's cache (once per machine and version).
 
-    Each policy has its own compiled flow; a cold compile takes ~15-25 s per policy
-    on one core, a warm start well under a second.
+    A policy family (``vmgym policies``) shares one compiled flow; a cold compile
+    takes ~10-35 s per flow on one core, a warm start well under a second.
     """
+    from vmgym.sim.specialize import SHARED, flow_key
+
     try:
         names = [None, *parse_policies(policy_list)]
     except policies.PolicyError as e:
         fail(str(e))
+    runs: dict[str, list[str]] = {}
+    for name in names:
+        runs.setdefault(flow_key(name), []).append(name or "external")
     with _progress() as bar:
-        task = bar.add_task("compiling", total=len(names))
+        task = bar.add_task("compiling", total=len(runs) + (not is_compiled(SHARED)))
 
         def done(name: str, secs: float) -> None:
-            bar.console.print(f"{name:>12}  {secs:6.1f} s")
+            members = ", ".join(runs.get(name, []))
+            bar.console.print(f"{name:>12}  {secs:6.1f} s  {members}")
             bar.advance(task)
 
         compile_flows(names, jobs=jobs or os.cpu_count() or 1, on_done=done)
@@ -354,9 +360,10 @@ def policies_cmd() -> None:
     table.add_column("name")
     table.add_column("aliases")
     table.add_column("source")
+    table.add_column("flow")
     for name in policies.names():
         cls = policies.get_class(name)
-        table.add_row(name, ", ".join(cls.aliases), cls.source)
+        table.add_row(name, ", ".join(cls.aliases), cls.source, cls.flow_family or name)
     out().print(table)
 
 

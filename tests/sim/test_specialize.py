@@ -1,4 +1,4 @@
-"""One compiled flow per policy: sharing, a policy defined outside the package, the hook contract."""
+"""One compiled flow per policy family: sharing, a policy defined outside the package, the hook contract."""
 
 import sys
 import types
@@ -10,21 +10,66 @@ from typer.testing import CliRunner
 
 from vmgym import MachineConfig, Simulator, policies
 from vmgym.cli import app
-from vmgym.policies.base import Policy, register
+from vmgym.policies import hooks
+from vmgym.policies.base import Policy, family_members, register
+from vmgym.policies.hooks import family_module
 from vmgym.sim import kernel
 from vmgym.sim.frames import evictable
-from vmgym.sim.specialize import flow_for
+from vmgym.sim.specialize import flow_for, flow_key
 from workloads import Workload
 
 
-def test_each_policy_has_its_own_flow_and_shares_the_rare_paths():
-    lru, fifo = flow_for(policies.get_class("lru")), flow_for(policies.get_class("fifo"))
-    assert lru is flow_for(policies.make("lru"))  # built once per class
-    assert lru._run is not fifo._run and lru._run is not kernel._run
-    assert lru.run is fifo.run is kernel.run  # one entry from Python: it calls the flow's loop by address
-    assert lru._event is fifo._event is kernel._event  # exit/munmap/fork: compiled once for all
-    assert lru.hooks.on_hit is policies.lru.on_hit and fifo.hooks.on_hit is not lru.hooks.on_hit
+def test_a_family_shares_one_flow_and_every_flow_shares_the_rare_paths():
+    lru, fifo, arc = (flow_for(policies.get_class(n)) for n in ("lru", "fifo", "arc"))
+    assert lru is flow_for(policies.make("lru")) is fifo  # built once; FIFO and LRU are both "classic"
+    assert lru._run is not arc._run and lru._run is not kernel._run
+    solo = flow_for(policies.get_class("lru"), solo=True)  # LRU's own flow, for comparisons
+    assert solo._run is not lru._run and solo is flow_for(policies.make("lru"), solo=True)
+    assert solo.hooks.on_hit is policies.lru.on_hit and lru.hooks.on_hit is not policies.lru.on_hit
+    assert lru.run is arc.run is solo.run is kernel.run  # one entry from Python: it calls the loop by address
+    assert lru._event is arc._event is kernel._event  # exit/munmap/fork: compiled once for all
     assert flow_for(None) is kernel  # the external policy: the flow with the no-op hooks
+    keys = [flow_key(n) for n in ("fifo", "opt", "arc", None)]
+    assert keys == ["classic", "classic", "adaptive", "external"]
+
+
+def test_a_family_flow_calls_the_running_policys_own_hooks(monkeypatch):
+    """The generated switch, run as Python (no compile): each kernel id reaches its policy's hook."""
+    defaults = {name: fn.py_func for name, fn in hooks.DEFAULTS.items()}
+    monkeypatch.setattr(hooks, "DEFAULTS", defaults)  # plain Python no-ops
+    calls = []
+
+    def hook(tag):
+        return types.SimpleNamespace(py_func=lambda st, f, g, i: calls.append(tag))
+
+    def victim_of(tag):
+        return types.SimpleNamespace(py_func=lambda st: tag)
+
+    members = [
+        (1, {"on_insert": hook("a"), "victim": victim_of(10)}),
+        (2, {"on_insert": hook("b"), "victim": victim_of(20)}),
+        (5, {"victim": victim_of(50)}),  # on_insert: the contract's no-op
+    ]
+    members = [(k, {n: getattr(fn, "py_func", fn) for n, fn in h.items()}) for k, h in members]
+    mod = family_module("t", members, cf_hooks=3)
+    cfg = np.zeros(4, dtype=np.int64)
+    st = types.SimpleNamespace(cfg=cfg)
+    for kid, tag, best in ((1, "a", 10), (2, "b", 20), (5, None, 50)):
+        cfg[3] = kid
+        calls.clear()
+        mod.on_insert.py_func(st, 0, 0, 0)
+        assert calls == ([tag] if tag else [])
+        assert mod.victim.py_func(st) == best
+    assert mod.on_page_free is defaults["on_page_free"]  # no member defines it: no switch at all
+
+
+def test_a_family_is_its_registered_policies_with_distinct_kernel_ids():
+    classic = [c.name for c in family_members(policies.get_class("opt"))]
+    assert classic == ["fifo", "lru", "clock", "opt"]  # by kernel id
+    assert family_members(_Lifo) == (_Lifo,)  # no family: a flow of its own
+    twin = type("Twin", (_Lifo,), {"name": "test-twin", "kernel_id": 2, "flow_family": "classic"})
+    with pytest.raises(RuntimeError, match="same kernel id: fifo=1, lru=2, test-twin=2"):
+        family_members(twin)
 
 
 def test_a_flow_reaches_the_shared_kernels_only_through_far_calls():

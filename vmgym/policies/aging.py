@@ -70,6 +70,7 @@ class Aging(Policy):
     name = "aging"
     aliases = ()
     kernel_id = KERNEL_ID
+    flow_family = "frequency"
     source = "Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.7"
     conventions = (
         "The R bit is the MMU accessed bit (every PTE mapping the page). A new page starts with register 0 "

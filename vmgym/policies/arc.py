@@ -259,6 +259,7 @@ class ARC(Policy):
     name = "arc"
     aliases = ("adaptive-replacement-cache",)
     kernel_id = KERNEL_ID
+    flow_family = "adaptive"
     source = "Megiddo & Modha, ARC: A Self-Tuning, Low Overhead Replacement Cache, USENIX FAST 2003, Fig. 4"
     conventions = (
         "Cache size c = number of frames; T1/T2 are lists of frames, B1/B2 lists of page ids (a page keeps "

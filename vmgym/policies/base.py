@@ -45,6 +45,9 @@ class Policy:
     name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     kernel_id: ClassVar[int] = -1
+    # the policies that name one family share one compiled flow, their hooks behind a switch on the
+    # kernel id (vmgym.sim.specialize): one compile for the family; "" compiles a flow of its own
+    flow_family: ClassVar[str] = ""
     source: ClassVar[str] = ""
     conventions: ClassVar[str] = ""
     frame_rows: ClassVar[int] = 0
@@ -119,6 +122,22 @@ def unregister(name: str) -> None:
 def names() -> list[str]:
     """Canonical names of all registered policies."""
     return sorted(_REGISTRY)
+
+
+def family_members(cls: type[Policy]) -> tuple[type[Policy], ...]:
+    """The policies sharing ``cls``'s compiled flow, by kernel id: its registered family, or ``cls`` alone.
+
+    Raises ``RuntimeError`` if two members have the same kernel id (the flow could not tell them apart).
+    """
+    if not cls.flow_family:
+        return (cls,)
+    members = {c for c in _REGISTRY.values() if c.flow_family == cls.flow_family} | {cls}
+    ordered = tuple(sorted(members, key=lambda c: (c.kernel_id, c.name)))
+    ids = [c.kernel_id for c in ordered]
+    if len(set(ids)) != len(ids):
+        listing = ", ".join(f"{c.name}={c.kernel_id}" for c in ordered)
+        raise RuntimeError(f"flow family {cls.flow_family!r} has policies with the same kernel id: {listing}")
+    return ordered
 
 
 def aliases() -> dict[str, str]:

@@ -163,6 +163,7 @@ class CAR(Policy):
     name = "car"
     aliases = ("clock-adaptive-replacement",)
     kernel_id = KERNEL_ID
+    flow_family = "adaptive"
     source = "Bansal & Modha, CAR: Clock with Adaptive Replacement, USENIX FAST 2004, Fig. 2"
     conventions = (
         "Cache size c = number of frames; T1/T2 are clocks of frames, B1/B2 LRU lists of page ids (a page "

@@ -49,6 +49,7 @@ class Clock(Policy):
     name = "clock"
     aliases = ("second-chance", "fifo-reinsertion")
     kernel_id = KERNEL_ID
+    flow_family = "classic"
     source = "Corbató, MIT MAC-M-384, 1968; Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.5"
     conventions = (
         "The frames form the clock in frame order; the hand starts at frame 0 and stops one past the victim. "

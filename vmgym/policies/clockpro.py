@@ -293,6 +293,7 @@ class ClockPro(Policy):
     name = "clock-pro"
     aliases = ("clockpro",)
     kernel_id = KERNEL_ID
+    flow_family = "recency"
     source = "Jiang, Chen & Zhang, USENIX ATC 2005, section 3"
     conventions = (
         "Reference bits are the policy's own, set in on_hit by every reference the simulator reports as a "

@@ -41,6 +41,7 @@ class FIFO(Policy):
     name = "fifo"
     aliases = ("first-in-first-out",)
     kernel_id = KERNEL_ID
+    flow_family = "classic"
     source = "Belady, IBM Systems Journal 1966; Silberschatz et al., OS Concepts 10e, 10.4.2"
     conventions = "Hits do not change the order. Unevictable frames (pinned) are skipped, oldest first."
     frame_rows = 2

@@ -81,6 +81,7 @@ class GClock(Policy):
     name = "gclock"
     aliases = ("clock-n", "generalized-clock")
     kernel_id = KERNEL_ID
+    flow_family = "recency"
     source = "Smith, ACM TODS 1978; Nicola, Dan & Dias, SIGMETRICS 1992"
     conventions = (
         "The frames form the clock in frame order; the hand starts at frame 0 and stops one past the victim "

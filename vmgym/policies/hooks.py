@@ -2,10 +2,12 @@
 
 The flow (:mod:`vmgym.sim.kernel`) is written once and calls six hooks through a
 module-level name ``hooks``. :func:`vmgym.sim.specialize.flow_for` compiles one
-copy of the flow per policy with ``hooks`` bound to that policy's functions, so a
-run compiles (and inlines) only the policy it uses and no dispatch is left in
-the hot loop. A policy module defines any of the hooks below under these exact
-names and signatures; the ones it omits are these no-op defaults.
+copy of the flow per policy family with ``hooks`` bound to :func:`family_module`
+(each hook switches on the running policy's kernel id), or per policy outside a
+family with ``hooks`` bound to that policy's functions (:func:`hook_module`), so a
+run compiles (and inlines) only its own family. A policy module defines any of
+the hooks below under these exact names and signatures; the ones it omits are
+these no-op defaults.
 
 The *external* policy (kernel id 0) has only defaults: the simulator stops and
 asks its caller (a Python policy or an RL agent) for each victim.
@@ -109,3 +111,36 @@ def hook_module(label: str, hooks: dict[str, Any]) -> ModuleType:
     for name, default in DEFAULTS.items():
         setattr(mod, name, hooks.get(name, default))
     return mod
+
+
+def family_module(label: str, members: list[tuple[int, dict[str, Any]]], cf_hooks: int) -> ModuleType:
+    """A hook module for one flow shared by several policies (``members``: kernel id, hooks).
+
+    Each hook reads the running policy's kernel id from ``st.cfg[cf_hooks]`` and
+    calls that member's own hook: one compare per call, inlined like the hooks
+    themselves; a hook all members share (a default, or one policy's reused by
+    another) is called directly. The dispatching functions are generated from
+    the members' ids and the hook names of this contract, nothing else.
+    """
+    dispatch: dict[str, Any] = {}
+    for hook, default in DEFAULTS.items():
+        groups: dict[int, tuple[Any, list[int]]] = {}
+        for kid, hooks in members:
+            fn = hooks.get(hook, default)
+            groups.setdefault(id(fn), (fn, []))[1].append(kid)
+        if len(groups) == 1:
+            dispatch[hook] = next(iter(groups.values()))[0]
+            continue
+        params = ", ".join(inspect.signature(getattr(default, "py_func", default)).parameters)
+        env: dict[str, Any] = {}
+        lines = [f"def {hook}({params}):", f"    k = st.cfg[{int(cf_hooks)}]"]
+        for j, (fn, ids) in enumerate(groups.values()):
+            env[f"{hook}_{j}"] = fn
+            call = f"return {hook}_{j}({params})"
+            if j == len(groups) - 1:
+                lines.append(f"    {call}")  # the last: no compare left to make
+            else:
+                lines.append(f"    if {' or '.join(f'k == {int(i)}' for i in ids)}:\n        {call}")
+        exec("\n".join(lines), env)  # noqa: S102 (generated from the contract's names and integer ids)
+        dispatch[hook] = njit(inline="always", _nrt=False)(env[hook])
+    return hook_module(label, dispatch)

@@ -157,6 +157,7 @@ class LFU(Policy):
     name = "lfu"
     aliases = ("least-frequently-used",)
     kernel_id = KERNEL_ID
+    flow_family = "frequency"
     source = (
         "Silberschatz et al., OS Concepts 10e, 10.4.5; Shah, Mitra & Matani, "
         "An O(1) algorithm for implementing the LFU cache eviction scheme, 2010"

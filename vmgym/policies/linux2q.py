@@ -108,6 +108,7 @@ class LinuxTwoList(Policy):
     name = "linux-2q"
     aliases = ("active-inactive",)
     kernel_id = KERNEL_ID
+    flow_family = "working-set"
     source = "Gorman, Understanding the Linux Virtual Memory Manager, 2004, ch. 10; Linux mm/vmscan.c"
     conventions = (
         "One pair of lists for all pages (no anon/file split, no zones). A new page enters the head of the "

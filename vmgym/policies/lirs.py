@@ -267,6 +267,7 @@ class LIRS(Policy):
     name = "lirs"
     aliases = ("low-inter-reference-recency-set",)
     kernel_id = KERNEL_ID
+    flow_family = "recency"
     source = "Jiang & Zhang, SIGMETRICS 2002, section 3"
     conventions = (
         "Lhirs = max(1, round(hir_ratio * frames)) with halves rounded up, Llirs = frames - Lhirs "

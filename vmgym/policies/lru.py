@@ -36,6 +36,7 @@ class LRU(Policy):
     name = "lru"
     aliases = ("least-recently-used",)
     kernel_id = KERNEL_ID
+    flow_family = "classic"
     source = "Mattson et al., IBM Systems Journal 1970; Silberschatz et al., OS Concepts 10e, 10.4.4"
     conventions = "Every reference (read, write, fetch, from any process) moves the page to the MRU end."
     frame_rows = 2

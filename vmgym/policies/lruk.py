@@ -80,6 +80,7 @@ class LRUK(Policy):
     name = "lru-k"
     aliases = ("lru2", "lruk")
     kernel_id = KERNEL_ID
+    flow_family = "frequency"
     source = (
         "O'Neil, O'Neil & Weikum, The LRU-K page replacement algorithm for database disk buffering, "
         "SIGMOD 1993"

@@ -130,6 +130,7 @@ class MGLRU(Policy):
     name = "mglru"
     aliases = ("multi-gen-lru", "lru-gen")
     kernel_id = KERNEL_ID
+    flow_family = "working-set"
     source = "Zhao, Multi-Gen LRU, Linux 6.1 (2022): Documentation/mm/multigen_lru.rst; mm/vmscan.c"
     conventions = (
         "One set of generations for all pages (no anon/file types, tiers, refault feedback, Bloom "

@@ -265,6 +265,7 @@ class NFU(Policy):
     name = "nfu"
     aliases = ("not-frequently-used",)
     kernel_id = KERNEL_ID
+    flow_family = "frequency"
     source = "Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.7"
     conventions = (
         "The R bit is the MMU accessed bit (every PTE mapping the page); a new page keeps the bit its "

@@ -301,6 +301,7 @@ class NRU(Policy):
     reads_dirty_bit = True
     aliases = ("not-recently-used",)
     kernel_id = KERNEL_ID
+    flow_family = "frequency"
     source = "Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.2"
     conventions = (
         "R is the MMU accessed bit (every PTE mapping the page; a new page keeps the bit its faulting "

@@ -72,6 +72,7 @@ class OPT(Policy):
     name = "opt"
     aliases = ("belady", "min")
     kernel_id = KERNEL_ID
+    flow_family = "classic"
     source = "Belady, IBM Systems Journal 1966"
     conventions = (
         "Next use of a page is the earliest next reference through any of its mappings. Ties (several "

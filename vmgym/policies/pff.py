@@ -84,6 +84,7 @@ class PFF(Policy):
     name = "pff"
     aliases = ("page-fault-frequency",)
     kernel_id = KERNEL_ID
+    flow_family = "working-set"
     source = "Chu & Opderbeck, AFIPS FJCC 1972; Stallings, Operating Systems, 8.2"
     conventions = (
         "Virtual time is the global trace position; a fault is a reference that loads a page (a minor "

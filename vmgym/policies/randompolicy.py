@@ -84,6 +84,7 @@ class Random(Policy):
     name = "random"
     aliases = ("rand",)
     kernel_id = KERNEL_ID
+    flow_family = "frequency"
     source = "Belady, IBM Systems Journal 1966 (RAND); Tanenbaum & Bos, Modern Operating Systems 4e, 3.4"
     conventions = (
         "splitmix64 seeded with `seed`; a draw is the 64-bit output modulo the range (bias < 2**-40 for "

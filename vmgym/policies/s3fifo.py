@@ -179,6 +179,7 @@ class S3FIFO(Policy):
     name = "s3fifo"
     aliases = ("s3-fifo",)
     kernel_id = KERNEL_ID
+    flow_family = "adaptive"
     source = (
         "Yang, Zhang, Qiu, Yue & Vinayak, FIFO queues are all you need for cache eviction, SOSP 2023, "
         "Algorithm 1"

@@ -82,6 +82,7 @@ class Sieve(Policy):
     name = "sieve"
     aliases = ()
     kernel_id = KERNEL_ID
+    flow_family = "frequency"
     source = "Zhang, Yang, Yue, Vigfusson & Rashmi, SIEVE is Simpler than LRU, NSDI 2024 (Algorithm 1)"
     conventions = (
         "The visited bit is the policy's own, set by every access after the load (hits and minor faults "

@@ -126,6 +126,7 @@ class TwoQ(Policy):
     name = "2q"
     aliases = ("two-queue", "twoq")
     kernel_id = KERNEL_ID
+    flow_family = "adaptive"
     source = (
         "Johnson & Shasha, 2Q: A Low Overhead High Performance Buffer Management Replacement Algorithm, "
         "VLDB 1994 (Full 2Q)"

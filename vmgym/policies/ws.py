@@ -91,6 +91,7 @@ class WorkingSet(Policy):
     name = "ws"
     aliases = ("working-set",)
     kernel_id = KERNEL_ID
+    flow_family = "working-set"
     source = "Denning, CACM 1968; Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.8"
     conventions = (
         "Virtual time is the global trace position (one process: its references). At a fault at position t "

@@ -101,6 +101,7 @@ class WSClock(Policy):
     reads_dirty_bit = True
     aliases = ("ws-clock",)
     kernel_id = KERNEL_ID
+    flow_family = "working-set"
     source = "Carr & Hennessy, SOSP 1981; Tanenbaum & Bos, Modern Operating Systems 4e, 3.4.9"
     conventions = (
         "The frames form the clock in index order; the hand starts at frame 0 and stops one past the "

@@ -136,6 +136,7 @@ def _build_state(
     cfg[S.CF_SEGV_ERROR] = int(config.segfault == "error")
     cfg[S.CF_OOM_ERROR] = int(config.oom == "error")
     cfg[S.CF_POLICY] = policy.kernel_id if policy and not caller_decides else EXTERNAL
+    cfg[S.CF_HOOKS] = policy.kernel_id if policy else EXTERNAL
     cfg[S.CF_N_STATIC] = lw.n_static
     cfg[S.CF_ALLOC] = S.ALLOC_NAMES.index(config.allocation)
     cfg[S.CF_WS_WINDOW] = config.ws_window

@@ -1,19 +1,23 @@
-"""One compiled simulator flow per policy.
+"""One compiled simulator flow per policy family (or per policy outside a family).
 
 The flow in :mod:`vmgym.sim.kernel` calls the policy through the module-level
-name ``hooks``. Compiling it once with every policy behind a runtime switch
+name ``hooks``. Compiling it once with all 23 policies behind a runtime switch
 made numba type and inline all of them into one function: a cold compile of
 the whole library took half an hour and ~10 GB of RAM. Instead, :func:`flow_for`
 rebuilds the kernel functions that (transitively) call ``hooks`` with ``hooks``
-bound to one policy's functions, and compiles them as new numba functions whose
-names carry the policy (``run__lru``), so each policy has its own entry in
-numba's on-disk cache. A run compiles only the policy it uses, and nothing in
-its hot loop branches on the policy.
+bound to one policy's functions, or to a *family*'s (the policies naming one
+``flow_family``, a handful each: their hooks behind a switch on the kernel id,
+:func:`vmgym.policies.hooks.family_module`), and compiles them as new numba
+functions whose names carry the policy or family (``run__classic_<hash>``), so
+each has its own entry in numba's on-disk cache. A family's flow compiles the
+loop and the fault path once for its members (the main command's four policies:
+one 13 s compile in place of four of 6-11 s); the hot loop pays one compare per
+hook call for it (``benchmarks/bench_families.py``).
 
 Cache keys: numba keys a cached function by its source file and name, so the
 suffix also carries a hash of the sources of the modules that define the
-policy's hooks; the cache folder itself is keyed by the package's kernel sources
-(:mod:`vmgym._cache`).
+policies' hooks (and, for a family, its members and their ids); the cache folder
+itself is keyed by the package's kernel sources (:mod:`vmgym._cache`).
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from types import ModuleType
 import numba
 from numba.core.registry import CPUDispatcher
 
+from vmgym.policies import base as policy_base
 from vmgym.policies import hooks as hook_contract
 from vmgym.policies.base import Policy
 from vmgym.sim import kernel
+from vmgym.sim import state as S
 
-_FLOWS: dict[object, ModuleType] = {}
+_FLOWS: dict[tuple[object, ...], ModuleType] = {}  # by the policies a flow runs
 
 
 def _py_func(obj: object) -> types.FunctionType | None:
@@ -100,21 +106,43 @@ def specialize(module: ModuleType, hooks: ModuleType, tag: str) -> ModuleType:
     return rebind(module, {"hooks": hooks}, tag)
 
 
-def flow_for(policy: type[Policy] | Policy | None) -> ModuleType:
+def flow_key(policy: type[Policy] | Policy | str | None) -> str:
+    """The name of the compiled flow that runs ``policy``: its family, its own name, or ``external``."""
+    if isinstance(policy, str):
+        policy = policy_base.get_class(policy)
+    cls = type(policy) if isinstance(policy, Policy) else policy
+    if cls is None:
+        return "external"
+    return cls.flow_family or cls.name
+
+
+def flow_for(policy: type[Policy] | Policy | None, solo: bool = False) -> ModuleType:
     """The simulator kernels (``run``, ``evict``, ...) compiled for ``policy`` (None: external).
 
-    Built once per policy class and process; compiled lazily on first call (or
-    loaded from numba's cache).
+    A policy with a ``flow_family`` shares one flow with the other registered
+    policies of that family (its hooks behind a switch on the kernel id,
+    :func:`vmgym.policies.hooks.family_module`); ``solo=True`` builds the policy's
+    own flow instead (``benchmarks/bench_families.py`` compares the two). Built once
+    per set of policies and process; compiled lazily on first call (or loaded
+    from numba's cache).
     """
     cls = type(policy) if isinstance(policy, Policy) else policy
-    flow = _FLOWS.get(cls)
+    members = (cls,) if cls is None or solo else policy_base.family_members(cls)
+    flow = _FLOWS.get(members)
     if flow is None:
         if cls is None:
             flow = kernel  # its own ``hooks`` are the contract's defaults: the external policy
-        else:
+        elif len(members) == 1:
             label = re.sub(r"\W", "_", cls.name) + "_" + _source_tag(cls.hooks)
             flow = specialize(kernel, hook_contract.hook_module(label, cls.hooks), label)
-        _FLOWS[cls] = flow
+        else:
+            hooks = {f"{c.name}.{k}": fn for c in members for k, fn in c.hooks.items()}
+            ids = ",".join(f"{c.name}={c.kernel_id}" for c in members)
+            tag = hashlib.sha1((_source_tag(hooks) + ids).encode()).hexdigest()[:8]
+            label = re.sub(r"\W", "_", cls.flow_family) + "_" + tag
+            table = [(c.kernel_id, c.hooks) for c in members]
+            flow = specialize(kernel, hook_contract.family_module(label, table, S.CF_HOOKS), label)
+        _FLOWS[members] = flow
     return flow
 
 
@@ -125,7 +153,8 @@ def _compile_one(name: str | None) -> tuple[str, float]:
     """Compile (or load from cache) the flow of policy ``name`` (None: external; SHARED: the shared kernels).
 
     A flow compiles alone: its far calls need only the shared kernels' table, not the
-    kernels, so another process can compile those meanwhile. Returns the name and the seconds.
+    kernels, so another process can compile those meanwhile. Returns the flow's name
+    (:func:`flow_key`) and the seconds.
     """
     import time
 
@@ -148,4 +177,4 @@ def _compile_one(name: str | None) -> tuple[str, float]:
     if name is None:  # the external policy's decisions are made from Python
         kernel.evict.compile((sim._state_type, nbtypes.int64))
         kernel.choose_victim.compile((sim._state_type,))
-    return name or "external", time.perf_counter() - t0
+    return flow_key(name), time.perf_counter() - t0

@@ -225,7 +225,8 @@ CF_PREFETCH, CF_PF_A, CF_PF_B = 8, 9, 10  # prefetcher kind (PF_*) and its two p
 CF_ALLOC, CF_WS_WINDOW = 11, 12  # frame allocation (ALLOC_*) and the working-set window [references]
 CF_MLOCK = 13  # 1 if the trace has mlock events (else no page is ever pinned: evictable() skips page_pins)
 CF_LENGTH = 14  # entries of the whole global trace (a streamed run's arrays hold one chunk of it)
-N_CF = 15
+CF_HOOKS = 15  # kernel id of the policy whose hooks run (a flow shared by a family dispatches on it)
+N_CF = 16
 
 LOCAL_OVER_QUOTA = -2  # SC_LOCAL: frames of processes above their quota
 LOCAL_CHOSEN = -3  # SC_LOCAL: the frames flagged in ``frame_allow`` (Simulator.policy_choice)
