@@ -547,6 +547,31 @@ def test_info_sampled_is_close():
     assert approx["lru_miss_ratio"]["256"] == pytest.approx(exact["lru_miss_ratio"]["256"], abs=0.1)
 
 
+@pytest.mark.parametrize("name", ["z.lackey", "z.oracleGeneral", "z.csv"])
+def test_info_streamed_equals_loaded_whole(tmp_path, name):
+    """``trace info`` reads a one-process trace block by block: the same summary, exact or sampled."""
+    path = write_trace(gen.zipf(3000, 40_000, 0.8, write_ratio=0.3, seed=6), tmp_path / name)
+    for limit in (traces.REUSE_EXACT_LIMIT, 9_000):
+        whole = info(path, exact_limit=limit, stream=False)
+        assert info(path, exact_limit=limit, stream=True) == whole
+    assert not whole["reuse"]["exact"] and whole["reuse"]["sample_rate"] < 0.25
+
+
+def test_info_of_several_processes_is_loaded_whole_when_asked_to_stream(tmp_path):
+    path = tmp_path / "p.txt"
+    path.write_text("7 R 0x1000\n3 W 2000\n7 r 1004\n7 X 1fff000\n3 w 2fff\n7 R 0x1000\n")
+    assert info(path, stream=True) == info(path, stream=False)
+    assert info(path, stream=True)["processes"] == 2
+
+
+def test_stack_distances_survive_renumbering():
+    """The Fenwick tree has ~2x the pages' entries: a long trace over few pages renumbers it often."""
+    rng = np.random.default_rng(8)
+    pages = rng.integers(0, 5, size=3000)
+    got = traces._stack_distances(pages.astype(np.int64), 5)
+    assert got.tolist() == brute_distances(pages.tolist())
+
+
 # -- recorder -------------------------------------------------------------------------------
 
 

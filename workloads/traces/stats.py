@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from workloads.model import OP_NAMES, Workload
+from workloads.stream import RefStream
 from workloads.traces.api import load_trace
 from workloads.traces.mapping import _PID_SHIFT, _references
 from workloads.traces.registry import _resolve_format
@@ -19,24 +21,59 @@ _MRC_FRAMES = (16, 64, 256, 1024, 4096, 16384, 65536)
 
 @njit(cache=True)
 def _stack_distances(ids, n_ids):
-    """LRU stack distance of every reference (-1 for a first touch), Fenwick tree, O(n log n).
+    """LRU stack distance of every reference (-1 for a first touch), in one array (the tests' check).
 
-    The distance of a re-reference is the number of distinct other pages referenced
-    since the previous reference to the same page: LRU with C frames hits iff it is < C.
+    :class:`_Reuse` computes the same distances block by block into a histogram.
     """
-    n = ids.shape[0]
+    out = np.empty(ids.shape[0], np.int64)
     last = np.full(n_ids, -1, np.int64)
-    tree = np.zeros(n + 1, np.int32)
-    out = np.empty(n, np.int64)
-    for i in range(n):
+    tree = np.zeros(2 * n_ids + 3, np.int32)
+    state = np.zeros(2, np.int64)
+    _feed(ids, last, tree, state, out, False)
+    return out
+
+
+@njit(cache=True)
+def _renumber(last, tree):
+    """Renumber the markers (each page's latest position) 0..k-1 in order and rebuild the tree; k."""
+    live = np.flatnonzero(last >= 0)
+    order = live[np.argsort(last[live])]
+    last[order] = np.arange(order.size)
+    n = tree.shape[0] - 1
+    tree[:] = 0
+    tree[1 : order.size + 1] = 1
+    for i in range(1, n + 1):  # the O(n) Fenwick build
+        j = i + (i & -i)
+        if j <= n:
+            tree[j] += tree[i]
+    return order.size
+
+
+@njit(cache=True)
+def _feed(ids, last, tree, state, out, histogram):
+    """Push references ``ids`` (dense page ids) through one process's LRU stack.
+
+    A Fenwick tree marks each page's latest position; the distance of a re-reference is
+    the number of marks after its previous position, O(log) each. Positions run on
+    until the tree's end, then the marks are renumbered 0..k-1 (:func:`_renumber`), so
+    the tree has ~2x the pages' entries however long the trace. ``state``: next
+    position, first touches. With ``histogram``, ``out[d]`` counts distance ``d``; else
+    ``out[i]`` is reference ``i``'s distance (-1: a first touch).
+    """
+    cap = tree.shape[0] - 1
+    pos = state[0]
+    for i in range(ids.shape[0]):
+        if pos == cap:
+            pos = _renumber(last, tree)
         x = ids[i]
         j = last[x]
         if j < 0:
-            out[i] = -1
+            state[1] += 1
+            if not histogram:
+                out[i] = -1
         else:
-            # markers in (j, i): prefix(i) - prefix(j + 1) over 1-based positions
-            s = 0
-            k = i
+            s = 0  # marks in (j, pos): prefix(pos) - prefix(j + 1), 1-based
+            k = pos
             while k > 0:
                 s += tree[k]
                 k -= k & -k
@@ -44,17 +81,43 @@ def _stack_distances(ids, n_ids):
             while k > 0:
                 s -= tree[k]
                 k -= k & -k
-            out[i] = s
+            if histogram:
+                out[s] += 1
+            else:
+                out[i] = s
             k = j + 1
-            while k <= n:
+            while k <= cap:
                 tree[k] -= 1
                 k += k & -k
-        k = i + 1
-        while k <= n:
+        k = pos + 1
+        while k <= cap:
             tree[k] += 1
             k += k & -k
-        last[x] = i
-    return out
+        last[x] = pos
+        pos += 1
+    state[0] = pos
+
+
+class _Reuse:
+    """LRU stack distances of one process's references, fed in blocks, kept as a histogram.
+
+    Memory is a few words per distinct page (``pages``: the sorted distinct pages it
+    will see), not per reference.
+    """
+
+    def __init__(self, pages: np.ndarray):
+        self.pages = pages
+        self.last = np.full(pages.size, -1, np.int64)
+        self.tree = np.zeros(2 * pages.size + 3, np.int32)
+        self.state = np.zeros(2, np.int64)  # next position, first touches
+        self.hist = np.zeros(max(pages.size, 1), np.int64)
+        self.references = 0
+
+    def add(self, pages: np.ndarray) -> None:
+        """Note a block of references (page numbers, all among ``pages``)."""
+        ids = np.searchsorted(self.pages, pages).astype(np.int64)
+        _feed(ids, self.last, self.tree, self.state, self.hist, True)
+        self.references += pages.size
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
@@ -73,6 +136,7 @@ def info(
     collapse: bool = True,
     max_refs: int | None = None,
     exact_limit: int = REUSE_EXACT_LIMIT,
+    stream: bool | None = None,
 ) -> dict[str, Any]:
     """Summarise a trace file (or a :class:`Workload`).
 
@@ -88,65 +152,127 @@ def info(
     al., FAST 2015): pages whose hash falls below rate ``exact_limit / references`` are
     kept and their distances scaled by ``1 / rate`` (``exact`` is False, ``sample_rate``
     says the rate).
+
+    A one-process trace file is read as a stream (:func:`~workloads.traces.stream_trace`,
+    block by block: memory bounded by its distinct pages, not its length) from
+    ``workloads.spec.STREAM_TRACES_FROM`` bytes on, or always with ``stream=True``
+    (``False``: load it whole); the summary is the same either way.
     """
     if isinstance(source, Workload):
-        workload, where, fmt_name = source, source.name, "workload"
-    else:
-        fmt_name = _resolve_format(Path(source), fmt)
-        workload = load_trace(source, fmt_name, page_size, collapse, max_refs)
-        where = str(source)
+        return _summarise(source.name, "workload", _workload_parts(source), exact_limit)
+    path = Path(source)
+    fmt_name = _resolve_format(path, fmt)
+    if stream is None:
+        from workloads.spec import STREAM_TRACES_FROM
+
+        stream = path.is_file() and path.stat().st_size >= STREAM_TRACES_FROM
+    if stream:
+        from workloads.traces.streaming import NotStreamable, stream_trace
+
+        try:
+            refs = stream_trace(path, fmt_name, page_size, collapse, max_refs)
+        except NotStreamable:
+            pass  # npz or several processes: loaded whole below
+        else:
+            return _summarise(str(source), fmt_name, _stream_parts(refs), exact_limit)
+    workload = load_trace(path, fmt_name, page_size, collapse, max_refs)
+    return _summarise(str(source), fmt_name, _workload_parts(workload), exact_limit)
+
+
+# What _summarise reads: the page size, the references, the processes' sorted distinct pages,
+# and a function that yields (process index, ops, pages) blocks.
+_Parts = tuple[int, int, list[np.ndarray], Callable[[], Iterator[tuple[int, np.ndarray, np.ndarray]]]]
+
+
+def _workload_parts(workload: Workload) -> _Parts:
     shift = workload.page_size.bit_length() - 1
     refs = _references(workload)
-    n = sum(o.size for o, _ in refs)
+
+    def blocks() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        for pid, (ops, addrs) in enumerate(refs):
+            yield pid, ops, addrs >> shift
+
+    distinct = [np.unique(addrs >> shift) for _, addrs in refs]
+    return workload.page_size, sum(o.size for o, _ in refs), distinct, blocks
+
+
+def _stream_parts(refs: RefStream) -> _Parts:
+    shift = refs.page_size.bit_length() - 1
+
+    def blocks() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        for ops, addrs in refs.blocks(1 << 20):
+            yield 0, ops, addrs >> shift
+
+    return refs.page_size, int(refs.length), [np.asarray(refs.page_set, np.int64)], blocks
+
+
+def _summarise(where: str, fmt_name: str, parts: _Parts, exact_limit: int) -> dict[str, Any]:
+    page_size, n, distinct, blocks = parts
+    rate = 1.0 if n <= exact_limit else exact_limit / n
+    threshold = np.uint64(min(int(rate * 2**24), 2**24))
+
+    def sampled(pid: int, pages: np.ndarray) -> np.ndarray:
+        if rate == 1.0:
+            return pages
+        return pages[(_splitmix(pages + (pid << _PID_SHIFT)) >> np.uint64(40)) < threshold]
+
+    reuse = [_Reuse(sampled(pid, pages)) for pid, pages in enumerate(distinct)]
     counts = np.zeros(3, np.int64)
-    distinct = 0
-    for ops, addrs in refs:
+    for pid, ops, pages in blocks():
         counts += np.bincount(ops, minlength=3)[:3]
-        distinct += np.unique(addrs >> shift).size
+        reuse[pid].add(sampled(pid, pages))
+    n_distinct = sum(d.size for d in distinct)
     out: dict[str, Any] = {
         "trace": where,
         "format": fmt_name,
-        "page_size": workload.page_size,
+        "page_size": page_size,
         "references": int(n),
-        "processes": len(workload.processes),
-        "distinct_pages": int(distinct),
-        "footprint_bytes": int(distinct) * workload.page_size,
+        "processes": len(distinct),
+        "distinct_pages": int(n_distinct),
+        "footprint_bytes": int(n_distinct) * page_size,
     }
     for code, name in OP_NAMES.items():
         out[f"{name}s"] = int(counts[code])
     for code, name in OP_NAMES.items():
         out[f"{name}_fraction"] = float(counts[code] / n) if n else 0.0
-    out["reuse"] = _reuse_summary(refs, shift, n, exact_limit)
+    out["reuse"] = _reuse_summary(reuse, rate)
     return out
 
 
-def _reuse_summary(refs, shift: int, n: int, exact_limit: int) -> dict[str, Any]:
-    rate = 1.0 if n <= exact_limit else exact_limit / n
-    threshold = np.uint64(min(int(rate * 2**24), 2**24))
-    dists = []
-    sampled = 0
-    for pid, (_, addrs) in enumerate(refs):
-        pages = addrs >> shift
-        if rate < 1.0:
-            pages = pages[(_splitmix(pages + (pid << _PID_SHIFT)) >> np.uint64(40)) < threshold]
-        sampled += pages.size
-        if pages.size == 0:
-            continue
-        uniq, inv = np.unique(pages, return_inverse=True)
-        dists.append(_stack_distances(inv.astype(np.int64).ravel(), uniq.size))
-    d = np.concatenate(dists) if dists else np.zeros(0, np.int64)
-    cold = d < 0
-    warm = d[~cold].astype(np.float64) / rate
+def _reuse_summary(reuse: list[_Reuse], rate: float) -> dict[str, Any]:
+    size = max(r.hist.size for r in reuse) if reuse else 1
+    hist = np.zeros(size, np.int64)
+    for r in reuse:
+        hist[: r.hist.size] += r.hist
+    cold = sum(int(r.state[1]) for r in reuse)
+    total = sum(r.references for r in reuse)
+    warm = int(hist.sum())
+    cum = np.cumsum(hist)
+
+    def nth(k: int) -> float:  # the k-th smallest warm distance (0-based), scaled
+        return float(np.searchsorted(cum, k, side="right")) / rate
+
+    median = p90 = mean = None
+    if warm:
+        mid = warm // 2
+        median = nth(mid) if warm % 2 else (nth(mid - 1) + nth(mid)) / 2
+        at = 0.9 * (warm - 1)  # as numpy's percentile: linear between the neighbours
+        lo = int(np.floor(at))
+        a, b = nth(lo), nth(min(lo + 1, warm - 1))
+        t = at - lo
+        p90 = a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
+        mean = float((np.arange(size, dtype=np.float64) * hist).sum() / warm) / rate
+    scaled = np.arange(size, dtype=np.float64) / rate
     summary: dict[str, Any] = {
         "exact": rate == 1.0,
         "sample_rate": rate,
-        "sampled_references": int(sampled),
-        "cold_fraction": float(cold.mean()) if d.size else 0.0,
-        "median": float(np.median(warm)) if warm.size else None,
-        "p90": float(np.percentile(warm, 90)) if warm.size else None,
-        "mean": float(warm.mean()) if warm.size else None,
+        "sampled_references": int(total),
+        "cold_fraction": float(cold / total) if total else 0.0,
+        "median": median,
+        "p90": p90,
+        "mean": mean,
     }
     summary["lru_miss_ratio"] = {
-        str(c): (float((cold.sum() + (warm >= c).sum()) / d.size) if d.size else 0.0) for c in _MRC_FRAMES
+        str(c): (float((cold + hist[scaled >= c].sum()) / total) if total else 0.0) for c in _MRC_FRAMES
     }
     return summary
