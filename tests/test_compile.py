@@ -49,3 +49,18 @@ def test_nothing_up_front_on_one_core_or_when_lazy(cache, monkeypatch):
     monkeypatch.setattr(_compile.os, "cpu_count", lambda: 2)
     monkeypatch.setenv("VMGYM_LAZY_COMPILE", "1")
     assert _compile.flows_to_compile(["clock", "arc"]) == []
+
+
+def test_compare_compiles_its_family_beside_the_shared_kernels_on_all_cores(cache, monkeypatch):
+    """One uncached family and the uncached shared kernels are two jobs: two processes, not one."""
+    from typer.testing import CliRunner
+
+    from vmgym import cli
+
+    asked = []
+    monkeypatch.setattr(cli, "compile_flows", lambda names, jobs, on_done=None: asked.append((names, jobs)))
+    monkeypatch.setattr(cli, "compare", lambda *a, **k: [])
+    monkeypatch.setattr(cli, "emit_results", lambda *a, **k: None)
+    res = CliRunner().invoke(cli.app, ["compare", "-w", "loop", "-p", "fifo,lru,clock,opt"])
+    assert res.exit_code == 0, res.output
+    assert asked == [(["fifo"], 2)]

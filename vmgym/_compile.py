@@ -83,6 +83,7 @@ def compile_flows(
     if not is_compiled(SHARED):  # first: the flows compile meanwhile, without waiting for it
         names = [SHARED, *names]
     jobs_list = [partial(_compile_one, n) for n in names]
+    jobs = min(jobs, len(jobs_list))
     if jobs <= 1 or len(jobs_list) <= 1:
         for job in jobs_list:
             key, secs = job()

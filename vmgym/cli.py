@@ -25,6 +25,7 @@ from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
 from vmgym.records import record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
+from vmgym.sim.specialize import SHARED
 from workloads import RefStream, registry, resolve, resolve_stream, suites
 from workloads.model import Workload, WorkloadError
 from workloads.stream import from_workload, streamable
@@ -218,9 +219,10 @@ def compare_cmd(
     try:
         with _progress() as prog:
             todo = flows_to_compile([n for n in names if not n.startswith(AGENT_PREFIX)] + ["lru", "opt"])
-            if todo:  # a cold cache: compile the flows on all cores first (each ~20-30 s on one)
-                ctask = prog.add_task(f"compiling {len(todo)} policies (first run only)", total=len(todo))
-                jobs = min(len(todo), os.cpu_count() or 1)
+            if todo:  # a cold cache: compile the flows (and the shared kernels) on all cores first
+                n_jobs = len(todo) + (not is_compiled(SHARED))
+                ctask = prog.add_task(f"compiling {n_jobs} flows (first run only)", total=n_jobs)
+                jobs = os.cpu_count() or 1  # compile_flows runs no more processes than it has jobs
                 compile_flows(todo, jobs, on_done=lambda name, secs: prog.advance(ctask))
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
             rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf)
@@ -333,7 +335,7 @@ def compile_cmd(
     A policy family (``vmgym policies``) shares one compiled flow; a cold compile
     takes ~10-35 s per flow on one core, a warm start well under a second.
     """
-    from vmgym.sim.specialize import SHARED, flow_key
+    from vmgym.sim.specialize import flow_key
 
     try:
         names = [None, *parse_policies(policy_list)]
