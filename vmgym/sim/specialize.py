@@ -177,4 +177,5 @@ def _compile_one(name: str | None) -> tuple[str, float]:
     if name is None:  # the external policy's decisions are made from Python
         kernel.evict.compile((sim._state_type, nbtypes.int64))
         kernel.choose_victim.compile((sim._state_type,))
+        kernel.evictable_mask.compile((sim._state_type, nbtypes.bool_[::1]))  # candidates()
     return flow_key(name), time.perf_counter() - t0
