@@ -64,3 +64,26 @@ def test_compare_compiles_its_family_beside_the_shared_kernels_on_all_cores(cach
     res = CliRunner().invoke(cli.app, ["compare", "-w", "loop", "-p", "fifo,lru,clock,opt"])
     assert res.exit_code == 0, res.output
     assert asked == [(["fifo"], 2)]
+
+
+def test_run_compiles_one_policy_until_its_family_is_compiled(cache, monkeypatch):
+    """`vmgym run -p arc` on a cold cache uses ARC's own flow (one policy to compile, not four)."""
+    from typer.testing import CliRunner
+
+    from vmgym import cli
+    from vmgym.sim import SimulationError
+
+    asked = []
+
+    def fake_simulator(*args, **kwargs):
+        asked.append(kwargs["own_flow"])
+        raise SimulationError("stop here")
+
+    monkeypatch.setattr(cli, "Simulator", fake_simulator)
+    run = ["run", "-w", "loop", "-p", "arc"]
+    res = CliRunner().invoke(cli.app, run)
+    assert res.exit_code == 2 and "stop here" in res.output  # the one-line error, from the fake
+    (cache / "flows").mkdir()
+    (cache / "flows" / "adaptive.ok").touch()  # the family compiled: its flow serves every member
+    assert CliRunner().invoke(cli.app, run).exit_code == 2
+    assert asked == [True, False]

@@ -112,3 +112,15 @@ def flows_to_compile(names: Sequence[str]) -> list[str]:
     if jobs < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
         return []
     return missing
+
+
+def own_flow_first(name: str) -> bool:
+    """True if a command that runs only policy ``name`` should use its own flow, not its family's.
+
+    So it is unless :func:`compile_flows` has put the family's flow in the cache: a first run
+    then compiles one policy, not its family (``vmgym run -p arc``: ~27 s cold, ~45 s
+    for the adaptive family), and keeps it. The results are the same either way.
+    """
+    from vmgym.sim.specialize import flow_key
+
+    return flow_key(name) != name and not is_compiled(name)

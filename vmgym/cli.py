@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
-from vmgym._compile import compile_flows, flows_to_compile, is_compiled
+from vmgym._compile import compile_flows, flows_to_compile, is_compiled, own_flow_first
 from vmgym._console import check_plot_path, emit_results, err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
@@ -133,7 +133,8 @@ def run(
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True)
     try:
         with err.status(f"loading {wl.name}", spinner="dots"):  # a stream's footprint pass, OPT's columns
-            sim = Simulator(wl, cfg, policy, prefetch=prefetcher)
+            own = own_flow_first(policy)  # a cold family: compile only this policy
+            sim = Simulator(wl, cfg, policy, prefetch=prefetcher, own_flow=own)
         with _progress() as prog:
             task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
             tick = lambda done, total: prog.update(task, completed=done)  # noqa: E731

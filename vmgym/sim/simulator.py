@@ -259,6 +259,10 @@ class Simulator:
     loaded and simulated ``chunk`` references at a time, with memory bounded by
     the footprint and the chunk, not the trace length (see :mod:`vmgym.streaming`);
     the results equal the whole trace's bit for bit.
+
+    The compiled loop is the policy's family's (:mod:`vmgym.sim.specialize`), or with
+    ``own_flow=True`` the policy's own: the same results, a shorter first compile
+    when no other member of the family runs, and ~3 % more speed.
     """
 
     def __init__(
@@ -271,6 +275,7 @@ class Simulator:
         decide: str = "policy",
         oracle: bool = False,
         chunk: int | None = None,
+        own_flow: bool = False,
     ):
         self.config = config if config is not None else MachineConfig()
         self.workload = workload
@@ -312,7 +317,7 @@ class Simulator:
         )
         self._state_type = numba.typeof(self.state)  # the same for every chunk of a stream
         farcall.bind(self._state_type)  # the shared kernels the flow calls (vmgym.sim.farcall)
-        self._flow = flow_for(self.policy)  # the kernels compiled for this policy
+        self._flow = flow_for(self.policy, solo=own_flow)  # the kernels compiled for this policy
         self._loop = 0  # the native address of its loop, entered through kernel.run (_loop_address)
         self._status = S.ST_STOPPED
 
