@@ -34,12 +34,24 @@ def _key(name: str | None) -> str:
     return name if name == SHARED else flow_key(name)
 
 
+def by_flow(names: Sequence[str | None]) -> dict[str, list[str | None]]:
+    """``names`` grouped by the flow that runs them (its name, :func:`vmgym.sim.specialize.flow_key`)."""
+    groups: dict[str, list[str | None]] = {}
+    for name in names:
+        groups.setdefault(_key(name), []).append(name)
+    return groups
+
+
 def _one_per_flow(names: Sequence[str | None]) -> list[str | None]:
     """``names`` with one policy per flow (the first named of each family), in order."""
-    firsts: dict[str, str | None] = {}
-    for name in names:
-        firsts.setdefault(_key(name), name)
-    return list(firsts.values())
+    return [group[0] for group in by_flow(names).values()]
+
+
+def job_count(names: Sequence[str | None]) -> int:
+    """How many jobs :func:`compile_flows` makes of ``names``: one per flow, and the shared kernels'."""
+    from vmgym.sim.specialize import SHARED
+
+    return len(by_flow(names)) + (not is_compiled(SHARED))
 
 
 def is_compiled(name: str | None) -> bool:
@@ -105,11 +117,8 @@ def flows_to_compile(names: Sequence[str]) -> list[str]:
     job while they are not cached). Empty on one core, or with ``VMGYM_LAZY_COMPILE=1``
     (each flow then compiles on first use, in process).
     """
-    from vmgym.sim.specialize import SHARED
-
     missing = [n for n in _one_per_flow(names) if not is_compiled(n)]
-    jobs = len(missing) + (not is_compiled(SHARED))
-    if jobs < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
+    if job_count(missing) < 2 or (os.cpu_count() or 1) < 2 or os.environ.get("VMGYM_LAZY_COMPILE"):
         return []
     return missing
 

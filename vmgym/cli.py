@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
-from vmgym._compile import compile_flows, flows_to_compile, is_compiled, own_flow_first
+from vmgym._compile import by_flow, compile_flows, flows_to_compile, job_count, own_flow_first
 from vmgym._console import check_plot_path, emit_results, err, fail, out
 from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
@@ -25,7 +25,6 @@ from vmgym.prefetch import make as make_prefetcher
 from vmgym.prefetch import names as prefetch_names
 from vmgym.records import record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
-from vmgym.sim.specialize import SHARED
 from workloads import RefStream, registry, resolve, resolve_stream, suites
 from workloads.model import Workload, WorkloadError
 from workloads.stream import from_workload, streamable
@@ -221,7 +220,7 @@ def compare_cmd(
         with _progress() as prog:
             todo = flows_to_compile([n for n in names if not n.startswith(AGENT_PREFIX)] + ["lru", "opt"])
             if todo:  # a cold cache: compile the flows (and the shared kernels) on all cores first
-                n_jobs = len(todo) + (not is_compiled(SHARED))
+                n_jobs = job_count(todo)
                 ctask = prog.add_task(f"compiling {n_jobs} flows (first run only)", total=n_jobs)
                 jobs = os.cpu_count() or 1  # compile_flows runs no more processes than it has jobs
                 compile_flows(todo, jobs, on_done=lambda name, secs: prog.advance(ctask))
@@ -336,20 +335,16 @@ def compile_cmd(
     A policy family (``vmgym policies``) shares one compiled flow; a cold compile
     takes ~10-35 s per flow on one core, a warm start well under a second.
     """
-    from vmgym.sim.specialize import flow_key
-
     try:
         names = [None, *parse_policies(policy_list)]
     except policies.PolicyError as e:
         fail(str(e))
-    runs: dict[str, list[str]] = {}
-    for name in names:
-        runs.setdefault(flow_key(name), []).append(name or "external")
+    runs = by_flow(names)
     with _progress() as bar:
-        task = bar.add_task("compiling", total=len(runs) + (not is_compiled(SHARED)))
+        task = bar.add_task("compiling", total=job_count(names))
 
         def done(name: str, secs: float) -> None:
-            members = ", ".join(runs.get(name, []))
+            members = ", ".join(n or "external" for n in runs.get(name, []))
             bar.console.print(f"{name:>12}  {secs:6.1f} s  {members}")
             bar.advance(task)
 

@@ -115,7 +115,7 @@ class _Reuse:
 
     def add(self, pages: np.ndarray) -> None:
         """Note a block of references (page numbers, all among ``pages``)."""
-        ids = np.searchsorted(self.pages, pages).astype(np.int64)
+        ids = np.searchsorted(self.pages, pages).astype(np.int64, copy=False)
         _feed(ids, self.last, self.tree, self.state, self.hist, True)
         self.references += pages.size
 
