@@ -43,20 +43,31 @@ class Distinct:
         self._pending: list[np.ndarray] = []
         self._size = 0
 
+    def bytemap(self, top: int) -> np.ndarray | None:
+        """The byte map of the values seen, grown to hold ``top``; None once values are counted sorted.
+
+        A caller may mark values below its size itself (a compiled pass, say); :meth:`add`
+        takes any value. From ``top >= BYTEMAP_BELOW`` on there is no byte map (None).
+        """
+        if self._seen is None:
+            return None
+        if top >= BYTEMAP_BELOW:
+            self._sorted = np.flatnonzero(self._seen).astype(np.uint64)
+            self._seen = None
+            return None
+        if top >= self._seen.size:
+            grown = np.zeros(min(max(top + 1, 2 * self._seen.size), BYTEMAP_BELOW), np.bool_)
+            grown[: self._seen.size] = self._seen
+            self._seen = grown
+        return self._seen
+
     def add(self, values: np.ndarray) -> None:
         """Note a block of (non-negative) values."""
         values = values.astype(np.uint64, copy=False)
-        if self._seen is not None:
-            hi = int(values.max())
-            if hi < BYTEMAP_BELOW:
-                if hi >= self._seen.size:
-                    grown = np.zeros(min(max(hi + 1, 2 * self._seen.size), BYTEMAP_BELOW), np.bool_)
-                    grown[: self._seen.size] = self._seen
-                    self._seen = grown
-                self._seen[values] = True
-                return
-            self._sorted = np.flatnonzero(self._seen).astype(np.uint64)
-            self._seen = None
+        seen = self.bytemap(int(values.max())) if values.size else self._seen
+        if seen is not None:
+            seen[values] = True
+            return
         block = np.unique(values)
         self._pending.append(block)
         self._size += block.size

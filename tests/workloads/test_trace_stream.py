@@ -70,6 +70,18 @@ def test_object_ids_renumbered_as_load_trace_does(tmp_path, dense):
     assert "renumbered densely" in stream.description and stream.vmas[0].start_vpn == 0
 
 
+@pytest.mark.parametrize("top", [1 << 20, 1 << 30])
+def test_the_scan_counts_pages_as_the_map_grows_or_gives_way(tmp_path, top):
+    """Ids rising block by block: the scan's byte map grows (top 2**20) or gives way to sorting (2**30)."""
+    rng = np.random.default_rng(4)
+    ids = np.concatenate([rng.integers(0, 50, 500), rng.integers(0, top, 3_000), rng.integers(0, 50, 500)])
+    path = tmp_path / "rising.lcs.txt"
+    path.write_text("".join(f"{i}\n" for i in ids))
+    stream = stream_trace(path, block_size=512)
+    _assert_same(stream, load_trace(path))
+    assert np.array_equal(stream.page_set, np.unique(ids))
+
+
 def test_several_processes_or_npz_do_not_stream(tmp_path):
     wb = WorkloadBuilder("two")
     for k, name in enumerate(("a", "b")):

@@ -63,6 +63,28 @@ def _k_collect(
     return j, i
 
 
+@njit(cache=True, nogil=True, _nrt=False)
+def _k_scan(vals, shift, seen):
+    """Smallest and largest of ``vals``; marks ``seen[val >> shift]`` for each page below ``seen``'s size.
+
+    ``shift`` has the dtype of ``vals`` (as in :func:`_k_collect`). One pass for what a
+    trace's scan learns of a batch (:mod:`.streaming`): its range and its distinct pages.
+    """
+    lo = vals[0]
+    hi = vals[0]
+    size = seen.shape[0]
+    for k in range(vals.shape[0]):
+        v = vals[k]
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+        page = v >> shift
+        if page >= 0 and page < size:
+            seen[page] = True
+    return lo, hi
+
+
 class _Collector:
     """Accumulates parsed chunks: collapses consecutive duplicates, enforces max_refs.
 

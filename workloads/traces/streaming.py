@@ -26,7 +26,7 @@ import numpy as np
 from workloads.model import DEFAULT_PAGE_SIZE, Vma
 from workloads.stream import Distinct, RefStream
 from workloads.traces.api import _request, _stored_values
-from workloads.traces.blocks import _Collector
+from workloads.traces.blocks import _Collector, _k_scan
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import _check_page_size, _description, _no_references, _renumbers
 from workloads.traces.registry import Format, ReadRequest, _format
@@ -40,6 +40,7 @@ class NotStreamable(TraceError):
 STREAM_BLOCK = 4 << 20  # bytes per read: smaller than load_trace's, as a run holds a block beside its chunks
 
 Batch = tuple[np.ndarray | None, np.ndarray, np.ndarray]  # pids or None, ops, values (views)
+_NO_MAP = np.zeros(0, np.bool_)  # a scan's byte map once pages are counted sorted
 
 
 class _TraceReader:
@@ -77,7 +78,7 @@ class _Scan:
         self.pid = 0  # of the first reference (0 where a record has none)
         self.lo = self.hi = 0  # smallest and largest value (address or object id)
         distinct = Distinct()
-        addresses = reader.spec.addresses
+        shift = reader.shift if reader.spec.addresses else 0  # values to pages
         label = reader.req.label
         for pids, _ops, vals in reader.batches():
             first = self.count == 0
@@ -93,14 +94,28 @@ class _Scan:
                     f"{label}: references of several processes (pids {self.pid} and {int(other[0])}); "
                     f"only a one-process trace streams"
                 )
-            lo, hi = vals.min(), vals.max()
+            lo, hi = self._block(distinct, vals, shift)
             self.lo = lo if first else min(self.lo, lo)
             self.hi = hi if first else max(self.hi, hi)
-            distinct.add(vals >> reader.shift if addresses else vals)
             self.count += vals.size
         self.seen = reader.seen
         self.nbytes = reader.nbytes
         self.distinct = distinct.values()
+
+    @staticmethod
+    def _block(distinct: Distinct, vals: np.ndarray, shift: int) -> tuple[int, int]:
+        """The range of one batch's values; its pages noted in ``distinct`` (one compiled pass)."""
+        vshift = vals.dtype.type(shift)
+        seen = distinct.bytemap(0)
+        lo, hi = _k_scan(vals, vshift, _NO_MAP if seen is None else seen)
+        top = int(hi) >> shift
+        if seen is None or top >= seen.size:  # more pages than the map holds: grow it and mark again
+            seen = distinct.bytemap(top)
+            if seen is not None:
+                _k_scan(vals, vshift, seen)
+            else:
+                distinct.add(vals >> vshift)
+        return lo, hi
 
 
 def stream_trace(
