@@ -231,3 +231,17 @@ def test_convert_streams_into_the_same_bytes(tmp_path, monkeypatch, out_fmt):
     monkeypatch.setattr(api, "load_trace", lambda *a, **k: calls.append(a) or load_trace(*a, **k))
     convert(src, tmp_path / f"again{SUFFIX.get(out_fmt, '.' + out_fmt)}", out_fmt)
     assert bool(calls) == (out_fmt == "oracleGeneral")  # its next-use times need the whole trace
+
+
+@pytest.mark.parametrize("dtype", ["<i8", ">i8", "<u8", "<i4"])
+@pytest.mark.parametrize("with_ops", [False, True])
+def test_npy_of_any_integer_dtype_reads_the_same_pages(tmp_path, dtype, with_ops):
+    """Native 64-bit page numbers are read in place (a view), others converted: the same references."""
+    pages = np.random.default_rng(6).integers(0, 300, 2_000)
+    arr = np.stack([pages, pages % 2], axis=1) if with_ops else pages
+    path = tmp_path / "p.npy"
+    np.save(path, arr.astype(dtype))
+    got = stream_trace(path, block_size=1_000)
+    want = load_trace(path)
+    _assert_same(got, want)
+    assert np.array_equal(want.processes[0].args >> 12, pages[np.r_[True, np.diff(pages) != 0]])

@@ -83,7 +83,8 @@ def _from_npy(arr, label, page_size, collapse, max_refs, dense, wname) -> Worklo
         rows = arr[lo : lo + step]
         ids = np.asarray(rows[:, 0] if arr.ndim == 2 else rows)
         ops = _npy_check(ids, np.asarray(rows[:, 1]) if arr.ndim == 2 else None, lo, label)
-        coll.add(None, ops, ids.astype(np.uint64))
+        native = ids.dtype in (np.int64, np.uint64) and ids.flags.c_contiguous  # (checked >= 0)
+        coll.add(None, ops, ids.view(np.uint64) if native else ids.astype(np.uint64))
         if coll.full:
             break
     return _finish(coll, "npy", label, 1, page_size, collapse, dense, wname)
@@ -157,7 +158,8 @@ def _parse_npy(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generat
         block = buf[: want * width].reshape(want, width)
         ids = block[:, 0]
         ops = _npy_check(ids, block[:, 1] if width == 2 else None, done, label)
-        coll.add(None, ops, ids.astype(np.uint64))
+        native = ids.dtype in (np.int64, np.uint64) and ids.flags.c_contiguous  # (checked >= 0)
+        coll.add(None, ops, ids.view(np.uint64) if native else ids.astype(np.uint64))
         yield
         done += want
         if coll.full:
