@@ -82,9 +82,7 @@ def _from_npy(arr, label, page_size, collapse, max_refs, dense, wname) -> Worklo
     for lo in range(0, arr.shape[0], step):
         rows = arr[lo : lo + step]
         ids = np.asarray(rows[:, 0] if arr.ndim == 2 else rows)
-        ops = _npy_check(ids, np.asarray(rows[:, 1]) if arr.ndim == 2 else None, lo, label)
-        native = ids.dtype in (np.int64, np.uint64) and ids.flags.c_contiguous  # (checked >= 0)
-        coll.add(None, ops, ids.view(np.uint64) if native else ids.astype(np.uint64))
+        _npy_add(coll, ids, np.asarray(rows[:, 1]) if arr.ndim == 2 else None, lo, label)
         if coll.full:
             break
     return _finish(coll, "npy", label, 1, page_size, collapse, dense, wname)
@@ -122,6 +120,16 @@ def _npy_check(ids: np.ndarray, col: np.ndarray | None, first_row: int, label: s
     return ops
 
 
+def _npy_add(coll: _Collector, ids: np.ndarray, col: np.ndarray | None, first_row: int, label: str) -> None:
+    """Check a block of npy rows (:func:`_npy_check`) and add them to ``coll`` as uint64 ids.
+
+    Native 64-bit ids (non-negative once checked) are added as a view, others converted.
+    """
+    ops = _npy_check(ids, col, first_row, label)
+    native = ids.dtype in (np.int64, np.uint64) and ids.flags.c_contiguous
+    coll.add(None, ops, ids.view(np.uint64) if native else ids.astype(np.uint64))
+
+
 def _fill(stream: IO[bytes], view: memoryview, label: str) -> int:
     """Read into ``view`` until it is full or the stream ends; return the bytes read."""
     got = 0
@@ -157,9 +165,7 @@ def _parse_npy(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generat
             )
         block = buf[: want * width].reshape(want, width)
         ids = block[:, 0]
-        ops = _npy_check(ids, block[:, 1] if width == 2 else None, done, label)
-        native = ids.dtype in (np.int64, np.uint64) and ids.flags.c_contiguous  # (checked >= 0)
-        coll.add(None, ops, ids.view(np.uint64) if native else ids.astype(np.uint64))
+        _npy_add(coll, ids, block[:, 1] if width == 2 else None, done, label)
         yield
         done += want
         if coll.full:
