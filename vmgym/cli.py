@@ -92,7 +92,8 @@ def _load(
     try:
         with err.status(f"reading {workload}", spinner="dots"):  # (a large trace's scan takes a while)
             wl = (resolve_stream(workload, long=long) if stream else None) or resolve(workload)
-        if stream and arrays and isinstance(wl, Workload) and streamable(wl) is None:
+        one = isinstance(wl, Workload) and len(wl.processes) == 1
+        if stream and arrays and one and streamable(wl) is None:
             wl = from_workload(wl)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
     except (WorkloadError, ConfigError) as e:

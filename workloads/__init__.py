@@ -43,8 +43,9 @@ def resolve_stream(
     """``spec`` as a :class:`~workloads.stream.RefStream` if it can be streamed, else None.
 
     Registry names of streamed generators (``zipf:length=1000000000``) and trace files
-    of one process from 64 MiB on (``workloads.spec.STREAM_TRACES_FROM``) stream; suites,
-    spec files, smaller traces and multi-process or event workloads do not (resolve them
+    from 64 MiB on (``workloads.spec.STREAM_TRACES_FROM``; several pids give a
+    :class:`~workloads.stream.ProcessRefStream`) stream; suites,
+    spec files, smaller traces and workloads with events do not (resolve them
     with :func:`resolve`); with ``generators=False`` only trace files do, with ``long``
     only generators of 16M references or more (``workloads.spec.STREAM_REFS_FROM``:
     what several runs of one workload stream). Errors in ``spec`` raise

@@ -415,7 +415,7 @@ def _load_trace_file(path: Path, params: dict[str, Any]) -> Workload:
 
 
 def _stream_trace_file(path: Path, overrides: dict[str, Any], fmt: str | None) -> RefStream | None:
-    """A large one-process trace file as a stream (see :func:`resolve_stream`), else None."""
+    """A large trace file as a stream (see :func:`resolve_stream`), else None."""
     from workloads import traces
     from workloads.traces.streaming import NotStreamable
 
@@ -423,7 +423,7 @@ def _stream_trace_file(path: Path, overrides: dict[str, Any], fmt: str | None) -
         return None
     params = _trace_params(path, overrides, fmt)
     try:
-        stream = traces.stream_trace(path, params.pop("format", None), **params)
+        stream = traces.stream_trace(path, params.pop("format", None), several=True, **params)
     except NotStreamable:
         return None
     stream.hints = {"frames": max(1, stream.pages() // TRACE_HINT_DIVISOR)}
@@ -571,7 +571,7 @@ STREAM_REFS_FROM = 1 << 24
 def resolve_stream(
     spec: str | Path | Workload, *, fmt: str | None = None, generators: bool = True, long: bool = False
 ) -> RefStream | None:
-    """``spec`` as a stream if it names a streamed generator or a large one-process trace, else None.
+    """``spec`` as a stream if it names a streamed generator or a large trace file, else None.
 
     See :func:`workloads.resolve_stream`. A trace file streams from :data:`STREAM_TRACES_FROM`
     bytes on (:func:`workloads.traces.stream_trace`: it reads the file once more than a

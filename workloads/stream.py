@@ -11,8 +11,12 @@ with memory bounded by the footprint and the block size, not the trace length.
 Streams come from the generators (:mod:`workloads.streamgen`), from trace files
 (:func:`workloads.traces.stream_trace`) or from any such workload held in memory
 (:func:`from_workload`, used by the tests that compare chunked with whole runs).
-Workloads with several processes or with events (mmap, fork, exit, ...) are not
-streamed: the loader must see their whole streams to translate and schedule them.
+A :class:`ProcessRefStream` does the same for several processes (a trace whose
+records carry pids): each has its own fixed VMAs and start tick, and the source
+yields ``(procs, ops, addrs)`` blocks in which each process's references keep
+their order; the simulator schedules them as the whole-trace loader would.
+Workloads with events (mmap, fork, exit, ...) or forked processes are not streamed:
+the loader must see their whole streams to translate and schedule them.
 """
 
 from __future__ import annotations
@@ -25,7 +29,17 @@ import numpy as np
 
 from workloads.model import EV_MMAP, MemObject, Process, Vma, Workload, WorkloadError
 
-__all__ = ["Blocks", "Distinct", "RefStream", "from_workload", "streamable"]
+__all__ = [
+    "Blocks",
+    "Distinct",
+    "ProcBlocks",
+    "ProcessRefStream",
+    "RefStream",
+    "from_workload",
+    "no_blocks",
+    "proc_groups",
+    "streamable",
+]
 
 BYTEMAP_BELOW = 1 << 24  # distinct values below this are counted in a byte per value
 
@@ -140,28 +154,102 @@ class RefStream:
         )
 
 
+ProcBlocks = Callable[[int], Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]]
+"""``proc_blocks(size)``: ``(procs int32, ops int8, addrs int64)`` blocks of at most ``size`` references."""
+
+PROC_BITS = 40  # a (process, page) key is process << 40 | vpn (the loader's vpns are 40-bit)
+
+
+def no_blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The ``blocks`` of a :class:`ProcessRefStream`: one process's references do not apply (raises)."""
+    raise WorkloadError("a stream of several processes is read with proc_blocks, not blocks")
+
+
+@dataclass
+class ProcessRefStream(RefStream):
+    """Several processes' references, read block by block (see the module docstring).
+
+    Process ``k`` is named ``proc_names[k]``, maps ``proc_vmas[k]`` and joins the
+    round-robin scheduler at global reference tick ``proc_starts[k]`` (as
+    :attr:`workloads.model.Process.start`). ``proc_blocks(size)`` yields ``(procs,
+    ops, addrs)`` blocks, the same every call; a process's references are in its own
+    order, those of different processes in any order (a trace's, say). ``vmas`` and
+    ``blocks`` (one process's) do not apply; ``length`` counts every process's references.
+    """
+
+    proc_names: list[str] = field(default_factory=list)
+    proc_vmas: list[list[Vma]] = field(default_factory=list)
+    proc_starts: list[int] = field(default_factory=list)
+    proc_blocks: ProcBlocks | None = None
+
+    def pages(self) -> int:
+        """Distinct (process, page) pairs referenced (one read of the source, counted once)."""
+        if self.page_set is None:
+            shift = self.page_size.bit_length() - 1
+            seen = Distinct()
+            for procs, _ops, addrs in self.proc_blocks(1 << 22):
+                if addrs.size:
+                    seen.add((procs.astype(np.int64) << PROC_BITS) | (addrs >> shift))
+            self.page_set = seen.values().astype(np.int64)
+        return int(self.page_set.size)
+
+    def workload(self) -> Workload:
+        """The whole stream as an in-memory :class:`Workload` (for short streams and tests)."""
+        parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.proc_names]
+        for procs, ops, addrs in self.proc_blocks(1 << 22):
+            for k, idx in proc_groups(procs):
+                parts[k].append((np.asarray(ops[idx], np.int8), np.asarray(addrs[idx], np.int64)))
+        processes = []
+        for k, name in enumerate(self.proc_names):
+            ops = np.concatenate([o for o, _ in parts[k]]) if parts[k] else np.zeros(0, np.int8)
+            addrs = np.concatenate([a for _, a in parts[k]]) if parts[k] else np.zeros(0, np.int64)
+            processes.append(Process(name, list(self.proc_vmas[k]), ops, addrs, [], self.proc_starts[k]))
+        return Workload(
+            self.name, processes, list(self.objects), self.page_size, self.description, dict(self.hints)
+        )
+
+
+def proc_groups(procs: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(process, positions)`` of each process in a block of process indices, positions in order."""
+    if procs.size and procs[0] == procs[-1] and (procs == procs[0]).all():
+        yield int(procs[0]), np.arange(procs.size)
+        return
+    order = np.argsort(procs, kind="stable")
+    ranked = procs[order]
+    heads = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    for a, b in zip(heads, np.r_[heads[1:], procs.size], strict=True):
+        yield int(ranked[a]), order[a:b]
+
+
 def streamable(workload: Workload) -> str | None:
     """Why ``workload`` cannot be streamed (one line), or None if it can."""
-    if len(workload.processes) != 1:
-        return f"workload {workload.name!r} has {len(workload.processes)} processes; only one can be streamed"
-    proc = workload.processes[0]
-    if proc.start != 0 or proc.parent is not None:
+    for proc in workload.processes:
+        if proc.parent is not None:
+            return f"workload {workload.name!r}: process {proc.name!r} is forked; forks do not stream"
+        if np.any(np.asarray(proc.ops) >= EV_MMAP):
+            return (
+                f"workload {workload.name!r} has events (mmap, munmap, mlock, fork, exit); "
+                "only references stream"
+            )
+    if not workload.processes:
+        return f"workload {workload.name!r} has no processes"
+    if len(workload.processes) == 1 and workload.processes[0].start != 0:
         return f"workload {workload.name!r}: its process does not start at tick 0"
-    if np.any(np.asarray(proc.ops) >= EV_MMAP):
-        return (
-            f"workload {workload.name!r} has events (mmap, munmap, mlock, fork, exit); only references stream"
-        )
     return None
 
 
 def from_workload(workload: Workload) -> RefStream:
-    """The references of a one-process, event-free ``workload`` as a stream (views, no copy).
+    """The references of an event-free ``workload`` as a stream (views, no copy).
 
+    One process gives a :class:`RefStream`, several a :class:`ProcessRefStream` whose
+    blocks interleave the processes by tick (start + index), as a trace file would.
     Raises :class:`WorkloadError` naming what cannot be streamed otherwise.
     """
     why = streamable(workload)
     if why is not None:
         raise WorkloadError(why)
+    if len(workload.processes) > 1:
+        return _processes_stream(workload)
     proc = workload.processes[0]
     ops = np.asarray(proc.ops, np.int8)
     addrs = np.asarray(proc.args, np.int64)
@@ -180,4 +268,35 @@ def from_workload(workload: Workload) -> RefStream:
         description=workload.description,
         hints=dict(workload.hints),
         process_name=proc.name,
+    )
+
+
+def _processes_stream(workload: Workload) -> ProcessRefStream:
+    procs_ = workload.processes
+    sizes = [np.asarray(p.ops).size for p in procs_]
+    procs = np.repeat(np.arange(len(procs_), dtype=np.int32), sizes)
+    index = np.concatenate([np.arange(n, dtype=np.int64) for n in sizes])
+    ticks = np.repeat(np.array([p.start for p in procs_], np.int64), sizes) + index
+    order = np.lexsort((procs, ticks))  # by tick, then process
+    procs = procs[order]
+    ops = np.concatenate([np.asarray(p.ops, np.int8) for p in procs_])[order]
+    addrs = np.concatenate([np.asarray(p.args, np.int64) for p in procs_])[order]
+
+    def proc_blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for lo in range(0, ops.size, size):
+            yield procs[lo : lo + size], ops[lo : lo + size], addrs[lo : lo + size]
+
+    return ProcessRefStream(
+        name=workload.name,
+        vmas=[],
+        blocks=no_blocks,
+        length=int(ops.size),
+        objects=list(workload.objects),
+        page_size=workload.page_size,
+        description=workload.description,
+        hints=dict(workload.hints),
+        proc_names=[p.name for p in procs_],
+        proc_vmas=[list(p.vmas) for p in procs_],
+        proc_starts=[int(p.start) for p in procs_],
+        proc_blocks=proc_blocks,
     )

@@ -71,3 +71,15 @@ def test_a_stream_env_resets_to_the_same_episode(monkeypatch):
         _episode("vmgym/PageReplacement-v0", stream, seed=3, **env_kw),
         _episode("vmgym/PageReplacement-v0", stream, seed=3, **env_kw),
     )
+
+
+def test_page_replacement_on_a_stream_of_several_processes(monkeypatch):
+    """Three processes scheduled by quantum, streamed in chunks of 7: the whole workload's episode."""
+    from workloads import registry
+
+    monkeypatch.setattr(feed_module, "DEFAULT_CHUNK", 7)
+    w = registry.get("multiprocess")
+    kw = {"machine": {"frames": 48, "tlb_entries": 0, "quantum": 50}, "max_steps": 400}
+    whole = _episode("vmgym/PageReplacement-v0", w, **kw)
+    _assert_equal(whole, _episode("vmgym/PageReplacement-v0", from_workload(w), **kw))
+    assert len(whole) > 100

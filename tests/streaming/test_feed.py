@@ -141,3 +141,92 @@ def test_peak_rss_is_bounded_by_the_chunk_not_the_trace():
         peaks.append(int(out.stdout.split()[-1]) / 1024)
     assert peaks[1] < 400, peaks
     assert peaks[1] - peaks[0] < 50, peaks  # the trace grew 4x; memory only by allocator slack (1e8: 334 MB)
+
+
+def _processes(quantum_safe_seed: int = 3):
+    """Three processes: late starts (one after the others' ends), shm shared by two, a segfault, a file."""
+    rng = np.random.default_rng(quantum_safe_seed)
+    wb = WorkloadBuilder("three")
+    wb.shm("seg", 16)
+    wb.file("data", 24)
+    plan = [("a", 0, 700), ("b", 90, 500), ("c", 2_000, 400)]
+    for k, (name, start, n) in enumerate(plan):
+        p = wb.process(name, start)
+        base = 100 * (k + 1)
+        p.map(Vma(base, 30, "rw"))
+        p.map(Vma(base + 50, 16, "rw", obj="seg", shared=True))
+        p.map(Vma(base + 70, 24, "r", obj="data"))
+        pages = base + np.concatenate([[0, 50, 70]] * 1)  # each VMA at least once
+        pages = np.concatenate([pages, base + rng.choice(np.r_[0:30, 50:66, 70:94], n)])
+        ops = np.where(pages >= base + 70, OP_READ, rng.choice([OP_READ, OP_WRITE], pages.size))
+        if name == "b":
+            pages[400] = base + 40  # unmapped: b dies there
+        p.access(pages * 4096, ops)
+    return wb.build()
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+@pytest.mark.parametrize("policy", policies.names())
+def test_several_processes_every_policy(policy, chunk):
+    """Processes scheduled by quantum from a stream of several: the whole loader's run, bit for bit."""
+    w = _processes()
+    cfg = MachineConfig(frames=40, swap_slots=200, tlb_entries=16, tlb_ways=4, quantum=37)
+    a = Simulator(w, cfg, policy).run()
+    streamed = Simulator(from_workload(w), cfg, policy, chunk=chunk)
+    assert streamed.run().to_dict() == a.to_dict()
+    assert a.segfaults == 1 and a.processes[2].name == "c" and a.processes[2].accesses > 0
+    streamed.check_invariants()
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_several_processes_with_the_oracle_and_an_oom_kill(monkeypatch, spill):
+    """OPT's next uses over the scheduled trace, and an OOM kill, from the spool in memory or a file."""
+    from vmgym.streaming import processes
+
+    if spill:
+        monkeypatch.setattr(feed_module, "SPILL_ABOVE", 0)
+        monkeypatch.setattr(processes, "SPILL_ABOVE", 0)
+    w = _processes()
+    cfg = MachineConfig(frames=24, swap_slots=40, tlb_entries=0, quantum=53)
+    for policy in ("opt", "lru"):
+        whole = Simulator(w, cfg, policy, oracle=True)
+        streamed = Simulator(from_workload(w), cfg, policy, oracle=True, chunk=7)
+        for _ in range(4):
+            whole.advance(whole.position + 300)
+            streamed.advance(streamed.position + 300)
+            assert [whole.next_use(f) for f in range(24)] == [streamed.next_use(f) for f in range(24)]
+        assert streamed.run().to_dict() == whole.run().to_dict()
+        assert whole.stats().oom_kills >= 1
+
+
+def test_the_schedule_from_counts_is_the_loaders():
+    """``slices`` replays the loader's round-robin scheduler from reference counts alone."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from vmgym.sim.loader import _schedule
+    from vmgym.streaming.processes import slices
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(st.tuples(st.integers(0, 40), st.integers(0, 60)), min_size=1, max_size=5),
+        st.integers(1, 12),
+    )
+    def check(procs, quantum):
+        counts = [n for n, _ in procs]
+        starts = [0] + [s for _, s in procs[1:]]
+        w = WorkloadBuilder("w")
+        for k, (n, start) in enumerate(zip(counts, starts, strict=True)):
+            p = w.process(f"p{k}", start)
+            p.map(Vma(1, 1, "rw"))
+            p.access(np.full(n, 4096, np.int64))
+        wl = w.build()
+
+        class _Plan:  # what _schedule reads of a translated process: its stream's ops
+            def __init__(self, n):
+                self.ops = np.r_[np.zeros(n, np.int8), np.int8(13)]  # references, then EXIT
+
+        expected = _schedule([_Plan(n) for n in counts], wl, quantum)
+        assert list(slices(counts, starts, quantum)) == expected
+
+    check()

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from vmgym.sim import MachineConfig, Simulator
 from workloads import generators, registry, resolve_stream, streamgen
 from workloads.model import WorkloadError
-from workloads.stream import from_workload
+from workloads.spec import footprint
+from workloads.stream import ProcessRefStream, from_workload
 
 CASES = [
     ("zipf", {"n_pages": 500, "length": 10_001, "alpha": 0.9, "write_ratio": 0.3, "seed": 4}),
@@ -77,7 +79,24 @@ def test_validation_is_the_generators():
 
 
 def test_from_workload_refuses_what_cannot_stream():
-    with pytest.raises(WorkloadError, match="3 processes"):
-        from_workload(registry.get("multiprocess"))
     with pytest.raises(WorkloadError, match="events"):
         from_workload(registry.get("stack-heap"))
+    with pytest.raises(WorkloadError, match="events"):
+        from_workload(registry.get("fork-server"))
+    w = registry.get("multiprocess")
+    w.processes[1].parent = 0  # a child its parent never forks: the loader's error, not a root process
+    with pytest.raises(WorkloadError, match="is forked; forks do not stream"):
+        from_workload(w)
+
+
+@pytest.mark.parametrize("name", ["multiprocess", "mmap-readers"])
+def test_from_workload_streams_several_processes(name):
+    """Several processes (shared file and shm mappings too) stream and run as the whole workload."""
+    w = registry.get(name)
+    stream = from_workload(w)
+    assert isinstance(stream, ProcessRefStream) and stream.pages() == footprint(w)
+    cfg = MachineConfig.for_workload(w)
+    assert (
+        Simulator(stream, cfg, "clock", chunk=999).run().to_dict()
+        == Simulator(w, cfg, "clock").run().to_dict()
+    )

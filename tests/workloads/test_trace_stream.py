@@ -10,7 +10,7 @@ import workloads.spec as spec_module
 from vmgym.sim import MachineConfig, Simulator
 from workloads import Vma, WorkloadBuilder, generators, resolve, resolve_stream
 from workloads.model import OP_WRITE, WorkloadError
-from workloads.stream import RefStream, from_workload
+from workloads.stream import ProcessRefStream, RefStream, from_workload
 from workloads.traces import FORMATS, TraceError, load_trace, stream_trace, write_trace
 from workloads.traces.streaming import NotStreamable
 
@@ -94,6 +94,66 @@ def test_several_processes_or_npz_do_not_stream(tmp_path):
         stream_trace(plain)
     with pytest.raises(NotStreamable, match="read whole"):
         stream_trace(write_trace(two, tmp_path / "two.npz"))
+
+
+def _pids_trace(tmp_path, n=3_000, seed=4):
+    """A plain trace of three pids (17, 3, 9 by first appearance), interleaved at random, with repeats."""
+    rng = np.random.default_rng(seed)
+    pids = rng.choice([17, 3, 9], n, p=[0.5, 0.3, 0.2])
+    pids[:40] = 17  # pid 3 and 9 appear later: their start ticks
+    pages = np.where(pids == 17, 50, np.where(pids == 3, 900, 4_000)) + rng.integers(0, 60, n)
+    pages[1::7] = pages[::7][: pages[1::7].size]  # consecutive repeats, within a pid or not
+    ops = rng.choice(["R", "W"], n)
+    path = tmp_path / "pids.txt"
+    path.write_text("".join(f"{p} {o} {g * 4096:x}\n" for p, o, g in zip(pids, ops, pages, strict=True)))
+    return path
+
+
+@pytest.mark.parametrize("collapse", [True, False])
+def test_a_trace_of_several_pids_streams_as_load_trace_loads_it(tmp_path, collapse):
+    """One process per pid, by first appearance, its VMA, start, collapsed repeats: load_trace's."""
+    path = _pids_trace(tmp_path)
+    whole = load_trace(path, collapse=collapse)
+    stream = stream_trace(path, collapse=collapse, block_size=300, several=True)
+    assert isinstance(stream, ProcessRefStream) and stream.description == whole.description
+    got = stream.workload()
+    assert [p.name for p in got.processes] == ["pid17", "pid3", "pid9"] == [p.name for p in whole.processes]
+    for a, b in zip(got.processes, whole.processes, strict=True):
+        assert (a.vmas, a.start) == (b.vmas, b.start) and a.start > 0 or a.name == "pid17"
+        assert np.array_equal(a.ops, b.ops) and np.array_equal(a.args, b.args)
+    assert stream.pages() == spec_module.footprint(whole)
+    with pytest.raises(WorkloadError, match="proc_blocks"):
+        next(iter(stream.blocks(10)))
+
+
+@pytest.mark.parametrize("policy", ["lru", "clock", "opt"])
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_a_streamed_trace_of_several_pids_runs_as_the_loaded_one(tmp_path, policy, chunk):
+    path = _pids_trace(tmp_path)
+    cfg = MachineConfig(frames=40, tlb_entries=0, quantum=29)
+    whole = Simulator(load_trace(path), cfg, policy).run()
+    streamed = Simulator(stream_trace(path, block_size=300, several=True), cfg, policy, chunk=chunk).run()
+    assert whole.to_dict() == streamed.to_dict() and len(whole.processes) == 3
+
+
+def test_a_trace_of_several_pids_changed_after_its_scan_is_an_error(tmp_path):
+    """Fewer references, more, a pid the scan did not see: a one-line error, not a wrong run."""
+    path = _pids_trace(tmp_path)
+    stream = stream_trace(path, several=True)
+    lines = path.read_text().splitlines(keepends=True)
+    for changed in (lines[:-300], [*lines, "17 R 32000\n"], [*lines[:-1], "5 R 32000\n"]):
+        path.write_text("".join(changed))
+        with pytest.raises(WorkloadError, match="did the file change?"):
+            Simulator(stream, LEAN, "lru").run()
+
+
+def test_resolve_streams_a_large_trace_of_several_pids(tmp_path, monkeypatch):
+    path = _pids_trace(tmp_path)
+    monkeypatch.setattr(spec_module, "STREAM_TRACES_FROM", 0)
+    stream, whole = resolve_stream(str(path)), resolve(str(path))
+    assert isinstance(stream, ProcessRefStream) and stream.hints == whole.hints
+    cfg = MachineConfig(frames=40, tlb_entries=0)
+    assert Simulator(stream, cfg, "arc").run().to_dict() == Simulator(whole, cfg, "arc").run().to_dict()
 
 
 def test_errors_are_load_traces(tmp_path):

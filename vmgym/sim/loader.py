@@ -459,28 +459,33 @@ def load(workload: Workload, config: MachineConfig) -> LoadedWorkload:
     return _loaded(workload, tr, done, tables, _global_trace(done, workload, config.quantum))
 
 
-def load_address_space(workload: Workload, config: MachineConfig, pte_keys: np.ndarray) -> LoadedWorkload:
-    """Load the fixed address space of a one-process, event-free ``workload`` with the PTEs ``pte_keys``.
+def load_address_space(
+    workload: Workload, config: MachineConfig, pte_keys: list[np.ndarray]
+) -> LoadedWorkload:
+    """Load the fixed address spaces of an event-free ``workload`` with the PTEs ``pte_keys``.
 
-    For a streamed run (:mod:`vmgym.streaming`), which translates the references
-    itself, chunk by chunk: ``workload`` holds the process's VMAs and objects (its
-    stream is ignored); ``pte_keys`` are the sorted distinct ``(vma index << 40) | vpn``
-    keys its references reach, numbered as :func:`load` numbers them. The trace
-    arrays are empty.
+    For a streamed run (:mod:`vmgym.streaming`), which translates and schedules the
+    references itself, chunk by chunk: ``workload`` holds the processes' VMAs and the
+    objects (their streams are ignored); ``pte_keys[k]`` are the sorted distinct
+    ``(vma index << 40) | vpn`` keys process ``k``'s references reach, numbered as
+    :func:`load` numbers them. The trace arrays are empty.
     """
     _validate(workload, config)
     tr = _Translator(workload, config.page_size)
-    plan = _ProcPlan(ops=np.zeros(0, np.int8), keys=np.zeros(0, np.int64))
-    for spec in workload.processes[0].vmas:
-        tr._check_overlap(0, plan.vmas, spec)
-        plan.vmas.append(tr._new_vma(0, spec, len(plan.vmas)))
-    plan.pte_keys = np.asarray(pte_keys, np.int64)
+    plans = []
+    for pid, proc in enumerate(workload.processes):
+        plan = _ProcPlan(ops=np.zeros(0, np.int8), keys=np.zeros(0, np.int64))
+        for spec in proc.vmas:
+            tr._check_overlap(pid, plan.vmas, spec)
+            plan.vmas.append(tr._new_vma(pid, spec, len(plan.vmas)))
+        plan.pte_keys = np.asarray(pte_keys[pid], np.int64)
+        plans.append(plan)
     trace = {
         "ref_op": np.zeros(0, np.int8),
         "ref_pte": np.zeros(0, np.int32),
         "ref_pid": np.zeros(0, np.int32),
     }
-    return _loaded(workload, tr, [plan], _page_tables([plan], len(tr.vma_specs)), trace)
+    return _loaded(workload, tr, plans, _page_tables(plans, len(tr.vma_specs)), trace)
 
 
 def _loaded(

@@ -1,12 +1,14 @@
-"""Streamed runs: a long one-process workload simulated chunk by chunk, in bounded memory.
+"""Streamed runs: a long event-free workload simulated chunk by chunk, in bounded memory.
 
 ``Simulator(stream, config, policy)`` with a :class:`workloads.stream.RefStream`
-(from :func:`workloads.resolve_stream`, :mod:`workloads.streamgen` or
+or, for several processes, a :class:`workloads.stream.ProcessRefStream` (from
+:func:`workloads.resolve_stream`, :mod:`workloads.streamgen` or
 :func:`workloads.stream.from_workload`) runs through :func:`open_feed`; the
 statistics equal the whole trace's bit for bit. Modules: :mod:`.translate`
 (address to PTE, compiled), :mod:`.spill` (per-reference columns in memory or a
-temporary file), :mod:`.feed` (the passes over the source and the chunks).
-Workloads with several processes or with events run whole (:mod:`vmgym.sim.loader`).
+temporary file), :mod:`.processes` (several processes: spool and schedule),
+:mod:`.feed` (the passes over the source and the chunks). Workloads with events
+(mmap, fork, exit, ...) run whole (:mod:`vmgym.sim.loader`).
 """
 
 from vmgym.streaming.feed import DEFAULT_CHUNK, ChunkFeed, open_feed

@@ -14,7 +14,10 @@ translated as it is read, in a second read of the source. With it (OPT,
 ``oracle=True``), the second read stores each reference's op and PTE, a backward
 pass over them computes next-use positions, and the run reads all three back
 (:mod:`vmgym.streaming.spill`). Peak memory is the footprint's state, the chunk
-and the source's block, not the trace.
+and the source's block, not the trace. A stream of several processes
+(:class:`~workloads.stream.ProcessRefStream`) gives its global trace, each
+process's START, slices and EXIT as the loader schedules them, through
+:class:`~vmgym.streaming.processes.ProcessSource`; the chunks then carry pids.
 """
 
 from __future__ import annotations
@@ -28,15 +31,17 @@ from numba import njit
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import LoadedWorkload, load_address_space
+from vmgym.streaming.processes import Entries, ProcessSource
 from vmgym.streaming.spill import SPILL_ABOVE, Column
 from vmgym.streaming.translate import AddressSpace
 from workloads.model import Process, Workload, WorkloadError
-from workloads.stream import RefStream
+from workloads.stream import ProcessRefStream, RefStream
 
 DEFAULT_CHUNK = 1 << 21  # references per chunk (and per block read from the source)
 STATE_BYTES_PER_PAGE = 200  # about what the state arrays take per referenced page (PTE and page rows)
 
-Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]  # ops, ptes, keys, next uses
+# ops, PTEs (event args), pids, and the oracle's keys and next uses (None without it)
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 @njit(cache=True, nogil=True)
@@ -117,21 +122,23 @@ def _knows_its_pages(stream: RefStream) -> bool:
     )
 
 
-class ChunkFeed:
-    """The chunks of one streamed run (see the module docstring); made by :func:`open_feed`."""
+def _changed(name: str, n: int, expected: int) -> WorkloadError:
+    what = f"more than {expected:,}" if n > expected else f"{n:,}, not {expected:,},"
+    return WorkloadError(
+        f"workload {name!r}: read again, its stream gave {what} references (did the file change?)"
+    )
 
-    def __init__(self, stream: RefStream, config: MachineConfig, oracle: bool, chunk: int):
-        if not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
-        if config.allocation != "global":
-            raise WorkloadError(
-                f"workload {stream.name!r} is streamed: allocation must be 'global' (a working-set window "
-                f"would span chunks), got {config.allocation!r}"
-            )
+
+class _OneProcess:
+    """The global trace ``[START, r_0, ..., r_{n-1}, EXIT]`` of a one-process stream."""
+
+    several = False
+
+    def __init__(self, stream: RefStream, chunk: int):
         self.stream = stream
         self.chunk = chunk
         self.space = AddressSpace(stream.vmas, stream.page_size)
-        shell = Workload(
+        self.shell = Workload(
             stream.name,
             [Process(stream.process_name, list(stream.vmas), np.zeros(0, np.int8), np.zeros(0, np.int64))],
             list(stream.objects),
@@ -154,16 +161,56 @@ class ChunkFeed:
                 f"workload {stream.name!r}: its stream gave {n} references, not {stream.length}"
             )
         self.n_refs = n
-        self.length = n + 2  # START, the references, EXIT
-        keys = self.space.number()
-        _check_fits(stream, keys.size, config.frames)
-        self.loaded: LoadedWorkload = load_address_space(shell, config, keys)
+        self.length = n + 2
+        self.pte_keys = [self.space.number()]
+        self._pid = np.zeros(max(chunk, 1), np.int32)
+
+    def entries(self) -> Iterator[Entries]:
+        """The global trace in chunks of at most ``chunk`` entries: START, the references, EXIT."""
+        arg = np.zeros(1, np.int32)
+        yield np.array([S.E_START], np.int8), arg, self._pid[:1]
+        seen = 0
+        for ops, addrs in self.stream.blocks(self.chunk):
+            seen += ops.shape[0]
+            if seen > self.n_refs:
+                raise _changed(self.stream.name, seen, self.n_refs)
+            pte = self.space.translate(ops, addrs)
+            for lo in range(0, ops.shape[0], self.chunk):
+                part = ops[lo : lo + self.chunk]
+                yield part, pte[lo : lo + self.chunk], self._pid[: part.shape[0]]
+        if seen != self.n_refs:
+            raise _changed(self.stream.name, seen, self.n_refs)
+        yield np.array([S.E_EXIT], np.int8), arg, self._pid[:1]
+
+
+class ChunkFeed:
+    """The chunks of one streamed run (see the module docstring); made by :func:`open_feed`."""
+
+    def __init__(self, stream: RefStream, config: MachineConfig, oracle: bool, chunk: int):
+        if not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+        if config.allocation != "global":
+            raise WorkloadError(
+                f"workload {stream.name!r} is streamed: allocation must be 'global' (a working-set window "
+                f"would span chunks), got {config.allocation!r}"
+            )
+        self.stream = stream
+        self.chunk = chunk
+        if isinstance(stream, ProcessRefStream):
+            self.source: _OneProcess | ProcessSource = ProcessSource(stream, config.quantum, chunk)
+        else:
+            self.source = _OneProcess(stream, chunk)
+        self.n_refs = self.source.n_refs
+        self.length = self.source.length  # the references and each process's START and EXIT
+        keys = self.source.pte_keys
+        _check_fits(stream, sum(k.size for k in keys), config.frames)
+        self.loaded: LoadedWorkload = load_address_space(self.source.shell, config, keys)
         lw = self.loaded
         shared = (lw.pte_flags & S.PTE_SHARED) != 0
         pte_ids = np.arange(lw.pte_flags.shape[0], dtype=np.int64)
         self._okey = np.where(shared, lw.pte_static, lw.n_static + pte_ids)  # oracle key of each PTE
         self._n_keys = lw.n_static + pte_ids.size
-        self._pid = np.zeros(max(chunk, 1), np.int32)
+        self._zeros = np.zeros(max(chunk, 1), np.int32)  # the pids of a one-process trace
         self._oracle = oracle
         self._columns: list[Column] = []
         self._first_use = np.zeros(0, np.int64)
@@ -171,80 +218,56 @@ class ChunkFeed:
             self._backward()
         self._chunks = _ReadAhead(self._all_chunks())
         first = next(self._chunks)
-        self.loaded.ref_op, self.loaded.ref_pte, self.loaded.ref_pid = first[0], first[1], self._pid[:1]
+        lw.ref_op, lw.ref_pte, lw.ref_pid = first[0], first[1], first[2]
         self._first = first
         self._pending: Chunk | None = next(self._chunks, None)
-        self._base = 1  # global position of the pending chunk
+        self._base = first[0].shape[0]  # global position of the pending chunk
 
     # -- oracle ---------------------------------------------------------------
-    def _keys(self, pte: np.ndarray) -> np.ndarray:
-        return np.where(pte >= 0, self._okey[np.maximum(pte, 0)], -1)
+    def _keys(self, ops: np.ndarray, pte: np.ndarray) -> np.ndarray:
+        refs = (ops < S.EVENT_BASE) & (pte >= 0)
+        return np.where(refs, self._okey[np.where(refs, pte, 0)], -1)
 
     def _backward(self) -> None:
-        """Second read: store ops and PTEs; then the next-use pass from the end (see the module docstring)."""
-        n = self.n_refs
-        spill = n * 13 > SPILL_ABOVE
+        """Second read: store the global trace; then the next-use pass from the end (module docstring)."""
+        n = self.length
+        several = self.source.several
+        spill = n * (17 if several else 13) > SPILL_ABOVE
         self._ops = Column(n, np.int8, spill)
         self._pte = Column(n, np.int32, spill)
+        self._pid = Column(n, np.int32, spill) if several else None
         self._next = Column(n, np.int64, spill)
-        self._columns = [self._ops, self._pte, self._next]
+        self._columns = [c for c in (self._ops, self._pte, self._pid, self._next) if c is not None]
         lo = 0
-        for ops, addrs in self.stream.blocks(self.chunk):
-            if lo + ops.shape[0] > n:
-                self._changed(lo + ops.shape[0])
+        for ops, pte, pid in self.source.entries():
             self._ops.write(lo, ops)
-            self._pte.write(lo, self.space.translate(ops, addrs))
+            self._pte.write(lo, pte)
+            if self._pid is not None:
+                self._pid.write(lo, pid)
             lo += ops.shape[0]
-        if lo != n:
-            self._changed(lo)
         last = np.full(self._n_keys, S.INF, np.int64)
-        out = np.empty(min(self.chunk, max(n, 1)), np.int64)
+        out = np.empty(min(self.chunk, n), np.int64)
         for lo in reversed(range(0, n, self.chunk)):
             m = min(self.chunk, n - lo)
-            next_uses(self._keys(self._pte.read(lo, m)), 1 + lo, last, out[:m])
+            next_uses(self._keys(self._ops.read(lo, m), self._pte.read(lo, m)), lo, last, out[:m])
             self._next.write(lo, out[:m])
         self._first_use = last
 
-    def _changed(self, n: int) -> None:
-        what = f"more than {self.n_refs:,}" if n > self.n_refs else f"{n:,}, not {self.n_refs:,},"
-        raise WorkloadError(
-            f"workload {self.stream.name!r}: read again, its stream gave {what} references "
-            f"(did the file change?)"
-        )
-
     def oracle_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The first chunk's ``ref_key`` and ``ref_next``, and ``key_next`` (each key's first use)."""
-        return self._first[2], self._first[3], self._first_use
+        return self._first[3], self._first[4], self._first_use
 
     # -- chunks ---------------------------------------------------------------
-    def _event(self, code: int) -> Chunk:
-        one = (np.array([code], np.int8), np.zeros(1, np.int32))
-        if not self._oracle:
-            return (*one, None, None)
-        return (*one, np.full(1, -1, np.int64), np.full(1, S.INF, np.int64))
-
-    def _references(self) -> Iterator[Chunk]:
-        if not self._oracle:
-            seen = 0
-            for ops, addrs in self.stream.blocks(self.chunk):
-                seen += ops.shape[0]
-                if seen > self.n_refs:
-                    self._changed(seen)
-                pte = self.space.translate(ops, addrs)
-                for lo in range(0, ops.shape[0], self.chunk):
-                    yield ops[lo : lo + self.chunk], pte[lo : lo + self.chunk], None, None
-            if seen != self.n_refs:
-                self._changed(seen)
-            return
-        for lo in range(0, self.n_refs, self.chunk):
-            m = min(self.chunk, self.n_refs - lo)
-            pte = self._pte.read(lo, m)
-            yield self._ops.read(lo, m), pte, self._keys(pte), self._next.read(lo, m)
-
     def _all_chunks(self) -> Iterator[Chunk]:
-        yield self._event(S.E_START)
-        yield from self._references()
-        yield self._event(S.E_EXIT)
+        if not self._oracle:
+            for ops, pte, pid in self.source.entries():
+                yield ops, pte, pid, None, None
+            return
+        for lo in range(0, self.length, self.chunk):
+            m = min(self.chunk, self.length - lo)
+            ops, pte = self._ops.read(lo, m), self._pte.read(lo, m)
+            pid = self._zeros[:m] if self._pid is None else self._pid.read(lo, m)
+            yield ops, pte, pid, self._keys(ops, pte), self._next.read(lo, m)
         for col in self._columns:
             col.close()
 
@@ -256,10 +279,10 @@ class ChunkFeed:
         """``st`` with the next chunk's trace arrays; ``sc[SC_BASE]`` is moved to its first position."""
         if self._pending is None:
             raise RuntimeError("the stream has no more chunks")
-        ops, pte, key, nxt = self._pending
+        ops, pte, pid, key, nxt = self._pending
         st.sc[S.SC_BASE] = self._base
         self._base += ops.shape[0]
-        new = st._replace(ref_op=ops, ref_pte=pte, ref_pid=self._pid[: ops.shape[0]])
+        new = st._replace(ref_op=ops, ref_pte=pte, ref_pid=pid)
         if key is not None and st.ref_key.shape[0]:
             new = new._replace(ref_key=key, ref_next=nxt)
         self._pending = next(self._chunks, None)

@@ -70,14 +70,30 @@ def through_table(flat, table, out):  # pragma: no cover (compiled)
     return unseen
 
 
+class Scratch:
+    """A reusable int64 buffer for flat indices, shared by the address spaces of several processes."""
+
+    def __init__(self) -> None:
+        self._buf = np.zeros(0, np.int64)
+
+    def get(self, n: int) -> np.ndarray:
+        """A buffer of ``n`` values (contents undefined), grown as needed."""
+        if self._buf.shape[0] < n:
+            self._buf = np.empty(n, np.int64)
+        return self._buf[:n]
+
+
 class AddressSpace:
     """The VMAs of one process as arrays, and the PTE numbering of the pages it references.
 
     Feed :meth:`add` every block once (the first pass), call :meth:`number`, then
-    :meth:`translate` blocks to PTE ids.
+    :meth:`translate` blocks to PTE ids. ``dense`` overrides the choice by span (the
+    spaces of several processes choose together); ``scratch`` shares a buffer.
     """
 
-    def __init__(self, vmas: list[Vma], page_size: int):
+    def __init__(
+        self, vmas: list[Vma], page_size: int, dense: bool | None = None, scratch: Scratch | None = None
+    ):
         self.shift = page_size.bit_length() - 1
         self.starts = np.array([v.start_vpn for v in vmas], np.int64)
         self.ends = np.array([v.end_vpn for v in vmas], np.int64)
@@ -87,17 +103,15 @@ class AddressSpace:
         sizes = self.ends - self.starts
         self.offs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.span = int(sizes.sum())
-        self.dense = self.span <= DENSE_SPAN
+        self.dense = self.span <= DENSE_SPAN if dense is None else dense
         self._seen = np.zeros(self.span if self.dense else 0, np.uint8)
         self._sparse: list[np.ndarray] = []
         self._sorted = np.zeros(0, np.int64)
         self._table = np.zeros(0, np.int32)
-        self._flat = np.zeros(0, np.int64)
+        self._scratch = Scratch() if scratch is None else scratch
 
     def _flat_of(self, ops: np.ndarray, addrs: np.ndarray) -> np.ndarray:
-        if self._flat.shape[0] < addrs.shape[0]:
-            self._flat = np.empty(addrs.shape[0], np.int64)
-        out = self._flat[: addrs.shape[0]]
+        out = self._scratch.get(addrs.shape[0])
         flat_indices(ops, addrs, self.shift, self.starts, self.ends, self.perms, self.offs, out)
         return out
 

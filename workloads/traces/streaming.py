@@ -1,4 +1,4 @@
-"""Trace files as reference streams: a one-process trace read block by block, never whole.
+"""Trace files as reference streams: a trace read block by block, never whole.
 
 :func:`stream_trace` opens a trace file as a :class:`~workloads.stream.RefStream`, so a
 run holds the footprint's state and a block, not the trace (:mod:`vmgym.streaming`).
@@ -11,20 +11,24 @@ format parser and collector as :func:`~workloads.traces.load_trace` (collapsing,
 ``max_refs``, errors), so the stream's references equal the loaded workload's bit for
 bit (``tests/workloads/test_trace_stream.py``).
 
-Formats read whole (npz) and traces whose records carry several pids do not stream:
-:func:`stream_trace` raises :class:`NotStreamable` (for several pids as soon as a second
-one appears), and :func:`workloads.resolve_stream` leaves such a file to be loaded whole.
+A trace whose records carry several pids streams with ``several=True`` (what
+:func:`workloads.resolve_stream` asks for) as a :class:`~workloads.stream.ProcessRefStream`:
+the scan also notes each pid's first position (its process's start tick) and value
+range (its ``rwx`` VMA), and each read maps pids to processes and collapses each
+process's consecutive repeats, as ``load_trace`` does. Without it, :func:`stream_trace`
+raises :class:`NotStreamable` as soon as a second pid appears. Formats read whole (npz)
+do not stream (:class:`NotStreamable`); ``resolve_stream`` loads such a file whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, Vma
-from workloads.stream import Distinct, RefStream
+from workloads.stream import Distinct, ProcessRefStream, RefStream, no_blocks, proc_groups
 from workloads.traces.api import _request, _stored_values
 from workloads.traces.blocks import _Collector, _k_scan
 from workloads.traces.errors import TraceError
@@ -34,7 +38,7 @@ from workloads.traces.streams import _open_raw
 
 
 class NotStreamable(TraceError):
-    """A readable trace that does not stream (npz, several processes); load it whole instead."""
+    """A readable trace that does not stream (npz; several pids unless asked for); load it whole instead."""
 
 
 STREAM_BLOCK = 4 << 20  # bytes per read: smaller than load_trace's, as a run holds a block beside its chunks
@@ -70,16 +74,24 @@ class _TraceReader:
 
 
 class _Scan:
-    """What the first read learns: references, pids, value range, distinct pages (module docstring)."""
+    """What the first read learns: references, pids, value range, distinct pages (module docstring).
 
-    def __init__(self, reader: _TraceReader):
+    With ``several``, a trace of several pids is scanned too: its processes (pid to
+    index, in order of first appearance), each one's first position (its start tick)
+    and value range; without, a second pid raises :class:`NotStreamable`.
+    """
+
+    def __init__(self, reader: _TraceReader, several: bool = False):
         self.count = 0
         self.has_pids = False
         self.pid = 0  # of the first reference (0 where a record has none)
         self.lo = self.hi = 0  # smallest and largest value (address or object id)
+        self.procs: dict[int, int] = {}  # pid -> process index, by first appearance
+        self.starts: list[int] = []  # per process: position of its first reference
+        self.ranges: list[list[int]] = []  # per process: [smallest, largest] value
         distinct = Distinct()
         shift = reader.shift if reader.spec.addresses else 0  # values to pages
-        label = reader.req.label
+        self.label = label = reader.req.label
         for pids, _ops, vals in reader.batches():
             first = self.count == 0
             if pids is None:  # records without a pid: pid 0
@@ -88,19 +100,52 @@ class _Scan:
                 self.has_pids = True
             if first:
                 self.pid = int(pids[0])
-            other = pids[pids != self.pid]
-            if other.size:
-                raise NotStreamable(
-                    f"{label}: references of several processes (pids {self.pid} and {int(other[0])}); "
-                    f"only a one-process trace streams"
-                )
             lo, hi = self._block(distinct, vals, shift)
+            if self.procs or (pids != self.pid).any():
+                if not several:
+                    other = int(pids[pids != self.pid][0])
+                    raise NotStreamable(
+                        f"{label}: references of several processes (pids {self.pid} and {other}); "
+                        f"only a one-process trace streams"
+                    )
+                if not self.procs:  # so far, one process: the first pid's
+                    self.procs, self.starts = {self.pid: 0}, [0]
+                    self.ranges = [[int(vals[0])] * 2 if first else [int(self.lo), int(self.hi)]]
+                self._processes(pids, vals)
             self.lo = lo if first else min(self.lo, lo)
             self.hi = hi if first else max(self.hi, hi)
             self.count += vals.size
+        if self.procs and len(self.procs) == 1:  # the second pid never came
+            self.procs = {}
         self.seen = reader.seen
         self.nbytes = reader.nbytes
         self.distinct = distinct.values()
+
+    def _processes(self, pids: np.ndarray, vals: np.ndarray) -> None:
+        """Note a batch's new pids (start positions) and each process's value range."""
+        uniq, first = np.unique(pids, return_index=True)
+        for k in np.argsort(first, kind="stable"):
+            pid = int(uniq[k])
+            if pid not in self.procs:
+                self.procs[pid] = len(self.procs)
+                self.starts.append(self.count + int(first[k]))
+                self.ranges.append([int(vals[first[k]]), int(vals[first[k]])])
+        for k, idx in proc_groups(self.indices(pids)):
+            part = vals[idx]
+            rng = self.ranges[k]
+            rng[0], rng[1] = min(rng[0], int(part.min())), max(rng[1], int(part.max()))
+
+    def indices(self, pids: np.ndarray) -> np.ndarray:
+        """The process index (int32) of each pid of a batch (all known to the scan)."""
+        known = np.array(sorted(self.procs), np.int64)
+        index = np.array([self.procs[int(p)] for p in known], np.int32)
+        at = np.minimum(np.searchsorted(known, pids), known.size - 1)
+        if not np.array_equal(known[at], pids):
+            raise TraceError(
+                f"{self.label}: read again, it holds a pid its scan did not see "
+                f"({int(pids[known[at] != pids][0])}): did the file change?"
+            )
+        return index[at]
 
     @staticmethod
     def _block(distinct: Distinct, vals: np.ndarray, shift: int) -> tuple[int, int]:
@@ -130,15 +175,18 @@ def stream_trace(
     op_col: int | None = None,
     block_size: int = STREAM_BLOCK,
     name: str | None = None,
+    several: bool = False,
 ) -> RefStream:
     """A one-process trace file as a :class:`~workloads.stream.RefStream` (arguments: ``load_trace``).
 
     Reads the file once now (see the module docstring) and again at each read of the
     stream, ``block_size`` bytes at a time (4 MiB by default). ``stream.page_set`` holds the
-    distinct pages. Raises
+    distinct pages. With ``several``, a trace of several pids comes back as a
+    :class:`~workloads.stream.ProcessRefStream` (one process per pid, as ``load_trace``
+    makes them; its distinct pages are counted by a further read when asked for). Raises
     :class:`TraceError` for what :func:`~workloads.traces.load_trace` rejects, and its
-    subclass :class:`NotStreamable` for a format read whole (npz) or a trace of several
-    processes.
+    subclass :class:`NotStreamable` for a format read whole (npz) or, without ``several``,
+    a trace of several processes.
     """
     path = Path(path)
     fmt, req = _request(path, fmt, page_size, collapse, max_refs, dense, obj_id_col, op_col, block_size, name)
@@ -148,7 +196,7 @@ def stream_trace(
     page_size = _check_page_size(DEFAULT_PAGE_SIZE if page_size is None else page_size)
     shift = page_size.bit_length() - 1
     reader = _TraceReader(spec, req, shift)
-    scan = _Scan(reader)
+    scan = _Scan(reader, several)
     if scan.count == 0:
         raise _no_references(req.label, fmt, scan.nbytes)
     note = ""
@@ -167,21 +215,27 @@ def stream_trace(
         page_set = scan.distinct.astype(np.int64)
     desc = _description(fmt, req.label, scan.count, scan.seen, collapse, note)
 
+    def addresses(vals: np.ndarray) -> np.ndarray:
+        """A batch's values as byte addresses (object ids through their page numbers)."""
+        if vals.min() < scan.lo or vals.max() > scan.hi:
+            raise TraceError(
+                f"{req.label}: read again, it holds values outside the range its scan saw "
+                f"({int(scan.lo)}..{int(scan.hi)}): did the file change?"
+            )
+        if spec.addresses:
+            return vals.astype(np.int64, copy=False)
+        pages = np.searchsorted(table, vals) if table is not None else vals.view(np.int64)
+        return pages.astype(np.int64, copy=False) << shift
+
+    if scan.procs:
+        return _processes(scan, reader, addresses, name=req.name, page_size=page_size, desc=desc, dense=table)
+
     def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         ops_out = np.empty(size, np.int8)
         addrs_out = np.empty(size, np.int64)
         fill = 0
         for _pids, ops, vals in reader.batches():
-            if vals.min() < scan.lo or vals.max() > scan.hi:
-                raise TraceError(
-                    f"{req.label}: read again, it holds values outside the range its scan saw "
-                    f"({int(scan.lo)}..{int(scan.hi)}): did the file change?"
-                )
-            if spec.addresses:
-                addrs = vals.astype(np.int64, copy=False)
-            else:
-                pages = np.searchsorted(table, vals) if table is not None else vals.view(np.int64)
-                addrs = pages.astype(np.int64, copy=False) << shift
+            addrs = addresses(vals)
             done = 0
             while done < ops.size:
                 k = min(size - fill, ops.size - done)
@@ -207,6 +261,99 @@ def stream_trace(
         description=desc,
         process_name=f"pid{scan.pid}" if scan.has_pids else "main",
         page_set=page_set,
+    )
+
+
+def _keep_each(
+    procs: np.ndarray,
+    ops: np.ndarray,
+    pages: np.ndarray,
+    have: np.ndarray,
+    last_page: np.ndarray,
+    last_op: np.ndarray,
+) -> np.ndarray:
+    """Which references to keep when each process's consecutive repeats are collapsed (as load_trace).
+
+    ``have``, ``last_page`` and ``last_op`` carry each process's last reference from
+    batch to batch (updated in place).
+    """
+    order = np.argsort(procs, kind="stable")
+    p, o, g = procs[order], ops[order], pages[order]
+    head = np.r_[True, p[1:] != p[:-1]]
+    tail = np.r_[p[1:] != p[:-1], True]
+    repeat = np.r_[False, (g[1:] == g[:-1]) & (o[1:] == o[:-1])] & ~head
+    hp = p[head]
+    repeat[head] = have[hp] & (last_page[hp] == g[head]) & (last_op[hp] == o[head])
+    tp = p[tail]
+    have[tp], last_page[tp], last_op[tp] = True, g[tail], o[tail]
+    keep = np.empty(procs.size, np.bool_)
+    keep[order] = ~repeat
+    return keep
+
+
+def _changed_count(label: str, count: int, expected: int) -> TraceError:
+    what = f"more than {expected:,}" if count > expected else f"{count:,}, not {expected:,},"
+    return TraceError(f"{label}: read again, it holds {what} references: did the file change?")
+
+
+def _processes(
+    scan: _Scan,
+    reader: _TraceReader,
+    addresses: Callable[[np.ndarray], np.ndarray],
+    *,
+    name: str,
+    page_size: int,
+    desc: str,
+    dense: np.ndarray | None,
+) -> ProcessRefStream:
+    """A trace of several pids as a :class:`ProcessRefStream`: one process per pid, as ``load_trace``."""
+    shift = page_size.bit_length() - 1
+    k = len(scan.procs)
+    collapse = reader.req.collapse
+
+    def page(value: int) -> int:
+        if reader.spec.addresses:
+            return value >> shift
+        return int(np.searchsorted(dense, np.uint64(value))) if dense is not None else value
+
+    vmas = []
+    for lo, hi in scan.ranges:
+        first, last = page(lo), page(hi)
+        vmas.append([Vma(first, last - first + 1, "rwx")])
+
+    def proc_blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        have = np.zeros(k, np.bool_)
+        last_page = np.zeros(k, np.int64)
+        last_op = np.zeros(k, np.int8)
+        count = 0
+        for pids, ops, vals in reader.batches():
+            count += vals.size
+            if count > scan.count:
+                raise _changed_count(reader.req.label, count, scan.count)
+            addrs = addresses(vals)
+            procs = scan.indices(pids)
+            if collapse:
+                keep = _keep_each(procs, ops, addrs >> shift, have, last_page, last_op)
+                procs, ops, addrs = procs[keep], ops[keep], addrs[keep]
+            else:  # the batch's arrays are the reader's, reused for the next batch
+                ops, addrs = ops.copy(), addrs.copy()
+            for lo in range(0, ops.size, size):
+                yield procs[lo : lo + size], ops[lo : lo + size], addrs[lo : lo + size]
+            del ops, vals, addrs  # before the next batch is read: one batch at a time in memory
+        if count != scan.count:
+            raise _changed_count(reader.req.label, count, scan.count)
+
+    return ProcessRefStream(
+        name=name,
+        vmas=[],
+        blocks=no_blocks,
+        length=None if collapse else scan.count,
+        page_size=page_size,
+        description=desc,
+        proc_names=[f"pid{pid}" for pid in scan.procs],
+        proc_vmas=vmas,
+        proc_starts=list(scan.starts),
+        proc_blocks=proc_blocks,
     )
 
 

@@ -1,0 +1,260 @@
+"""Several processes streamed: their address spaces, a spool of their references, their schedule.
+
+A :class:`~workloads.stream.ProcessRefStream` (a trace whose records carry pids)
+gives the references of several processes interleaved as its source has them. The
+whole-trace loader (:mod:`vmgym.sim.loader`) instead runs each process's stream in
+round-robin slices of ``quantum`` references, a process joining at its start tick.
+:class:`ProcessSource` gives the same global trace with memory bounded by the
+footprint and a chunk:
+
+1. A first read of the source notes each process's pages (one
+   :class:`~vmgym.streaming.translate.AddressSpace` per process) and counts its
+   references; the PTEs are numbered as the loader numbers them (per process, then
+   per VMA and vpn).
+2. A second read translates each process's references to PTE ids and appends them,
+   in source order, to that process's part of a :class:`Spool` (memory, or one
+   temporary file above :data:`~vmgym.streaming.spill.SPILL_ABOVE` bytes).
+3. :func:`slices` replays the loader's scheduler from the counts alone, and
+   :meth:`ProcessSource.entries` takes each slice from the spool, with each
+   process's START before its first slice and EXIT after its last reference.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import deque
+from collections.abc import Iterator
+
+import numpy as np
+
+from vmgym.sim import state as S
+from vmgym.streaming.spill import SPILL_ABOVE
+from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch
+from workloads.model import Process, Workload, WorkloadError
+from workloads.stream import ProcessRefStream, proc_groups
+
+Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # ops int8, PTE ids / event args int32, pids int32
+
+
+def slices(counts: list[int], starts: list[int], quantum: int) -> Iterator[tuple[int, int, int]]:
+    """The loader's round-robin slices ``(process, lo, hi)`` for event-free processes, from their counts.
+
+    Process ``p``'s stream is its ``counts[p]`` references then EXIT (positions
+    ``0 .. counts[p]``); a slice holds up to ``quantum`` references, and the EXIT in
+    the slice that has room for it. A process joins the queue when the global
+    reference tick reaches ``starts[p]``, before the preempted one (as
+    :func:`vmgym.sim.loader._schedule`, of which this is the event-free case).
+    """
+    pending = deque(sorted((int(starts[p]), p) for p in range(len(counts))))
+    queue: deque[int] = deque()
+    cursor = [0] * len(counts)
+    tick = 0
+    while queue or pending:
+        while pending and pending[0][0] <= tick:
+            queue.append(pending.popleft()[1])
+        if not queue:
+            tick = pending[0][0]
+            continue
+        p = queue.popleft()
+        lo, n = cursor[p], int(counts[p])
+        hi = lo + quantum if lo + quantum <= n else n + 1
+        yield p, lo, hi
+        tick += min(hi, n) - lo
+        cursor[p] = hi
+        while pending and pending[0][0] <= tick:
+            queue.append(pending.popleft()[1])
+        if hi <= n:
+            queue.append(p)
+
+
+class Spool:
+    """Each process's translated references ``(op, PTE)``, appended in blocks and taken in order.
+
+    In memory, or (``spill``) in one temporary file holding each appended block as
+    its ops then its PTEs, read back with plain reads (see :mod:`vmgym.streaming.spill`).
+    """
+
+    def __init__(self, processes: int, spill: bool):
+        self._parts: list[deque[list]] = [deque() for _ in range(processes)]
+        self._fh = None
+        self._end = 0
+        if spill:
+            fd, path = tempfile.mkstemp(prefix="vmgym-spool-", suffix=".bin")
+            self._fh = os.fdopen(fd, "w+b")
+            os.unlink(path)  # the file lives as long as the handle
+
+    def append(self, p: int, ops: np.ndarray, pte: np.ndarray) -> None:
+        """Append a block of process ``p``'s references."""
+        if self._fh is None:
+            self._parts[p].append([np.array(ops, np.int8), pte, 0])
+            return
+        self._fh.seek(self._end)
+        np.ascontiguousarray(ops, np.int8).tofile(self._fh)
+        np.ascontiguousarray(pte, np.int32).tofile(self._fh)
+        self._parts[p].append([self._end, ops.shape[0], 0])
+        self._end += 5 * ops.shape[0]
+
+    def take(self, p: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``m`` references of process ``p`` (it has them)."""
+        ops, ptes = [], []
+        while m:
+            part = self._parts[p][0]
+            if self._fh is None:
+                size = part[0].shape[0]
+            else:
+                size = part[1]
+            k = min(m, size - part[2])
+            lo = part[2]
+            if self._fh is None:
+                ops.append(part[0][lo : lo + k])
+                ptes.append(part[1][lo : lo + k])
+            else:
+                self._fh.seek(part[0] + lo)
+                ops.append(np.fromfile(self._fh, np.int8, k))
+                self._fh.seek(part[0] + size + 4 * lo)
+                ptes.append(np.fromfile(self._fh, np.int32, k))
+            part[2] += k
+            if part[2] == size:
+                self._parts[p].popleft()
+            m -= k
+        if len(ops) == 1:
+            return ops[0], ptes[0]
+        return np.concatenate(ops), np.concatenate(ptes)
+
+    def close(self) -> None:
+        """Free the memory or delete the file."""
+        self._parts = []
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class _Packer:
+    """Pieces of the global trace packed into chunks of ``size`` entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._new()
+
+    def _new(self) -> None:
+        self.ops = np.empty(self.size, np.int8)
+        self.pte = np.empty(self.size, np.int32)
+        self.pid = np.empty(self.size, np.int32)
+        self.fill = 0
+
+    @property
+    def room(self) -> int:
+        """Entries the current chunk still takes."""
+        return self.size - self.fill
+
+    def put(self, ops: np.ndarray, pte: np.ndarray, p: int) -> Entries | None:
+        """Add at most :attr:`room` entries of process ``p``; the chunk if that filled it."""
+        a, b = self.fill, self.fill + ops.shape[0]
+        self.ops[a:b], self.pte[a:b], self.pid[a:b] = ops, pte, p
+        self.fill = b
+        if b < self.size:
+            return None
+        out = (self.ops, self.pte, self.pid)
+        self._new()
+        return out
+
+    def rest(self) -> Entries | None:
+        """The last, partly filled chunk (None if empty)."""
+        return (self.ops[: self.fill], self.pte[: self.fill], self.pid[: self.fill]) if self.fill else None
+
+
+class ProcessSource:
+    """The global trace of a :class:`~workloads.stream.ProcessRefStream` (see the module docstring)."""
+
+    several = True
+
+    def __init__(self, stream: ProcessRefStream, quantum: int, chunk: int):
+        k = len(stream.proc_names)
+        if k == 0 or len(stream.proc_vmas) != k or len(stream.proc_starts) != k:
+            raise WorkloadError(
+                f"workload {stream.name!r}: a stream of several processes needs one name, VMA list and "
+                f"start per process, got {k}, {len(stream.proc_vmas)} and {len(stream.proc_starts)}"
+            )
+        self.stream = stream
+        self.quantum = quantum
+        self.chunk = chunk
+        dense = sum(v.end_vpn - v.start_vpn for vmas in stream.proc_vmas for v in vmas) <= DENSE_SPAN
+        scratch = Scratch()  # one process's block at a time: one buffer
+        self.spaces = [AddressSpace(v, stream.page_size, dense, scratch) for v in stream.proc_vmas]
+        counts = np.zeros(k, np.int64)
+        for procs, ops, addrs in stream.proc_blocks(chunk):
+            self._check(procs)
+            for p, idx in proc_groups(procs):
+                self.spaces[p].add(ops[idx], addrs[idx])
+                counts[p] += idx.size
+        self.counts = counts
+        self.pte_keys = [space.number() for space in self.spaces]
+        sizes = np.array([keys.size for keys in self.pte_keys], np.int64)
+        self.pte_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.n_refs = int(counts.sum())
+        self.length = self.n_refs + 2 * k  # each process's START and EXIT
+        self.shell = Workload(
+            stream.name,
+            [
+                Process(name, list(vmas), np.zeros(0, np.int8), np.zeros(0, np.int64), [], int(start))
+                for name, vmas, start in zip(
+                    stream.proc_names, stream.proc_vmas, stream.proc_starts, strict=True
+                )
+            ],
+            list(stream.objects),
+            stream.page_size,
+        )
+
+    def _check(self, procs: np.ndarray) -> None:
+        k = len(self.stream.proc_names)
+        if procs.size and (procs.min() < 0 or procs.max() >= k):
+            bad = int(procs[(procs < 0) | (procs >= k)][0])
+            raise WorkloadError(f"workload {self.stream.name!r}: process index {bad} is not in 0..{k - 1}")
+
+    def _spool(self) -> Spool:
+        """The second read: each process's references translated, in a spool."""
+        spool = Spool(len(self.counts), self.n_refs * 5 > SPILL_ABOVE)
+        seen = np.zeros_like(self.counts)
+        for procs, ops, addrs in self.stream.proc_blocks(self.chunk):
+            self._check(procs)
+            for p, idx in proc_groups(procs):
+                seen[p] += idx.size
+                if seen[p] > self.counts[p]:
+                    break
+                pte = self.spaces[p].translate(ops[idx], addrs[idx])
+                pte[pte >= 0] += self.pte_base[p]
+                spool.append(p, ops[idx], pte)
+        if not np.array_equal(seen, self.counts):
+            spool.close()
+            p = int(np.flatnonzero(seen != self.counts)[0])
+            raise WorkloadError(
+                f"workload {self.stream.name!r}: read again, its stream gave process "
+                f"{self.stream.proc_names[p]!r} {int(seen[p]):,} references, not {int(self.counts[p]):,} "
+                f"(did the file change?)"
+            )
+        return spool
+
+    def entries(self) -> Iterator[Entries]:
+        """The global trace in chunks of at most ``chunk`` entries (events included)."""
+        spool = self._spool()
+        pack = _Packer(self.chunk)
+        event_arg = np.zeros(1, np.int32)
+        start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
+        try:
+            for p, lo, hi in slices(self.counts, self.stream.proc_starts, self.quantum):
+                n = int(self.counts[p])
+                if lo == 0 and (out := pack.put(start, event_arg, p)) is not None:
+                    yield out
+                left = min(hi, n) - lo
+                while left:
+                    ops, pte = spool.take(p, min(left, pack.room))
+                    left -= ops.shape[0]
+                    if (out := pack.put(ops, pte, p)) is not None:
+                        yield out
+                if hi > n and (out := pack.put(exit_, event_arg, p)) is not None:
+                    yield out
+            if (out := pack.rest()) is not None:
+                yield out
+        finally:
+            spool.close()
