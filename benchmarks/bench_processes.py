@@ -64,7 +64,7 @@ def main() -> None:
                     wall, rss, out = timed(cmd)
                     times[side].append(wall)
                     peaks[side].append(rss)
-                    outputs[side] = json.loads(out)
+                    outputs[side] = json.loads(out)["results"]  # (not the run's time stamp)
             if outputs["streamed"] != outputs["whole"]:
                 raise SystemExit(f"{policy}: streamed and whole runs differ")
             for side in cmds:

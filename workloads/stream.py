@@ -47,11 +47,13 @@ BYTEMAP_BELOW = 1 << 24  # distinct values below this are counted in a byte per 
 class Distinct:
     """The sorted distinct values of a stream of blocks (memory: the distinct values).
 
-    Values below :data:`BYTEMAP_BELOW` are marked in a byte per value (no sort); from the
-    first larger one on, each block's distinct values are sorted and merged now and then.
+    Values below ``below`` (:data:`BYTEMAP_BELOW`) are marked in a byte per value (no
+    sort); from the first larger one on, each block's distinct values are sorted and
+    merged now and then.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, below: int = BYTEMAP_BELOW) -> None:
+        self._below = below  # values below this are counted in the byte map
         self._seen: np.ndarray | None = np.zeros(0, np.bool_)
         self._sorted = np.zeros(0, np.uint64)
         self._pending: list[np.ndarray] = []
@@ -61,16 +63,16 @@ class Distinct:
         """The byte map of the values seen, grown to hold ``top``; None once values are counted sorted.
 
         A caller may mark values below its size itself (a compiled pass, say); :meth:`add`
-        takes any value. From ``top >= BYTEMAP_BELOW`` on there is no byte map (None).
+        takes any value. From ``top >= below`` on there is no byte map (None).
         """
         if self._seen is None:
             return None
-        if top >= BYTEMAP_BELOW:
+        if top >= self._below:
             self._sorted = np.flatnonzero(self._seen).astype(np.uint64)
             self._seen = None
             return None
         if top >= self._seen.size:
-            grown = np.zeros(min(max(top + 1, 2 * self._seen.size), BYTEMAP_BELOW), np.bool_)
+            grown = np.zeros(min(max(top + 1, 2 * self._seen.size), self._below), np.bool_)
             grown[: self._seen.size] = self._seen
             self._seen = grown
         return self._seen
@@ -175,15 +177,22 @@ class ProcessRefStream(RefStream):
     ops, addrs)`` blocks, the same every call; a process's references are in its own
     order, those of different processes in any order (a trace's, say). ``vmas`` and
     ``blocks`` (one process's) do not apply; ``length`` counts every process's references.
+    A source that has read itself already (a trace file's scan) may tell each process's
+    distinct pages and reference count (``proc_pages``, ``proc_counts``): with them and
+    only ``rwx`` VMAs, the simulator skips its first read.
     """
 
     proc_names: list[str] = field(default_factory=list)
     proc_vmas: list[list[Vma]] = field(default_factory=list)
     proc_starts: list[int] = field(default_factory=list)
     proc_blocks: ProcBlocks | None = None
+    proc_pages: list[np.ndarray] | None = None  # each process's distinct pages (sorted int64), if known
+    proc_counts: list[int] | None = None  # each process's references, if known
 
     def pages(self) -> int:
-        """Distinct (process, page) pairs referenced (one read of the source, counted once)."""
+        """Distinct (process, page) pairs referenced (``proc_pages``, else one read of the source)."""
+        if self.proc_pages is not None:
+            return sum(int(p.size) for p in self.proc_pages)
         if self.page_set is None:
             shift = self.page_size.bit_length() - 1
             seen = Distinct()

@@ -121,6 +121,11 @@ def test_a_trace_of_several_pids_streams_as_load_trace_loads_it(tmp_path, collap
     for a, b in zip(got.processes, whole.processes, strict=True):
         assert (a.vmas, a.start) == (b.vmas, b.start) and a.start > 0 or a.name == "pid17"
         assert np.array_equal(a.ops, b.ops) and np.array_equal(a.args, b.args)
+    assert stream.proc_counts == [p.ops.size for p in whole.processes] and stream.length == sum(
+        stream.proc_counts
+    )
+    for pages, p in zip(stream.proc_pages, whole.processes, strict=True):  # counted by the scan
+        assert np.array_equal(pages, np.unique(p.args >> 12))
     assert stream.pages() == spec_module.footprint(whole)
     with pytest.raises(WorkloadError, match="proc_blocks"):
         next(iter(stream.blocks(10)))
@@ -134,6 +139,20 @@ def test_a_streamed_trace_of_several_pids_runs_as_the_loaded_one(tmp_path, polic
     whole = Simulator(load_trace(path), cfg, policy).run()
     streamed = Simulator(stream_trace(path, block_size=300, several=True), cfg, policy, chunk=chunk).run()
     assert whole.to_dict() == streamed.to_dict() and len(whole.processes) == 3
+
+
+def test_the_feed_takes_each_processs_pages_from_the_scan(tmp_path):
+    """The scan's pages and counts per process spare the simulator its first read; same results."""
+    stream = stream_trace(_pids_trace(tmp_path), several=True)
+    reads = []
+    proc_blocks = stream.proc_blocks
+    stream.proc_blocks = lambda size: (reads.append(size), proc_blocks(size))[1]
+    with_pages = Simulator(stream, LEAN, "lru").run()
+    assert len(reads) == 1  # the run's read only
+    stream.proc_pages = None
+    reads.clear()
+    assert Simulator(stream, LEAN, "lru").run().to_dict() == with_pages.to_dict()
+    assert len(reads) == 2  # a first read for the pages and counts, then the run's
 
 
 def test_a_trace_of_several_pids_changed_after_its_scan_is_an_error(tmp_path):

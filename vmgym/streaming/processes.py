@@ -9,8 +9,8 @@ footprint and a chunk:
 
 1. A first read of the source notes each process's pages (one
    :class:`~vmgym.streaming.translate.AddressSpace` per process) and counts its
-   references; the PTEs are numbered as the loader numbers them (per process, then
-   per VMA and vpn).
+   references (a trace file's scan tells both: no such read); the PTEs are numbered
+   as the loader numbers them (per process, then per VMA and vpn).
 2. A second read translates each process's references to PTE ids and appends them,
    in source order, to that process's part of a :class:`Spool` (memory, or one
    temporary file above :data:`~vmgym.streaming.spill.SPILL_ABOVE` bytes).
@@ -164,6 +164,17 @@ class _Packer:
         return (self.ops[: self.fill], self.pte[: self.fill], self.pid[: self.fill]) if self.fill else None
 
 
+def _knows_its_pages(stream: ProcessRefStream) -> bool:
+    """True if the first read can be skipped: pages and counts told, every VMA ``rwx``."""
+    k = len(stream.proc_names)
+    return (
+        stream.proc_pages is not None
+        and stream.proc_counts is not None
+        and len(stream.proc_pages) == len(stream.proc_counts) == k
+        and all(set(v.perms) == set("rwx") for vmas in stream.proc_vmas for v in vmas)
+    )
+
+
 class ProcessSource:
     """The global trace of a :class:`~workloads.stream.ProcessRefStream` (see the module docstring)."""
 
@@ -182,12 +193,20 @@ class ProcessSource:
         dense = sum(v.end_vpn - v.start_vpn for vmas in stream.proc_vmas for v in vmas) <= DENSE_SPAN
         scratch = Scratch()  # one process's block at a time: one buffer
         self.spaces = [AddressSpace(v, stream.page_size, dense, scratch) for v in stream.proc_vmas]
-        counts = np.zeros(k, np.int64)
-        for procs, ops, addrs in stream.proc_blocks(chunk):
-            self._check(procs)
-            for p, idx in proc_groups(procs):
-                self.spaces[p].add(ops[idx], addrs[idx])
-                counts[p] += idx.size
+        if _knows_its_pages(stream):  # no first read: the source has counted pages and references
+            counts = np.array(stream.proc_counts, np.int64)
+            shift = stream.page_size.bit_length() - 1
+            for space, pages in zip(self.spaces, stream.proc_pages, strict=True):
+                for lo in range(0, pages.size, chunk):
+                    vpns = pages[lo : lo + chunk]
+                    space.add(np.zeros(vpns.size, np.int8), vpns << shift)  # rwx: any op marks a page
+        else:
+            counts = np.zeros(k, np.int64)
+            for procs, ops, addrs in stream.proc_blocks(chunk):
+                self._check(procs)
+                for p, idx in proc_groups(procs):
+                    self.spaces[p].add(ops[idx], addrs[idx])
+                    counts[p] += idx.size
         self.counts = counts
         self.pte_keys = [space.number() for space in self.spaces]
         sizes = np.array([keys.size for keys in self.pte_keys], np.int64)

@@ -73,72 +73,66 @@ class _TraceReader:
         self.seen = coll.seen
 
 
-class _Scan:
-    """What the first read learns: references, pids, value range, distinct pages (module docstring).
+class _Processes:
+    """Per process of a trace of several pids: start, value range, references and distinct pages.
 
-    With ``several``, a trace of several pids is scanned too: its processes (pid to
-    index, in order of first appearance), each one's first position (its start tick)
-    and value range; without, a second pid raises :class:`NotStreamable`.
+    Processes are numbered by first appearance. References are counted after each
+    process's consecutive repeats collapse (``collapse``), as ``load_trace`` counts them;
+    pages are ``value >> shift`` (object ids: the ids themselves).
     """
 
-    def __init__(self, reader: _TraceReader, several: bool = False):
-        self.count = 0
-        self.has_pids = False
-        self.pid = 0  # of the first reference (0 where a record has none)
-        self.lo = self.hi = 0  # smallest and largest value (address or object id)
-        self.procs: dict[int, int] = {}  # pid -> process index, by first appearance
-        self.starts: list[int] = []  # per process: position of its first reference
-        self.ranges: list[list[int]] = []  # per process: [smallest, largest] value
-        distinct = Distinct()
-        shift = reader.shift if reader.spec.addresses else 0  # values to pages
-        self.label = label = reader.req.label
-        for pids, _ops, vals in reader.batches():
-            first = self.count == 0
-            if pids is None:  # records without a pid: pid 0
-                pids = np.zeros(1, np.int64)
-            else:
-                self.has_pids = True
-            if first:
-                self.pid = int(pids[0])
-            lo, hi = self._block(distinct, vals, shift)
-            if self.procs or (pids != self.pid).any():
-                if not several:
-                    other = int(pids[pids != self.pid][0])
-                    raise NotStreamable(
-                        f"{label}: references of several processes (pids {self.pid} and {other}); "
-                        f"only a one-process trace streams"
-                    )
-                if not self.procs:  # so far, one process: the first pid's
-                    self.procs, self.starts = {self.pid: 0}, [0]
-                    self.ranges = [[int(vals[0])] * 2 if first else [int(self.lo), int(self.hi)]]
-                self._processes(pids, vals)
-            self.lo = lo if first else min(self.lo, lo)
-            self.hi = hi if first else max(self.hi, hi)
-            self.count += vals.size
-        if self.procs and len(self.procs) == 1:  # the second pid never came
-            self.procs = {}
-        self.seen = reader.seen
-        self.nbytes = reader.nbytes
-        self.distinct = distinct.values()
+    def __init__(self, collapse: bool, shift: int, label: str):
+        self.collapse = collapse
+        self.shift = shift
+        self.label = label
+        self.index: dict[int, int] = {}  # pid -> process index
+        self.starts: list[int] = []  # position of the first reference
+        self.ranges: list[list[int]] = []  # [smallest, largest] value
+        self.counts: list[int] = []
+        self.pages: list[Distinct] = []
+        self.last: list[tuple[int, int] | None] = []  # (page, op) of the last reference
 
-    def _processes(self, pids: np.ndarray, vals: np.ndarray) -> None:
-        """Note a batch's new pids (start positions) and each process's value range."""
+    def first(self, pid: int, count: int, lo: int, hi: int, pages: np.ndarray, last: tuple[int, int]) -> None:
+        """The first process, from what the scan learned before the second pid came."""
+        self._new(pid, 0, [lo, hi])
+        self.counts[0] = count
+        self.pages[0].add(pages)
+        self.last[0] = last
+
+    def _new(self, pid: int, start: int, rng: list[int]) -> None:
+        self.index[pid] = len(self.index)
+        self.starts.append(start)
+        self.ranges.append(rng)
+        self.counts.append(0)
+        self.pages.append(Distinct(below=1 << 20))
+        self.last.append(None)
+
+    def add(self, pos: int, pids: np.ndarray, ops: np.ndarray, vals: np.ndarray) -> None:
+        """Note a batch whose first reference is at position ``pos``."""
         uniq, first = np.unique(pids, return_index=True)
         for k in np.argsort(first, kind="stable"):
-            pid = int(uniq[k])
-            if pid not in self.procs:
-                self.procs[pid] = len(self.procs)
-                self.starts.append(self.count + int(first[k]))
-                self.ranges.append([int(vals[first[k]]), int(vals[first[k]])])
+            if int(uniq[k]) not in self.index:
+                value = int(vals[first[k]])
+                self._new(int(uniq[k]), pos + int(first[k]), [value, value])
         for k, idx in proc_groups(self.indices(pids)):
-            part = vals[idx]
+            part, o = vals[idx], ops[idx]
             rng = self.ranges[k]
             rng[0], rng[1] = min(rng[0], int(part.min())), max(rng[1], int(part.max()))
+            pages = part >> part.dtype.type(self.shift)
+            self.pages[k].add(pages)
+            if self.collapse:
+                last = self.last[k]
+                head = last is None or last != (int(pages[0]), int(o[0]))
+                moved = (pages[1:] != pages[:-1]) | (o[1:] != o[:-1])
+                self.counts[k] += int(head) + int(np.count_nonzero(moved))
+                self.last[k] = (int(pages[-1]), int(o[-1]))
+            else:
+                self.counts[k] += idx.size
 
     def indices(self, pids: np.ndarray) -> np.ndarray:
         """The process index (int32) of each pid of a batch (all known to the scan)."""
-        known = np.array(sorted(self.procs), np.int64)
-        index = np.array([self.procs[int(p)] for p in known], np.int32)
+        known = np.array(sorted(self.index), np.int64)
+        index = np.array([self.index[int(p)] for p in known], np.int32)
         at = np.minimum(np.searchsorted(known, pids), known.size - 1)
         if not np.array_equal(known[at], pids):
             raise TraceError(
@@ -146,6 +140,54 @@ class _Scan:
                 f"({int(pids[known[at] != pids][0])}): did the file change?"
             )
         return index[at]
+
+
+class _Scan:
+    """What the first read learns: references, pids, value range, distinct pages (module docstring).
+
+    With ``several``, a trace of several pids is scanned too (``procs``, a
+    :class:`_Processes`, from the second pid on); without, a second pid raises
+    :class:`NotStreamable`.
+    """
+
+    def __init__(self, reader: _TraceReader, several: bool = False):
+        self.count = 0
+        self.has_pids = False
+        self.pid = 0  # of the first reference (0 where a record has none)
+        self.lo = self.hi = 0  # smallest and largest value (address or object id)
+        self.procs: _Processes | None = None
+        distinct = Distinct()
+        shift = reader.shift if reader.spec.addresses else 0  # values to pages
+        label = reader.req.label
+        last = (0, 0)  # page and op of the last reference so far
+        for pids, ops, vals in reader.batches():
+            first = self.count == 0
+            if pids is None:  # records without a pid: pid 0
+                pids = np.zeros(1, np.int64)
+            else:
+                self.has_pids = True
+            if first:
+                self.pid = int(pids[0])
+            if self.procs is None and (pids != self.pid).any():
+                if not several:
+                    other = int(pids[pids != self.pid][0])
+                    raise NotStreamable(
+                        f"{label}: references of several processes (pids {self.pid} and {other}); "
+                        f"only a one-process trace streams"
+                    )
+                self.procs = _Processes(reader.req.collapse, shift, label)
+                if not first:  # the references so far are the first pid's
+                    self.procs.first(self.pid, self.count, self.lo, self.hi, distinct.values(), last)
+            lo, hi = self._block(distinct, vals, shift)
+            if self.procs is not None:
+                self.procs.add(self.count, pids, ops, vals)
+            last = (int(vals[-1]) >> shift, int(ops[-1]))
+            self.lo = lo if first else min(self.lo, lo)
+            self.hi = hi if first else max(self.hi, hi)
+            self.count += vals.size
+        self.seen = reader.seen
+        self.nbytes = reader.nbytes
+        self.distinct = distinct.values()
 
     @staticmethod
     def _block(distinct: Distinct, vals: np.ndarray, shift: int) -> tuple[int, int]:
@@ -227,7 +269,7 @@ def stream_trace(
         pages = np.searchsorted(table, vals) if table is not None else vals.view(np.int64)
         return pages.astype(np.int64, copy=False) << shift
 
-    if scan.procs:
+    if scan.procs is not None:
         return _processes(scan, reader, addresses, name=req.name, page_size=page_size, desc=desc, dense=table)
 
     def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -308,18 +350,26 @@ def _processes(
 ) -> ProcessRefStream:
     """A trace of several pids as a :class:`ProcessRefStream`: one process per pid, as ``load_trace``."""
     shift = page_size.bit_length() - 1
-    k = len(scan.procs)
+    procs_ = scan.procs
+    k = len(procs_.index)
     collapse = reader.req.collapse
 
-    def page(value: int) -> int:
+    def pages(values: np.ndarray) -> np.ndarray:
+        """Values as page numbers (int64), as ``addresses`` makes them."""
         if reader.spec.addresses:
-            return value >> shift
-        return int(np.searchsorted(dense, np.uint64(value))) if dense is not None else value
+            return (values >> values.dtype.type(shift)).astype(np.int64)
+        if dense is not None:
+            return np.searchsorted(dense, values.astype(np.uint64)).astype(np.int64)
+        return values.astype(np.int64)
 
     vmas = []
-    for lo, hi in scan.ranges:
-        first, last = page(lo), page(hi)
-        vmas.append([Vma(first, last - first + 1, "rwx")])
+    for lo, hi in procs_.ranges:
+        first, last = pages(np.array([lo, hi], np.uint64))
+        vmas.append([Vma(int(first), int(last - first + 1), "rwx")])
+    # the scan's pages: pages already (addresses), or the ids
+    page_sets = [
+        d.values().astype(np.int64) if reader.spec.addresses else pages(d.values()) for d in procs_.pages
+    ]
 
     def proc_blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         have = np.zeros(k, np.bool_)
@@ -331,7 +381,7 @@ def _processes(
             if count > scan.count:
                 raise _changed_count(reader.req.label, count, scan.count)
             addrs = addresses(vals)
-            procs = scan.indices(pids)
+            procs = procs_.indices(pids)
             if collapse:
                 keep = _keep_each(procs, ops, addrs >> shift, have, last_page, last_op)
                 procs, ops, addrs = procs[keep], ops[keep], addrs[keep]
@@ -347,13 +397,15 @@ def _processes(
         name=name,
         vmas=[],
         blocks=no_blocks,
-        length=None if collapse else scan.count,
+        length=sum(procs_.counts),
         page_size=page_size,
         description=desc,
-        proc_names=[f"pid{pid}" for pid in scan.procs],
+        proc_names=[f"pid{pid}" for pid in procs_.index],
         proc_vmas=vmas,
-        proc_starts=list(scan.starts),
+        proc_starts=list(procs_.starts),
         proc_blocks=proc_blocks,
+        proc_pages=page_sets,
+        proc_counts=list(procs_.counts),
     )
 
 
