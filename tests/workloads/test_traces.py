@@ -557,11 +557,20 @@ def test_info_streamed_equals_loaded_whole(tmp_path, name):
     assert not whole["reuse"]["exact"] and whole["reuse"]["sample_rate"] < 0.25
 
 
-def test_info_of_several_processes_is_loaded_whole_when_asked_to_stream(tmp_path):
+def test_info_of_several_processes_streams_the_same_summary(tmp_path):
+    """Per-process stack distances from a stream of several pids: the whole load's, exact or sampled."""
     path = tmp_path / "p.txt"
     path.write_text("7 R 0x1000\n3 W 2000\n7 r 1004\n7 X 1fff000\n3 w 2fff\n7 R 0x1000\n")
     assert info(path, stream=True) == info(path, stream=False)
     assert info(path, stream=True)["processes"] == 2
+    rng = np.random.default_rng(3)
+    pids = rng.choice([4, 9, 2], 30_000)
+    pages = rng.zipf(1.3, 30_000) % 800 + 1000 * (pids == 9)
+    path.write_text("".join(f"{p} {'RW'[g % 2]} {g * 4096:x}\n" for p, g in zip(pids, pages, strict=True)))
+    for limit in (traces.REUSE_EXACT_LIMIT, 9_000):
+        whole = info(path, exact_limit=limit, stream=False)
+        assert info(path, exact_limit=limit, stream=True) == whole
+    assert whole["processes"] == 3 and not whole["reuse"]["exact"]
 
 
 def test_stack_distances_survive_renumbering():

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from workloads.model import OP_NAMES, Workload
-from workloads.stream import RefStream
+from workloads.stream import ProcessRefStream, RefStream, proc_groups
 from workloads.traces.api import load_trace
 from workloads.traces.mapping import _PID_SHIFT, _references
 from workloads.traces.registry import _resolve_format
@@ -153,7 +153,7 @@ def info(
     kept and their distances scaled by ``1 / rate`` (``exact`` is False, ``sample_rate``
     says the rate).
 
-    A one-process trace file is read as a stream (:func:`~workloads.traces.stream_trace`,
+    A trace file is read as a stream (:func:`~workloads.traces.stream_trace`,
     block by block: memory bounded by its distinct pages, not its length) from
     ``workloads.spec.STREAM_TRACES_FROM`` bytes on, or always with ``stream=True``
     (``False``: load it whole); the summary is the same either way.
@@ -170,9 +170,9 @@ def info(
         from workloads.traces.streaming import NotStreamable, stream_trace
 
         try:
-            refs = stream_trace(path, fmt_name, page_size, collapse, max_refs)
+            refs = stream_trace(path, fmt_name, page_size, collapse, max_refs, several=True)
         except NotStreamable:
-            pass  # npz or several processes: loaded whole below
+            pass  # npz: loaded whole below
         else:
             return _summarise(str(source), fmt_name, _stream_parts(refs), exact_limit)
     workload = load_trace(path, fmt_name, page_size, collapse, max_refs)
@@ -198,6 +198,14 @@ def _workload_parts(workload: Workload) -> _Parts:
 
 def _stream_parts(refs: RefStream) -> _Parts:
     shift = refs.page_size.bit_length() - 1
+    if isinstance(refs, ProcessRefStream):  # pages and counts per process from the scan
+
+        def each() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+            for procs, ops, addrs in refs.proc_blocks(1 << 20):
+                for pid, idx in proc_groups(procs):
+                    yield pid, ops[idx], addrs[idx] >> shift
+
+        return refs.page_size, int(refs.length), list(refs.proc_pages), each
 
     def blocks() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         for ops, addrs in refs.blocks(1 << 20):
