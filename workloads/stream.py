@@ -268,16 +268,19 @@ def from_workload(workload: Workload) -> RefStream:
             yield ops[lo : lo + size], addrs[lo : lo + size]
 
     return RefStream(
-        name=workload.name,
-        vmas=list(proc.vmas),
-        blocks=blocks,
-        length=int(ops.size),
-        objects=list(workload.objects),
-        page_size=workload.page_size,
-        description=workload.description,
-        hints=dict(workload.hints),
-        process_name=proc.name,
+        vmas=list(proc.vmas), blocks=blocks, length=int(ops.size), process_name=proc.name, **_about(workload)
     )
+
+
+def _about(workload: Workload) -> dict[str, Any]:
+    """The fields a stream of ``workload`` copies from it: name, objects, page size, description, hints."""
+    return {
+        "name": workload.name,
+        "objects": list(workload.objects),
+        "page_size": workload.page_size,
+        "description": workload.description,
+        "hints": dict(workload.hints),
+    }
 
 
 def _processes_stream(workload: Workload) -> ProcessRefStream:
@@ -296,14 +299,10 @@ def _processes_stream(workload: Workload) -> ProcessRefStream:
             yield procs[lo : lo + size], ops[lo : lo + size], addrs[lo : lo + size]
 
     return ProcessRefStream(
-        name=workload.name,
         vmas=[],
         blocks=no_blocks,
         length=int(ops.size),
-        objects=list(workload.objects),
-        page_size=workload.page_size,
-        description=workload.description,
-        hints=dict(workload.hints),
+        **_about(workload),
         proc_names=[p.name for p in procs_],
         proc_vmas=[list(p.vmas) for p in procs_],
         proc_starts=[int(p.start) for p in procs_],

@@ -141,20 +141,6 @@ def test_a_streamed_trace_of_several_pids_runs_as_the_loaded_one(tmp_path, polic
     assert whole.to_dict() == streamed.to_dict() and len(whole.processes) == 3
 
 
-def test_the_feed_takes_each_processs_pages_from_the_scan(tmp_path):
-    """The scan's pages and counts per process spare the simulator its first read; same results."""
-    stream = stream_trace(_pids_trace(tmp_path), several=True)
-    reads = []
-    proc_blocks = stream.proc_blocks
-    stream.proc_blocks = lambda size: (reads.append(size), proc_blocks(size))[1]
-    with_pages = Simulator(stream, LEAN, "lru").run()
-    assert len(reads) == 1  # the run's read only
-    stream.proc_pages = None
-    reads.clear()
-    assert Simulator(stream, LEAN, "lru").run().to_dict() == with_pages.to_dict()
-    assert len(reads) == 2  # a first read for the pages and counts, then the run's
-
-
 def test_a_trace_of_several_pids_changed_after_its_scan_is_an_error(tmp_path):
     """Fewer references, more, a pid the scan did not see: a one-line error, not a wrong run."""
     path = _pids_trace(tmp_path)
@@ -207,16 +193,18 @@ def test_a_streamed_trace_runs_as_the_loaded_one(tmp_path, policy, chunk):
     assert whole.to_dict() == streamed.to_dict() and whole.misses > 0
 
 
-def test_the_feed_takes_a_trace_files_pages_from_its_scan(tmp_path):
-    """The scan's distinct pages spare the simulator its first read; the results do not change."""
-    path = _trace(tmp_path, "din")
-    stream = stream_trace(path)
+@pytest.mark.parametrize("several", [False, True])
+def test_the_feed_takes_a_trace_files_pages_from_its_scan(tmp_path, several):
+    """The scan's distinct pages (per process, with several pids) spare the simulator its first read."""
+    path = _pids_trace(tmp_path) if several else _trace(tmp_path, "din")
+    stream = stream_trace(path, several=several)
+    source, pages = ("proc_blocks", "proc_pages") if several else ("blocks", "page_set")
     reads = []
-    blocks = stream.blocks
-    stream.blocks = lambda size: (reads.append(size), blocks(size))[1]
+    read = getattr(stream, source)
+    setattr(stream, source, lambda size: (reads.append(size), read(size))[1])
     with_pages = Simulator(stream, LEAN, "lru").run()
     assert len(reads) == 1  # the run's read only
-    stream.page_set = None
+    setattr(stream, pages, None)
     reads.clear()
     assert Simulator(stream, LEAN, "lru").run().to_dict() == with_pages.to_dict()
     assert len(reads) == 2  # a first read for the footprint, then the run's
