@@ -110,8 +110,6 @@ def test_sparse_address_space(monkeypatch):
 
 
 def test_refusals(monkeypatch):
-    with pytest.raises(WorkloadError, match="allocation must be 'global'"):
-        Simulator(streamgen.zipf(**ZIPF), MachineConfig(frames=40, allocation="equal"), "lru")
     with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
         Simulator(streamgen.zipf(**ZIPF), LEAN, "lru", chunk=0)
     with pytest.raises(ValueError, match="streamed workload"):
@@ -230,3 +228,16 @@ def test_the_schedule_from_counts_is_the_loaders():
         assert list(slices(counts, starts, quantum)) == expected
 
     check()
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+@pytest.mark.parametrize("allocation", ["equal", "proportional", "working-set"])
+@pytest.mark.parametrize("policy", ["lru", "clock", "opt"])
+def test_several_processes_with_local_allocation(policy, allocation, chunk):
+    """Per-process quotas streamed: the working-set window reaches back across chunk ends."""
+    w = _processes()
+    cfg = MachineConfig(frames=30, tlb_entries=0, quantum=41, allocation=allocation, ws_window=97)
+    a = Simulator(w, cfg, policy).run()
+    streamed = Simulator(from_workload(w), cfg, policy, chunk=chunk)
+    assert streamed.run().to_dict() == a.to_dict()
+    streamed.check_invariants()

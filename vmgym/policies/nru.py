@@ -177,7 +177,7 @@ def _resync(st, pos):
     j = pos - base
     while j < ops.shape[0] and ops[j] != S.E_MLOCK and ops[j] != S.E_MUNLOCK:
         j += 1
-    # none left: a streamed trace (the only kind with base > 0) has no events in later chunks either
+    # none left: a streamed trace (the only kind with base > 0) has no mlock/munlock in later chunks either
     st.pol_g[NEXT_LOCK] = base + j if j < ops.shape[0] else S.INF
 
 

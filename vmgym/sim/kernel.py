@@ -625,7 +625,7 @@ def _event(st, op, arg, pid):
 def _working_sets(st, i, quota):
     """Add to ``quota[pid]`` the distinct pages (PTEs) each process referenced in the last tau references."""
     tau = st.cfg[S.CF_WS_WINDOW]
-    base = st.sc[S.SC_BASE]  # 0: a streamed run refuses local allocation (the window would span chunks)
+    base = st.sc[S.SC_BASE]  # a streamed chunk carries the tau entries before it (ChunkFeed.next_chunk)
     lo = max(0, i - tau)
     for j in range(lo - base, i - base):
         p = st.ref_pte[j]

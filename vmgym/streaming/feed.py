@@ -189,12 +189,9 @@ class ChunkFeed:
     def __init__(self, stream: RefStream, config: MachineConfig, oracle: bool, chunk: int):
         if not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
-        if config.allocation != "global":
-            raise WorkloadError(
-                f"workload {stream.name!r} is streamed: allocation must be 'global' (a working-set window "
-                f"would span chunks), got {config.allocation!r}"
-            )
         self.stream = stream
+        # the working-set window looks back ws_window entries: each chunk carries that many before it
+        self._keep = config.ws_window if config.allocation == "working-set" else 0
         self.chunk = chunk
         if isinstance(stream, ProcessRefStream):
             self.source: _OneProcess | ProcessSource = ProcessSource(stream, config.quantum, chunk)
@@ -276,14 +273,33 @@ class ChunkFeed:
         return self._pending is None
 
     def next_chunk(self, st: S.SimState) -> S.SimState:
-        """``st`` with the next chunk's trace arrays; ``sc[SC_BASE]`` is moved to its first position."""
+        """``st`` with the next chunk's trace arrays; ``sc[SC_BASE]`` is moved to its first position.
+
+        With ``allocation="working-set"`` the arrays also hold the ``ws_window`` entries
+        before the chunk (the window the quotas are computed over), and ``sc[SC_BASE]``
+        is the position of the first of them.
+        """
         if self._pending is None:
             raise RuntimeError("the stream has no more chunks")
         ops, pte, pid, key, nxt = self._pending
-        st.sc[S.SC_BASE] = self._base
+        oracle = key is not None and st.ref_key.shape[0] > 0
+        base = self._base
         self._base += ops.shape[0]
+        if self._keep:  # the last entries of the arrays in use (they end where this chunk starts)
+            m = min(self._keep, st.ref_op.shape[0])
+            base -= m
+            ops, pte, pid = (
+                np.concatenate([a[a.shape[0] - m :], b])
+                for a, b in ((st.ref_op, ops), (st.ref_pte, pte), (st.ref_pid, pid))
+            )
+            if oracle:
+                key, nxt = (
+                    np.concatenate([a[a.shape[0] - m :], b])
+                    for a, b in ((st.ref_key, key), (st.ref_next, nxt))
+                )
+        st.sc[S.SC_BASE] = base
         new = st._replace(ref_op=ops, ref_pte=pte, ref_pid=pid)
-        if key is not None and st.ref_key.shape[0]:
+        if oracle:
             new = new._replace(ref_key=key, ref_next=nxt)
         self._pending = next(self._chunks, None)
         return new
