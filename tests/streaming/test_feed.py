@@ -241,3 +241,25 @@ def test_several_processes_with_local_allocation(policy, allocation, chunk):
     streamed = Simulator(from_workload(w), cfg, policy, chunk=chunk)
     assert streamed.run().to_dict() == a.to_dict()
     streamed.check_invariants()
+
+
+def test_several_processes_are_read_as_far_as_the_schedule_needs():
+    """The run's read fills the spool lazily: at the start only the first blocks have been read."""
+    w = _processes()
+    stream = from_workload(w)
+    read = []
+    blocks = stream.proc_blocks
+
+    def counted(size):
+        for block in blocks(size):
+            read.append(block[0].size)
+            yield block
+
+    stream.proc_blocks = counted
+    cfg = MachineConfig(frames=40, tlb_entries=0, quantum=37)
+    sim = Simulator(stream, cfg, "lru", chunk=50)
+    first_read = len(read)  # the pass that numbers the pages (no scan here), then the run's first blocks
+    total = sum(np.asarray(p.ops).size for p in w.processes)
+    assert first_read * 50 < 2 * total - 1_000
+    assert sim.run().to_dict() == Simulator(w, cfg, "lru").run().to_dict()
+    assert sum(read) == 2 * total

@@ -11,12 +11,14 @@ footprint and a chunk:
    :class:`~vmgym.streaming.translate.AddressSpace` per process) and counts its
    references (a trace file's scan tells both: no such read); the PTEs are numbered
    as the loader numbers them (per process, then per VMA and vpn).
-2. A second read translates each process's references to PTE ids and appends them,
-   in source order, to that process's part of a :class:`Spool` (memory, or one
-   temporary file above :data:`~vmgym.streaming.spill.SPILL_ABOVE` bytes).
-3. :func:`slices` replays the loader's scheduler from the counts alone, and
-   :meth:`ProcessSource.entries` takes each slice from the spool, with each
-   process's START before its first slice and EXIT after its last reference.
+2. :func:`slices` replays the loader's scheduler from the counts alone, and
+   :meth:`ProcessSource.entries` takes each slice from a :class:`Spool` (memory, or
+   one temporary file above :data:`~vmgym.streaming.spill.SPILL_ABOVE` bytes), with
+   each process's START before its first slice and EXIT after its last reference.
+   The run's read of the source fills the spool as far as the next slice needs:
+   each block's references translated to PTE ids and appended, in source order, to
+   their processes' parts. It reads ahead of the simulation (on the feed's reading
+   thread), and the spool holds what a file's order puts before the schedule's.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class Spool:
 
     def __init__(self, processes: int, spill: bool):
         self._parts: list[deque[list]] = [deque() for _ in range(processes)]
+        self.held = [0] * processes  # references appended and not yet taken, per process
         self._fh = None
         self._end = 0
         if spill:
@@ -86,6 +89,7 @@ class Spool:
 
     def append(self, p: int, ops: np.ndarray, pte: np.ndarray) -> None:
         """Append a block of process ``p``'s references."""
+        self.held[p] += ops.shape[0]
         if self._fh is None:
             self._parts[p].append([np.array(ops, np.int8), pte, 0])
             return
@@ -96,7 +100,8 @@ class Spool:
         self._end += 5 * ops.shape[0]
 
     def take(self, p: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next ``m`` references of process ``p`` (it has them)."""
+        """The next ``m`` references of process ``p`` (it holds them)."""
+        self.held[p] -= m
         ops, ptes = [], []
         while m:
             part = self._parts[p][0]
@@ -231,9 +236,8 @@ class ProcessSource:
             bad = int(procs[(procs < 0) | (procs >= k)][0])
             raise WorkloadError(f"workload {self.stream.name!r}: process index {bad} is not in 0..{k - 1}")
 
-    def _spool(self) -> Spool:
-        """The second read: each process's references translated, in a spool."""
-        spool = Spool(len(self.counts), self.n_refs * 5 > SPILL_ABOVE)
+    def _fill(self, spool: Spool) -> Iterator[None]:
+        """The second read, one source block per step: each process's references translated into ``spool``."""
         seen = np.zeros_like(self.counts)
         for procs, ops, addrs in self.stream.proc_blocks(self.chunk):
             self._check(procs)
@@ -244,19 +248,26 @@ class ProcessSource:
                 pte = self.spaces[p].translate(ops[idx], addrs[idx])
                 pte[pte >= 0] += self.pte_base[p]
                 spool.append(p, ops[idx], pte)
+            if (seen > self.counts).any():
+                break
+            yield
         if not np.array_equal(seen, self.counts):
-            spool.close()
             p = int(np.flatnonzero(seen != self.counts)[0])
             raise WorkloadError(
                 f"workload {self.stream.name!r}: read again, its stream gave process "
-                f"{self.stream.proc_names[p]!r} {int(seen[p]):,} references, not {int(self.counts[p]):,} "
-                f"(did the file change?)"
+                f"{self.stream.proc_names[p]!r} {int(seen[p]):,} references or more, not "
+                f"{int(self.counts[p]):,} (did the file change?)"
             )
-        return spool
 
     def entries(self) -> Iterator[Entries]:
-        """The global trace in chunks of at most ``chunk`` entries (events included)."""
-        spool = self._spool()
+        """The global trace in chunks of at most ``chunk`` entries (events included).
+
+        The source is read as far as the next slice needs, not whole first: a slice
+        whose references the spool lacks reads further blocks (each appended to its
+        processes' parts), so reading overlaps the simulation of earlier chunks.
+        """
+        spool = Spool(len(self.counts), self.n_refs * 5 > SPILL_ABOVE)
+        fill = self._fill(spool)
         pack = _Packer(self.chunk)
         event_arg = np.zeros(1, np.int32)
         start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
@@ -266,6 +277,8 @@ class ProcessSource:
                 if lo == 0 and (out := pack.put(start, event_arg, p)) is not None:
                     yield out
                 left = min(hi, n) - lo
+                while spool.held[p] < left:
+                    next(fill)  # (the counts were checked when the source ran out)
                 while left:
                     ops, pte = spool.take(p, min(left, pack.room))
                     left -= ops.shape[0]
@@ -273,6 +286,8 @@ class ProcessSource:
                         yield out
                 if hi > n and (out := pack.put(exit_, event_arg, p)) is not None:
                     yield out
+            for _ in fill:  # the end of the source: its counts checked
+                pass
             if (out := pack.rest()) is not None:
                 yield out
         finally:
