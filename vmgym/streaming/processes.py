@@ -90,8 +90,8 @@ class Spool:
     def append(self, p: int, ops: np.ndarray, pte: np.ndarray) -> None:
         """Append a block of process ``p``'s references."""
         self.held[p] += ops.shape[0]
-        if self._fh is None:
-            self._parts[p].append([np.array(ops, np.int8), pte, 0])
+        if self._fh is None:  # [where, size, taken]: the arrays, or the file offset
+            self._parts[p].append([(np.array(ops, np.int8), pte), ops.shape[0], 0])
             return
         self._fh.seek(self._end)
         np.ascontiguousarray(ops, np.int8).tofile(self._fh)
@@ -105,19 +105,15 @@ class Spool:
         ops, ptes = [], []
         while m:
             part = self._parts[p][0]
+            where, size, lo = part
+            k = min(m, size - lo)
             if self._fh is None:
-                size = part[0].shape[0]
+                ops.append(where[0][lo : lo + k])
+                ptes.append(where[1][lo : lo + k])
             else:
-                size = part[1]
-            k = min(m, size - part[2])
-            lo = part[2]
-            if self._fh is None:
-                ops.append(part[0][lo : lo + k])
-                ptes.append(part[1][lo : lo + k])
-            else:
-                self._fh.seek(part[0] + lo)
+                self._fh.seek(where + lo)
                 ops.append(np.fromfile(self._fh, np.int8, k))
-                self._fh.seek(part[0] + size + 4 * lo)
+                self._fh.seek(where + size + 4 * lo)
                 ptes.append(np.fromfile(self._fh, np.int32, k))
             part[2] += k
             if part[2] == size:
