@@ -74,11 +74,9 @@ def test_a_stream_env_resets_to_the_same_episode(monkeypatch):
 
 
 def test_page_replacement_on_a_stream_of_several_processes(monkeypatch):
-    """Three processes scheduled by quantum, streamed in chunks of 7: the whole workload's episode."""
-    from workloads import registry
-
+    """Three processes sharing shm, scheduled by quantum, streamed in chunks of 7: the whole episode."""
     monkeypatch.setattr(feed_module, "DEFAULT_CHUNK", 7)
-    w = registry.get("multiprocess")
+    w = generators.multiprocess_shm(3, 150, 60, 1_500, shared_fraction=0.3, write_ratio=0.2, seed=1)
     kw = {"machine": {"frames": 48, "tlb_entries": 0, "quantum": 50}, "max_steps": 400}
     whole = _episode("vmgym/PageReplacement-v0", w, **kw)
     _assert_equal(whole, _episode("vmgym/PageReplacement-v0", from_workload(w), **kw))
