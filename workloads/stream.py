@@ -38,6 +38,7 @@ __all__ = [
     "from_workload",
     "no_blocks",
     "proc_groups",
+    "proc_order",
     "streamable",
 ]
 
@@ -218,12 +219,18 @@ class ProcessRefStream(RefStream):
         )
 
 
+def proc_order(procs: np.ndarray) -> np.ndarray:
+    """The positions of a block of process indices, stably sorted by process (a radix sort below 2**16)."""
+    keys = procs.astype(np.uint16) if procs.max() < 1 << 16 else procs
+    return np.argsort(keys, kind="stable")
+
+
 def proc_groups(procs: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     """``(process, positions)`` of each process in a block of process indices, positions in order."""
     if procs.size and procs[0] == procs[-1] and (procs == procs[0]).all():
         yield int(procs[0]), np.arange(procs.size)
         return
-    order = np.argsort(procs, kind="stable")
+    order = proc_order(procs)
     ranked = procs[order]
     heads = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
     for a, b in zip(heads, np.r_[heads[1:], procs.size], strict=True):

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, Vma
-from workloads.stream import Distinct, ProcessRefStream, RefStream, no_blocks, proc_groups
+from workloads.stream import Distinct, ProcessRefStream, RefStream, no_blocks, proc_groups, proc_order
 from workloads.traces.api import _request, _stored_values
 from workloads.traces.blocks import _Collector, _k_scan
 from workloads.traces.errors import TraceError
@@ -91,6 +91,8 @@ class _Processes:
         self.counts: list[int] = []
         self.pages: list[Distinct] = []
         self.last: list[tuple[int, int] | None] = []  # (page, op) of the last reference
+        self._known = np.zeros(0, np.int64)  # the pids so far, sorted, and their process indices
+        self._index = np.zeros(0, np.int32)
 
     def first(self, pid: int, count: int, lo: int, hi: int, pages: np.ndarray, last: tuple[int, int]) -> None:
         """The first process, from what the scan learned before the second pid came."""
@@ -109,12 +111,15 @@ class _Processes:
 
     def add(self, pos: int, pids: np.ndarray, ops: np.ndarray, vals: np.ndarray) -> None:
         """Note a batch whose first reference is at position ``pos``."""
-        uniq, first = np.unique(pids, return_index=True)
-        for k in np.argsort(first, kind="stable"):
-            if int(uniq[k]) not in self.index:
-                value = int(vals[first[k]])
-                self._new(int(uniq[k]), pos + int(first[k]), [value, value])
-        for k, idx in proc_groups(self.indices(pids)):
+        at = self._lookup(pids)
+        unseen = np.flatnonzero(self._known[at] != pids) if self._known.size else np.arange(pids.size)
+        if unseen.size:  # new pids, by first appearance
+            uniq, first = np.unique(pids[unseen], return_index=True)
+            for k in np.argsort(first, kind="stable"):
+                j = int(unseen[first[k]])
+                self._new(int(uniq[k]), pos + j, [int(vals[j])] * 2)
+            at = self._lookup(pids)
+        for k, idx in proc_groups(self._index[at]):
             part, o = vals[idx], ops[idx]
             rng = self.ranges[k]
             rng[0], rng[1] = min(rng[0], int(part.min())), max(rng[1], int(part.max()))
@@ -131,15 +136,20 @@ class _Processes:
 
     def indices(self, pids: np.ndarray) -> np.ndarray:
         """The process index (int32) of each pid of a batch (all known to the scan)."""
-        known = np.array(sorted(self.index), np.int64)
-        index = np.array([self.index[int(p)] for p in known], np.int32)
-        at = np.minimum(np.searchsorted(known, pids), known.size - 1)
-        if not np.array_equal(known[at], pids):
+        at = self._lookup(pids)
+        if not np.array_equal(self._known[at], pids):
             raise TraceError(
                 f"{self.label}: read again, it holds a pid its scan did not see "
-                f"({int(pids[known[at] != pids][0])}): did the file change?"
+                f"({int(pids[self._known[at] != pids][0])}): did the file change?"
             )
-        return index[at]
+        return self._index[at]
+
+    def _lookup(self, pids: np.ndarray) -> np.ndarray:
+        """Where each pid is, or would be, among the known pids (sorted)."""
+        if self._known.size != len(self.index):
+            self._known = np.array(sorted(self.index), np.int64)
+            self._index = np.array([self.index[int(p)] for p in self._known], np.int32)
+        return np.minimum(np.searchsorted(self._known, pids), max(self._known.size - 1, 0))
 
 
 class _Scan:
@@ -319,7 +329,7 @@ def _keep_each(
     ``have``, ``last_page`` and ``last_op`` carry each process's last reference from
     batch to batch (updated in place).
     """
-    order = np.argsort(procs, kind="stable")
+    order = proc_order(procs)
     p, o, g = procs[order], ops[order], pages[order]
     head = np.r_[True, p[1:] != p[:-1]]
     tail = np.r_[p[1:] != p[:-1], True]
