@@ -263,3 +263,14 @@ def test_several_processes_are_read_as_far_as_the_schedule_needs():
     assert first_read * 50 < 2 * total - 1_000
     assert sim.run().to_dict() == Simulator(w, cfg, "lru").run().to_dict()
     assert sum(read) == 2 * total
+
+
+def test_a_stream_of_several_processes_that_contradicts_itself_is_refused():
+    stream = from_workload(_processes())
+    blocks = stream.proc_blocks
+    stream.proc_blocks = lambda size: ((procs + 2, ops, addrs) for procs, ops, addrs in blocks(size))
+    with pytest.raises(WorkloadError, match=r"process index 3 is not in 0\.\.2"):
+        Simulator(stream, LEAN, "lru")
+    stream.proc_starts = [0, 5]
+    with pytest.raises(WorkloadError, match="one name, VMA list and start per process, got 3, 3 and 2"):
+        Simulator(stream, LEAN, "lru")
