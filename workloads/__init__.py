@@ -24,7 +24,7 @@ from workloads.model import (
     WorkloadBuilder,
     WorkloadError,
 )
-from workloads.stream import RefStream
+from workloads.stream import ProcessRefStream, RefStream
 
 
 def resolve(spec: str | Path | Workload, *, fmt: str | None = None) -> Workload:
@@ -73,6 +73,7 @@ __all__ = [
     "Workload",
     "WorkloadBuilder",
     "WorkloadError",
+    "ProcessRefStream",
     "RefStream",
     "resolve",
     "resolve_stream",
