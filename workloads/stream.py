@@ -32,13 +32,13 @@ from workloads.model import EV_MMAP, MemObject, Process, Vma, Workload, Workload
 __all__ = [
     "Blocks",
     "Distinct",
+    "count_differs",
     "ProcBlocks",
     "ProcessRefStream",
     "RefStream",
     "from_workload",
     "no_blocks",
     "proc_groups",
-    "proc_order",
     "streamable",
 ]
 
@@ -219,7 +219,12 @@ class ProcessRefStream(RefStream):
         )
 
 
-def proc_order(procs: np.ndarray) -> np.ndarray:
+def count_differs(n: int, expected: int) -> str:
+    """How a count read again differs from the first read's, for the "did the file change?" errors."""
+    return f"more than {expected:,}" if n > expected else f"{n:,}, not {expected:,},"
+
+
+def _proc_order(procs: np.ndarray) -> np.ndarray:
     """The positions of a block of process indices, stably sorted by process (a radix sort below 2**16)."""
     keys = procs.astype(np.uint16) if procs.max() < 1 << 16 else procs
     return np.argsort(keys, kind="stable")
@@ -230,7 +235,7 @@ def proc_groups(procs: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     if procs.size and procs[0] == procs[-1] and (procs == procs[0]).all():
         yield int(procs[0]), np.arange(procs.size)
         return
-    order = proc_order(procs)
+    order = _proc_order(procs)
     ranked = procs[order]
     heads = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
     for a, b in zip(heads, np.r_[heads[1:], procs.size], strict=True):

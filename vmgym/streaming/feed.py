@@ -33,9 +33,9 @@ from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import LoadedWorkload, load_address_space
 from vmgym.streaming.processes import Entries, ProcessSource
 from vmgym.streaming.spill import SPILL_ABOVE, Column
-from vmgym.streaming.translate import AddressSpace
+from vmgym.streaming.translate import AddressSpace, all_rwx
 from workloads.model import Process, Workload, WorkloadError
-from workloads.stream import ProcessRefStream, RefStream
+from workloads.stream import ProcessRefStream, RefStream, count_differs
 
 DEFAULT_CHUNK = 1 << 21  # references per chunk (and per block read from the source)
 STATE_BYTES_PER_PAGE = 200  # about what the state arrays take per referenced page (PTE and page rows)
@@ -115,17 +115,13 @@ class _ReadAhead:
 
 def _knows_its_pages(stream: RefStream) -> bool:
     """True if the first read can be skipped: the source tells its length and pages, all in ``rwx`` VMAs."""
-    return (
-        stream.page_set is not None
-        and stream.length is not None
-        and all(set(v.perms) == set("rwx") for v in stream.vmas)
-    )
+    return stream.page_set is not None and stream.length is not None and all_rwx(stream.vmas)
 
 
 def _changed(name: str, n: int, expected: int) -> WorkloadError:
-    what = f"more than {expected:,}" if n > expected else f"{n:,}, not {expected:,},"
     return WorkloadError(
-        f"workload {name!r}: read again, its stream gave {what} references (did the file change?)"
+        f"workload {name!r}: read again, its stream gave {count_differs(n, expected)} references "
+        "(did the file change?)"
     )
 
 
@@ -146,11 +142,7 @@ class _OneProcess:
         )
         if _knows_its_pages(stream):  # no first read: the source has counted its pages
             n = stream.length
-            shift = stream.page_size.bit_length() - 1
-            reads = np.zeros(min(chunk, stream.page_set.size), np.int8)  # rwx: any op marks a page
-            for lo in range(0, stream.page_set.size, chunk):
-                vpns = stream.page_set[lo : lo + chunk]
-                self.space.add(reads[: vpns.size], vpns << shift)
+            self.space.add_pages(stream.page_set, chunk)
         else:
             n = 0
             for ops, addrs in stream.blocks(chunk):
@@ -163,12 +155,12 @@ class _OneProcess:
         self.n_refs = n
         self.length = n + 2
         self.pte_keys = [self.space.number()]
-        self._pid = np.zeros(max(chunk, 1), np.int32)
+        self.zeros = np.zeros(max(chunk, 1), np.int32)  # the pid of every entry, a chunk's worth
 
     def entries(self) -> Iterator[Entries]:
         """The global trace in chunks of at most ``chunk`` entries: START, the references, EXIT."""
         arg = np.zeros(1, np.int32)
-        yield np.array([S.E_START], np.int8), arg, self._pid[:1]
+        yield np.array([S.E_START], np.int8), arg, self.zeros[:1]
         seen = 0
         for ops, addrs in self.stream.blocks(self.chunk):
             seen += ops.shape[0]
@@ -177,10 +169,10 @@ class _OneProcess:
             pte = self.space.translate(ops, addrs)
             for lo in range(0, ops.shape[0], self.chunk):
                 part = ops[lo : lo + self.chunk]
-                yield part, pte[lo : lo + self.chunk], self._pid[: part.shape[0]]
+                yield part, pte[lo : lo + self.chunk], self.zeros[: part.shape[0]]
         if seen != self.n_refs:
             raise _changed(self.stream.name, seen, self.n_refs)
-        yield np.array([S.E_EXIT], np.int8), arg, self._pid[:1]
+        yield np.array([S.E_EXIT], np.int8), arg, self.zeros[:1]
 
 
 class ChunkFeed:
@@ -207,7 +199,6 @@ class ChunkFeed:
         pte_ids = np.arange(lw.pte_flags.shape[0], dtype=np.int64)
         self._okey = np.where(shared, lw.pte_static, lw.n_static + pte_ids)  # oracle key of each PTE
         self._n_keys = lw.n_static + pte_ids.size
-        self._zeros = np.zeros(max(chunk, 1), np.int32)  # the pids of a one-process trace
         self._oracle = oracle
         self._columns: list[Column] = []
         self._first_use = np.zeros(0, np.int64)
@@ -263,7 +254,7 @@ class ChunkFeed:
         for lo in range(0, self.length, self.chunk):
             m = min(self.chunk, self.length - lo)
             ops, pte = self._ops.read(lo, m), self._pte.read(lo, m)
-            pid = self._zeros[:m] if self._pid is None else self._pid.read(lo, m)
+            pid = self.source.zeros[:m] if self._pid is None else self._pid.read(lo, m)
             yield ops, pte, pid, self._keys(ops, pte), self._next.read(lo, m)
         for col in self._columns:
             col.close()

@@ -32,7 +32,7 @@ import numpy as np
 
 from vmgym.sim import state as S
 from vmgym.streaming.spill import SPILL_ABOVE
-from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch
+from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch, all_rwx
 from workloads.model import Process, Workload, WorkloadError
 from workloads.stream import ProcessRefStream, proc_groups
 
@@ -172,7 +172,7 @@ def _knows_its_pages(stream: ProcessRefStream) -> bool:
         stream.proc_pages is not None
         and stream.proc_counts is not None
         and len(stream.proc_pages) == len(stream.proc_counts) == k
-        and all(set(v.perms) == set("rwx") for vmas in stream.proc_vmas for v in vmas)
+        and all(all_rwx(vmas) for vmas in stream.proc_vmas)
     )
 
 
@@ -196,11 +196,8 @@ class ProcessSource:
         self.spaces = [AddressSpace(v, stream.page_size, dense, scratch) for v in stream.proc_vmas]
         if _knows_its_pages(stream):  # no first read: the source has counted pages and references
             counts = np.array(stream.proc_counts, np.int64)
-            shift = stream.page_size.bit_length() - 1
             for space, pages in zip(self.spaces, stream.proc_pages, strict=True):
-                for lo in range(0, pages.size, chunk):
-                    vpns = pages[lo : lo + chunk]
-                    space.add(np.zeros(vpns.size, np.int8), vpns << shift)  # rwx: any op marks a page
+                space.add_pages(pages, chunk)
         else:
             counts = np.zeros(k, np.int64)
             for procs, ops, addrs in stream.proc_blocks(chunk):

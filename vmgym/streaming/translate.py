@@ -70,6 +70,11 @@ def through_table(flat, table, out):  # pragma: no cover (compiled)
     return unseen
 
 
+def all_rwx(vmas: list[Vma]) -> bool:
+    """True if every VMA allows every op: a page's first use then never faults for its op."""
+    return all(set(v.perms) == set("rwx") for v in vmas)
+
+
 class Scratch:
     """A reusable int64 buffer for flat indices, shared by the address spaces of several processes."""
 
@@ -125,6 +130,16 @@ class AddressSpace:
         self._sparse.append(block)
         if sum(b.size for b in self._sparse) > 4 * max(self._sorted.size, 1 << 20):
             self._merge()
+
+    def add_pages(self, vpns: np.ndarray, block: int) -> None:
+        """First pass from a source's known distinct pages, ``block`` at a time.
+
+        For ``rwx`` VMAs only (:func:`all_rwx`): there any op marks a page.
+        """
+        reads = np.zeros(min(block, vpns.size), np.int8)
+        for lo in range(0, vpns.size, block):
+            part = vpns[lo : lo + block]
+            self.add(reads[: part.size], part << self.shift)
 
     def _merge(self) -> None:
         self._sorted = np.unique(np.concatenate([self._sorted, *self._sparse]))

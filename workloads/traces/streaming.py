@@ -28,11 +28,17 @@ from pathlib import Path
 import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, Vma
-from workloads.stream import Distinct, ProcessRefStream, RefStream, no_blocks, proc_groups, proc_order
+from workloads.stream import Distinct, ProcessRefStream, RefStream, count_differs, no_blocks, proc_groups
 from workloads.traces.api import _request, _stored_values
 from workloads.traces.blocks import _Collector, _k_scan
 from workloads.traces.errors import TraceError
-from workloads.traces.mapping import _check_page_size, _description, _no_references, _renumbers
+from workloads.traces.mapping import (
+    _check_page_size,
+    _collapse_mask,
+    _description,
+    _no_references,
+    _renumbers,
+)
 from workloads.traces.registry import Format, ReadRequest, _format
 from workloads.traces.streams import _open_raw
 
@@ -126,10 +132,7 @@ class _Processes:
             pages = part >> part.dtype.type(self.shift)
             self.pages[k].add(pages)
             if self.collapse:
-                last = self.last[k]
-                head = last is None or last != (int(pages[0]), int(o[0]))
-                moved = (pages[1:] != pages[:-1]) | (o[1:] != o[:-1])
-                self.counts[k] += int(head) + int(np.count_nonzero(moved))
+                self.counts[k] += int(np.count_nonzero(_collapsed(pages, o, self.last[k])))
                 self.last[k] = (int(pages[-1]), int(o[-1]))
             else:
                 self.counts[k] += idx.size
@@ -316,35 +319,19 @@ def stream_trace(
     )
 
 
-def _keep_each(
-    procs: np.ndarray,
-    ops: np.ndarray,
-    pages: np.ndarray,
-    have: np.ndarray,
-    last_page: np.ndarray,
-    last_op: np.ndarray,
-) -> np.ndarray:
-    """Which references to keep when each process's consecutive repeats are collapsed (as load_trace).
+def _collapsed(pages: np.ndarray, ops: np.ndarray, last: tuple[int, int] | None) -> np.ndarray:
+    """load_trace's collapse mask of one process's references in a batch (``_collapse_mask``).
 
-    ``have``, ``last_page`` and ``last_op`` carry each process's last reference from
-    batch to batch (updated in place).
+    ``last`` is that process's previous ``(page, op)`` (None before its first), against
+    which its first reference here is checked.
     """
-    order = proc_order(procs)
-    p, o, g = procs[order], ops[order], pages[order]
-    head = np.r_[True, p[1:] != p[:-1]]
-    tail = np.r_[p[1:] != p[:-1], True]
-    repeat = np.r_[False, (g[1:] == g[:-1]) & (o[1:] == o[:-1])] & ~head
-    hp = p[head]
-    repeat[head] = have[hp] & (last_page[hp] == g[head]) & (last_op[hp] == o[head])
-    tp = p[tail]
-    have[tp], last_page[tp], last_op[tp] = True, g[tail], o[tail]
-    keep = np.empty(procs.size, np.bool_)
-    keep[order] = ~repeat
+    keep = _collapse_mask(pages, ops)
+    keep[0] = last is None or last != (int(pages[0]), int(ops[0]))
     return keep
 
 
 def _changed_count(label: str, count: int, expected: int) -> TraceError:
-    what = f"more than {expected:,}" if count > expected else f"{count:,}, not {expected:,},"
+    what = count_differs(count, expected)
     return TraceError(f"{label}: read again, it holds {what} references: did the file change?")
 
 
@@ -382,9 +369,7 @@ def _processes(
     ]
 
     def proc_blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        have = np.zeros(k, np.bool_)
-        last_page = np.zeros(k, np.int64)
-        last_op = np.zeros(k, np.int8)
+        last: list[tuple[int, int] | None] = [None] * k  # each process's last (page, op)
         count = 0
         for pids, ops, vals in reader.batches():
             count += vals.size
@@ -393,7 +378,11 @@ def _processes(
             addrs = addresses(vals)
             procs = procs_.indices(pids)
             if collapse:
-                keep = _keep_each(procs, ops, addrs >> shift, have, last_page, last_op)
+                pages = addrs >> shift
+                keep = np.empty(procs.size, np.bool_)
+                for p, idx in proc_groups(procs):
+                    keep[idx] = _collapsed(pages[idx], ops[idx], last[p])
+                    last[p] = (int(pages[idx[-1]]), int(ops[idx[-1]]))
                 procs, ops, addrs = procs[keep], ops[keep], addrs[keep]
             else:  # the batch's arrays are the reader's, reused for the next batch
                 ops, addrs = ops.copy(), addrs.copy()
