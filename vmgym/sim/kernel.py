@@ -40,6 +40,7 @@ from vmgym.policies import hooks
 from vmgym.prefetch import kernel as prefetch
 from vmgym.sim import inline_copy
 from vmgym.sim import state as S
+from vmgym.sim.cachehint import warm
 from vmgym.sim.farcall import call_loop, far
 from vmgym.sim.frames import evictable, needs_new_slot
 from vmgym.sim.stateref import ref
@@ -778,6 +779,26 @@ def run(st, stop, loop):
     return call_loop(loop, ref(st), stop)
 
 
+WARM_AHEAD = 16  # references: how far ahead the loop hints the PTE entries it will read
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _warm_ahead(ref_pte, pte_flags, pte_page, page_frame, k, last_k):
+    """Hint the cache with the entries later references of the chunk will read (:mod:`~vmgym.sim.cachehint`).
+
+    The PTE of reference ``k + WARM_AHEAD``, and the frame slot of the page of
+    reference ``k + WARM_AHEAD // 2`` (its PTE hinted that many references ago):
+    each reference's chain PTE -> page -> frame then finds its first two links loading
+    or loaded. An event's argument sits where a PTE id would: only ids in range are read.
+    """
+    warm_pte = ref_pte[min(k + WARM_AHEAD, last_k)]
+    warm(pte_flags, warm_pte)
+    warm(pte_page, warm_pte)
+    p = ref_pte[min(k + WARM_AHEAD // 2, last_k)]
+    if 0 <= p < pte_page.shape[0]:
+        warm(page_frame, pte_page[p])
+
+
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True)
 def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     """The loop of :func:`run`, on the state by reference (:mod:`vmgym.sim.stateref`).
@@ -805,9 +826,13 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     c_dram, c_tlb_hit, c_walk = st.cost[S.C_DRAM], st.cost[S.C_TLB_HIT], st.cost[S.C_WALK]
     pol_f, pol_g = st.pol_f, st.pol_g
     end = min(n, stop)
+    last_k = ref_op.shape[0] - 1
     i = sc[S.SC_POS]
     while i < end:
         k = i - base
+        _warm_ahead(ref_pte, pte_flags, pte_page, page_frame, k, last_k)
+        if oracle:
+            warm(key_next, ref_key[min(k + WARM_AHEAD, last_k)])
         op = ref_op[k]
         pid = ref_pid[k]
         if op >= S.EVENT_BASE:

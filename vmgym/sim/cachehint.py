@@ -1,0 +1,40 @@
+"""A cache hint for compiled code: start loading an array element that will be read soon.
+
+``warm(a, i)`` emits LLVM's ``llvm.prefetch`` (read, keep in all cache levels) for
+the address of ``a[i]``: no load, no fault, no effect on results, whatever ``i``
+holds (a hint to an address outside the array is ignored by the hardware). The
+simulation loop knows the references ahead of the one it runs (the trace is in
+memory) and walks a chain of dependent loads per reference (PTE -> page -> frame ->
+policy links), each in a different array: hinting the next references' entries
+lets those loads overlap instead of waiting in turn (measured in
+``benchmarks/bench_sim.py``; README "Simulation speed").
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def warm(typingctx, arr, idx):
+    """Hint that ``arr[idx]`` (1-D array, integer index) will be read soon; returns nothing."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        ptr = builder.gep(ary.data, [index])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, idx), codegen
