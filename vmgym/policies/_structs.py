@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from vmgym.sim.cachehint import nonneg
 from vmgym.sim.frames import evictable
 
 
@@ -26,6 +27,7 @@ def dll_init(rows, heads, r, h):
 @njit(cache=True, _nrt=False)
 def dll_push_front(rows, heads, r, h, x):
     """Insert ``x`` at the head."""
+    x = nonneg(x)  # a list member's id
     head = heads[h]
     rows[r, x] = -1
     rows[r + 1, x] = head
@@ -39,6 +41,7 @@ def dll_push_front(rows, heads, r, h, x):
 @njit(cache=True, _nrt=False)
 def dll_remove(rows, heads, r, h, x):
     """Unlink ``x`` (which must be on the list)."""
+    x = nonneg(x)  # a list member's id
     prv = rows[r, x]
     nxt = rows[r + 1, x]
     if prv >= 0:
@@ -56,6 +59,7 @@ def dll_remove(rows, heads, r, h, x):
 @njit(cache=True, _nrt=False)
 def dll_move_front(rows, heads, r, h, x):
     """Move ``x`` (on the list) to the head."""
+    x = nonneg(x)  # a list member's id
     if heads[h] != x:
         dll_remove(rows, heads, r, h, x)
         dll_push_front(rows, heads, r, h, x)

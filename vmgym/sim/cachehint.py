@@ -38,3 +38,27 @@ def warm(typingctx, arr, idx):
         return context.get_dummy_value()
 
     return types.void(arr, idx), codegen
+
+
+@intrinsic
+def nonneg(typingctx, x):
+    """``x`` unchanged, with the compiler told it is >= 0 (``llvm.assume``).
+
+    Indexing an array with a signed integer costs a wraparound select for negative
+    indices (and keeps the array's length live); an index the caller has already
+    proven non-negative needs neither. Only for values that cannot be negative:
+    a negative one is undefined behaviour.
+    """
+    if not isinstance(x, types.Integer) or not x.signed:
+        return None
+
+    def codegen(context, builder, sig, args):
+        val = args[0]
+        ok = builder.icmp_signed(">=", val, val.type(0))
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(1)]), "llvm.assume"
+        )
+        builder.call(fn, [ok])
+        return val
+
+    return x(x), codegen

@@ -10,12 +10,13 @@ from __future__ import annotations
 from numba import njit
 
 from vmgym.sim import state as S
+from vmgym.sim.cachehint import nonneg
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def needs_new_slot(st, f):
     """True if evicting frame ``f`` must allocate a swap slot (no valid backing copy)."""
-    g = st.frame_page[f]
+    g = nonneg(st.frame_page[f])  # f holds a page
     if st.page_kind[g] == S.KIND_FILE or st.page_slot[g] >= 0:
         return False
     return st.page_dirty[g] != 0 or st.frame_ver[f] != 0

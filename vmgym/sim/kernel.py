@@ -40,7 +40,7 @@ from vmgym.policies import hooks
 from vmgym.prefetch import kernel as prefetch
 from vmgym.sim import inline_copy
 from vmgym.sim import state as S
-from vmgym.sim.cachehint import warm
+from vmgym.sim.cachehint import nonneg, warm
 from vmgym.sim.farcall import call_loop, far
 from vmgym.sim.frames import evictable, needs_new_slot
 from vmgym.sim.stateref import ref
@@ -110,6 +110,7 @@ def _tlb_flush_pid(st, pid):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _rss_add(st, pid, d):
+    pid = nonneg(pid)
     st.proc_stats[S.ST_RSS, pid] += d
     if st.proc_stats[S.ST_RSS, pid] > st.proc_stats[S.ST_PEAK_RSS, pid]:
         st.proc_stats[S.ST_PEAK_RSS, pid] = st.proc_stats[S.ST_RSS, pid]
@@ -144,7 +145,7 @@ def _wait_until(st, t):
 @njit(cache=True, inline="always", _nrt=False)
 def _alloc_frame(st):
     st.sc[S.SC_FREE_TOP] -= 1
-    return st.free_stack[st.sc[S.SC_FREE_TOP]]
+    return nonneg(st.free_stack[nonneg(st.sc[S.SC_FREE_TOP])])
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -167,13 +168,13 @@ def _over_quota(st, pid):
 @njit(cache=True, inline="always", _nrt=False)
 def _release_frame(st, f, evicted):
     hooks.on_remove(st, f, evicted)
-    st.proc_frames[st.frame_owner[f]] -= 1
+    st.proc_frames[nonneg(st.frame_owner[f])] -= 1
     st.frame_owner[f] = -1
     if st.frame_pf[f]:
         st.frame_pf[f] = 0
         st.sc[S.SC_PF_WASTED] += 1
     st.frame_page[f] = -1
-    st.free_stack[st.sc[S.SC_FREE_TOP]] = f
+    st.free_stack[nonneg(st.sc[S.SC_FREE_TOP])] = f
     st.sc[S.SC_FREE_TOP] += 1
 
 
@@ -211,7 +212,7 @@ def _alloc_slot(st, g):
 @njit(cache=True, inline="always", _nrt=False)
 def _alloc_anon_page(st, pid, vpn):
     st.sc[S.SC_ANON_TOP] -= 1
-    g = st.anon_free[st.sc[S.SC_ANON_TOP]]
+    g = nonneg(st.anon_free[nonneg(st.sc[S.SC_ANON_TOP])])
     st.page_frame[g] = -1
     st.page_slot[g] = -1
     st.page_ver[g] = 0
@@ -329,7 +330,7 @@ def evict(st, f):
 
     The caller guarantees ``evictable(st, f)``.
     """
-    g = st.frame_page[f]
+    g = nonneg(st.frame_page[f])
     p = st.page_rmap[g]
     while p >= 0:
         fl = st.pte_flags[p]
@@ -829,12 +830,12 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
     last_k = ref_op.shape[0] - 1
     i = sc[S.SC_POS]
     while i < end:
-        k = i - base
+        k = nonneg(i - base)
         _warm_ahead(ref_pte, pte_flags, pte_page, page_frame, k, last_k)
         if oracle:
             warm(key_next, ref_key[min(k + WARM_AHEAD, last_k)])
         op = ref_op[k]
-        pid = ref_pid[k]
+        pid = nonneg(ref_pid[k])
         if op >= S.EVENT_BASE:
             sc[S.SC_POS] = i
             _far_event(st, op, ref_pte[k], pid)
@@ -865,7 +866,7 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
             i += 1
             continue
         if oracle:
-            key_next[ref_key[k]] = ref_next[k]  # before any hook: the next use after this one
+            key_next[nonneg(ref_key[k])] = ref_next[k]  # before any hook: the next use after this one
         fl = pte_flags[p]
         flt = 0
         if sc[S.SC_PF_WAIT] or fl & S.PTE_PRESENT == 0 or (op == S.R_WRITE and fl & S.PTE_COW):
@@ -951,8 +952,8 @@ def _run(st, stop):  # noqa: C901 (the hot loop stays in one piece)
                 _tlb_fill(st, p)
         sc[S.SC_TIME] += cost
         ps[S.ST_TIME, pid] += cost
-        g = pte_page[p]
-        f = page_frame[g]
+        g = nonneg(pte_page[p])
+        f = nonneg(page_frame[g])
         if op == S.R_WRITE:
             fl |= S.PTE_DIRTY
             page_dirty[g] = 1
