@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from vmgym.sim.cachehint import nonneg
 from vmgym.sim.frames import evictable
+from vmgym.sim.hints import nonneg
 
 
 @njit(cache=True, _nrt=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from numba import njit
 
 from vmgym.sim import state as S
-from vmgym.sim.cachehint import nonneg
+from vmgym.sim.hints import nonneg
 
 
 @njit(cache=True, inline="always", _nrt=False)

@@ -40,9 +40,9 @@ from vmgym.policies import hooks
 from vmgym.prefetch import kernel as prefetch
 from vmgym.sim import inline_copy
 from vmgym.sim import state as S
-from vmgym.sim.cachehint import nonneg, warm
 from vmgym.sim.farcall import call_loop, far
 from vmgym.sim.frames import evictable, needs_new_slot
+from vmgym.sim.hints import nonneg, warm
 from vmgym.sim.stateref import ref
 
 inline_copy.install()  # before any flow compiles: numba's inliner copies callee IR faster
@@ -785,7 +785,7 @@ WARM_AHEAD = 16  # references: how far ahead the loop hints the PTE entries it w
 
 @njit(cache=True, inline="always", _nrt=False)
 def _warm_ahead(ref_pte, pte_flags, pte_page, page_frame, k, last_k):
-    """Hint the cache with the entries later references of the chunk will read (:mod:`~vmgym.sim.cachehint`).
+    """Hint the cache with the entries later references of the chunk will read (:mod:`~vmgym.sim.hints`).
 
     The PTE of reference ``k + WARM_AHEAD``, and the frame slot of the page of
     reference ``k + WARM_AHEAD // 2`` (its PTE hinted that many references ago):
