@@ -48,7 +48,7 @@ def test_warm_of_any_index_is_harmless():
 
 
 def test_the_hints_reach_llvm():
-    """``nonneg`` is an ``llvm.assume`` (so the negative-index select goes) and ``warm`` an ``llvm.prefetch``."""
+    """``nonneg`` is an ``llvm.assume`` (the negative-index select goes), ``warm`` an ``llvm.prefetch``."""
     ir = _gather_hinted.inspect_llvm(_gather_hinted.signatures[0])
     assert "@llvm.assume" in ir and "@llvm.prefetch" in ir
     asm_hinted = _gather_hinted.inspect_asm(_gather_hinted.signatures[0])
