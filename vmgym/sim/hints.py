@@ -6,14 +6,15 @@
   the references ahead of the one it runs (the trace is in memory) and walks a
   chain of dependent loads per reference (PTE -> page -> frame), each in a
   different array: hinting the next references' entries lets those loads overlap
-  instead of waiting in turn. Large footprints gain most (1M pages, 100k frames:
-  LRU ~1.0-1.2 s -> ~0.75 s per 3M references); 10k pages fit in cache and gain nothing.
+  instead of waiting in turn. Large footprints gain (1M pages, 100k frames, a
+  `.npy` trace: LRU 1.23-1.39 -> 0.82-0.97 s per 3M references); 10k pages fit in
+  cache and gain nothing (README "Speed", which also has a case with no gain).
 - ``nonneg(x)`` tells LLVM that ``x >= 0`` (``llvm.assume``). numba indexes an array
   with a signed integer through a wraparound select for negative indices, which
   also keeps the array's length live in a register or on the stack; for the ids
   the kernels index with (PTEs, pages, frames, pids, list members), never
   negative where they index, that select is pure cost: lean LRU, ARC and Clock ran
-  ~15-20 % faster without it (README "Simulation speed").
+  ~15-20 % faster without it (README "Speed").
 """
 
 from __future__ import annotations
