@@ -301,6 +301,37 @@ def test_convert_streams_into_the_same_bytes(tmp_path, monkeypatch, out_fmt):
     assert bool(calls) == (out_fmt == "oracleGeneral")  # its next-use times need the whole trace
 
 
+@pytest.mark.parametrize("out_fmt", ["plain", "csv", "lcs-txt"])
+@pytest.mark.parametrize("options", [{}, {"collapse": False}, {"max_refs": 1_234}])
+def test_convert_of_several_pids_streams_into_the_same_bytes(tmp_path, monkeypatch, out_fmt, options):
+    """A trace of several pids goes block by block too, in write_trace's tick order, never loaded whole."""
+    from workloads.traces import api, convert
+    from workloads.traces.streaming import write_stream
+
+    src = _pids_trace(tmp_path)
+    suffix = SUFFIX.get(out_fmt, "." + out_fmt)
+    whole = write_trace(load_trace(src, **options), tmp_path / f"w{suffix}", out_fmt).read_bytes()
+    monkeypatch.setattr(api, "load_trace", lambda *a, **k: pytest.fail("loaded whole"))
+    assert convert(src, tmp_path / f"s{suffix}", out_fmt, **options).read_bytes() == whole
+    for block in (1, 7, 500):  # windows of a few ticks
+        stream = stream_trace(src, block_size=300, several=True, **options)
+        assert write_stream(stream, tmp_path / f"b{block}{suffix}", out_fmt, block).read_bytes() == whole
+
+
+@pytest.mark.parametrize("out_fmt", ["lackey", "din", "npy"])
+def test_convert_of_several_pids_into_one_address_space_is_write_traces_error(tmp_path, out_fmt):
+    from workloads.traces import convert
+
+    src = _pids_trace(tmp_path)
+    dst = tmp_path / f"x{SUFFIX.get(out_fmt, '.' + out_fmt)}"
+    with pytest.raises(TraceError) as whole:
+        write_trace(load_trace(src), dst, out_fmt)
+    with pytest.raises(TraceError) as streamed:
+        convert(src, dst, out_fmt)
+    assert str(streamed.value) == str(whole.value) and "holds one address space" in str(whole.value)
+    assert not dst.exists()
+
+
 @pytest.mark.parametrize("dtype", ["<i8", ">i8", "<u8", "<i4"])
 @pytest.mark.parametrize("with_ops", [False, True])
 def test_npy_of_any_integer_dtype_reads_the_same_pages(tmp_path, dtype, with_ops):

@@ -12,8 +12,8 @@ footprint and a chunk:
    references (a trace file's scan tells both: no such read); the PTEs are numbered
    as the loader numbers them (per process, then per VMA and vpn).
 2. :func:`slices` replays the loader's scheduler from the counts alone, and
-   :meth:`ProcessSource.entries` takes each slice from a :class:`Spool` (memory, or
-   one temporary file above :data:`~vmgym.streaming.spill.SPILL_ABOVE` bytes), with
+   :meth:`ProcessSource.entries` takes each slice from a :class:`~workloads.spool.Spool` (memory, or
+   one temporary file above :data:`~workloads.spool.SPILL_ABOVE` bytes), with
    each process's START before its first slice and EXIT after its last reference.
    The run's read of the source fills the spool as far as the next slice needs:
    each block's references translated to PTE ids and appended, in source order, to
@@ -23,17 +23,15 @@ footprint and a chunk:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import deque
 from collections.abc import Iterator
 
 import numpy as np
 
 from vmgym.sim import state as S
-from vmgym.streaming.spill import SPILL_ABOVE
 from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch, all_rwx
 from workloads.model import Process, Workload, WorkloadError
+from workloads.spool import SPILL_ABOVE, Spool
 from workloads.stream import ProcessRefStream, proc_groups
 
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # ops int8, PTE ids / event args int32, pids int32
@@ -68,67 +66,6 @@ def slices(counts: list[int], starts: list[int], quantum: int) -> Iterator[tuple
             queue.append(pending.popleft()[1])
         if hi <= n:
             queue.append(p)
-
-
-class Spool:
-    """Each process's translated references ``(op, PTE)``, appended in blocks and taken in order.
-
-    In memory, or (``spill``) in one temporary file holding each appended block as
-    its ops then its PTEs, read back with plain reads (see :mod:`vmgym.streaming.spill`).
-    """
-
-    def __init__(self, processes: int, spill: bool):
-        self._parts: list[deque[list]] = [deque() for _ in range(processes)]
-        self.held = [0] * processes  # references appended and not yet taken, per process
-        self._fh = None
-        self._end = 0
-        if spill:
-            fd, path = tempfile.mkstemp(prefix="vmgym-spool-", suffix=".bin")
-            self._fh = os.fdopen(fd, "w+b")
-            os.unlink(path)  # the file lives as long as the handle
-
-    def append(self, p: int, ops: np.ndarray, pte: np.ndarray) -> None:
-        """Append a block of process ``p``'s references."""
-        self.held[p] += ops.shape[0]
-        if self._fh is None:  # [where, size, taken]: the arrays, or the file offset
-            self._parts[p].append([(np.array(ops, np.int8), pte), ops.shape[0], 0])
-            return
-        self._fh.seek(self._end)
-        np.ascontiguousarray(ops, np.int8).tofile(self._fh)
-        np.ascontiguousarray(pte, np.int32).tofile(self._fh)
-        self._parts[p].append([self._end, ops.shape[0], 0])
-        self._end += 5 * ops.shape[0]
-
-    def take(self, p: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next ``m`` references of process ``p`` (it holds them)."""
-        self.held[p] -= m
-        ops, ptes = [], []
-        while m:
-            part = self._parts[p][0]
-            where, size, lo = part
-            k = min(m, size - lo)
-            if self._fh is None:
-                ops.append(where[0][lo : lo + k])
-                ptes.append(where[1][lo : lo + k])
-            else:
-                self._fh.seek(where + lo)
-                ops.append(np.fromfile(self._fh, np.int8, k))
-                self._fh.seek(where + size + 4 * lo)
-                ptes.append(np.fromfile(self._fh, np.int32, k))
-            part[2] += k
-            if part[2] == size:
-                self._parts[p].popleft()
-            m -= k
-        if len(ops) == 1:
-            return ops[0], ptes[0]
-        return np.concatenate(ops), np.concatenate(ptes)
-
-    def close(self) -> None:
-        """Free the memory or delete the file."""
-        self._parts = []
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
 
 
 class _Packer:

@@ -12,12 +12,11 @@ process's resident set, and bounding that is the point.
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 
-SPILL_ABOVE = 1 << 27  # bytes of columns for the whole trace (128 MiB) above which they go to a file
+from workloads.spool import SPILL_ABOVE, anonymous_file
+
+__all__ = ["SPILL_ABOVE", "Column"]
 
 
 class Column:
@@ -30,9 +29,7 @@ class Column:
         if not spill:
             self._mem = np.empty(n, self.dtype)
             return
-        fd, path = tempfile.mkstemp(prefix="vmgym-column-", suffix=".bin")
-        self._fh = os.fdopen(fd, "w+b")
-        os.unlink(path)  # the file lives as long as the handle
+        self._fh = anonymous_file("vmgym-column-")
         self._fh.truncate(n * self.dtype.itemsize)
 
     def write(self, lo: int, values: np.ndarray) -> None:

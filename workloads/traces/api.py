@@ -14,7 +14,14 @@ from workloads.model import DEFAULT_PAGE_SIZE, Workload
 from workloads.traces.blocks import _Collector, parse_all
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import _PID_SHIFT, _check_page_size, _finish, _merged, _trace_name
-from workloads.traces.registry import BLOCK_SIZE, ReadRequest, _format, _output_format, _resolve_format
+from workloads.traces.registry import (
+    BLOCK_SIZE,
+    Format,
+    ReadRequest,
+    _format,
+    _output_format,
+    _resolve_format,
+)
 from workloads.traces.streams import _open_raw
 
 
@@ -107,14 +114,19 @@ def write_trace(
     if ops.size == 0:
         raise TraceError(f"workload {workload.name!r} has no references to write")
     n_procs = len(workload.processes)
-    if spec.one_address_space and n_procs > 1:
-        raise TraceError(
-            f"format {fmt} holds one address space but workload {workload.name!r} has {n_procs} "
-            f"processes; write plain or npz instead"
-        )
+    _check_holds(spec, workload.name, n_procs)
     vals = _stored_values(spec.addresses, pids, addrs, page_size, n_procs)
     spec.write(path, [(pids, ops, vals)], page_size, ops.size)
     return path
+
+
+def _check_holds(spec: Format, name: str, n_procs: int) -> None:
+    """Refuse to write ``n_procs`` processes into a format that holds one address space."""
+    if spec.one_address_space and n_procs > 1:
+        raise TraceError(
+            f"format {spec.name} holds one address space but workload {name!r} has {n_procs} "
+            f"processes; write plain or npz instead"
+        )
 
 
 def _stored_values(addresses: bool, pids: np.ndarray, addrs: np.ndarray, page_size: int, n_procs: int):
@@ -138,16 +150,18 @@ def convert(
     """Read ``src`` (format ``src_fmt`` or detected) and write it to ``dst`` in ``fmt`` (or by name).
 
     Reading collapses consecutive duplicates unless ``collapse=False``; see
-    :func:`load_trace` and :func:`write_trace` for what each format keeps. A one-process
-    trace goes block by block (:func:`~workloads.traces.stream_trace`; memory: a block,
-    not the trace) into a format that writes blocks; anything else is loaded whole.
+    :func:`load_trace` and :func:`write_trace` for what each format keeps. A trace goes
+    block by block (:func:`~workloads.traces.stream_trace`; memory: a block, not the
+    trace; several pids: :mod:`workloads.tick_order`) into a format that writes blocks;
+    npz input, and output whose writer needs the whole trace (npz; oracleGeneral, for its
+    next-use times), are loaded whole.
     """
     out_fmt = _output_format(Path(dst), fmt)  # fail before reading a large input
     if _format(out_fmt).write_in_blocks and _format(out_fmt).write is not None:
         from workloads.traces.streaming import NotStreamable, stream_trace, write_stream
 
         try:
-            stream = stream_trace(src, src_fmt, page_size, collapse, max_refs)
+            stream = stream_trace(src, src_fmt, page_size, collapse, max_refs, several=True)
         except NotStreamable:
             pass
         else:

@@ -29,7 +29,8 @@ import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, Vma
 from workloads.stream import Distinct, ProcessRefStream, RefStream, count_differs, no_blocks, proc_groups
-from workloads.traces.api import _request, _stored_values
+from workloads.tick_order import tick_ordered
+from workloads.traces.api import _check_holds, _request, _stored_values
 from workloads.traces.blocks import _Collector, _k_scan
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import (
@@ -409,19 +410,32 @@ def _processes(
 
 
 def write_stream(stream: RefStream, path: Path, fmt: str, block: int = 1 << 21) -> Path:
-    """Write a one-process stream to ``path`` in ``fmt`` block by block (as ``write_trace`` would)."""
+    """Write a stream to ``path`` in ``fmt`` block by block, the bytes ``write_trace`` writes.
+
+    A :class:`~workloads.stream.ProcessRefStream` (with its ``proc_counts``) is written
+    in tick order (:func:`workloads.tick_order.tick_ordered`), as ``write_trace`` orders
+    the processes of a whole workload.
+    """
     spec = _format(fmt)
     if spec.write is None or not spec.write_in_blocks:
         raise TraceError(f"format {fmt} is not written block by block; load the trace and use write_trace")
-    pids = np.zeros(block, np.int64)  # one process: pid 0, as write_trace numbers them
     length = stream.length
-    if length is None:
-        length = sum(ops.size for ops, _ in stream.blocks(block))
+    if isinstance(stream, ProcessRefStream):
+        n_procs = len(stream.proc_names)
+        _check_holds(spec, stream.name, n_procs)
+        if stream.proc_counts is None:
+            raise TraceError(f"{stream.name}: a stream of several processes needs proc_counts to be written")
+        merged = tick_ordered(stream, block)
+    else:
+        n_procs = 1
+        pids = np.zeros(block, np.int64)  # one process: pid 0, as write_trace numbers them
+        merged = ((pids[: ops.size], ops, addrs) for ops, addrs in stream.blocks(block))
+        if length is None:
+            length = sum(ops.size for ops, _ in stream.blocks(block))
 
     def blocks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        for ops, addrs in stream.blocks(block):
-            p = pids[: ops.size]
-            yield p, ops, _stored_values(spec.addresses, p, addrs, stream.page_size, 1)
+        for p, ops, addrs in merged:
+            yield p, ops, _stored_values(spec.addresses, p, addrs, stream.page_size, n_procs)
 
     spec.write(path, blocks(), stream.page_size, length)
     return path
