@@ -49,6 +49,7 @@ class NotStreamable(TraceError):
 
 
 STREAM_BLOCK = 4 << 20  # bytes per read: smaller than load_trace's, as a run holds a block beside its chunks
+TICK_WINDOW = 1 << 18  # references per window of a trace of several pids written in tick order (~40 MB)
 
 Batch = tuple[np.ndarray | None, np.ndarray, np.ndarray]  # pids or None, ops, values (views)
 _NO_MAP = np.zeros(0, np.bool_)  # a scan's byte map once pages are counted sorted
@@ -425,7 +426,7 @@ def write_stream(stream: RefStream, path: Path, fmt: str, block: int = 1 << 21) 
         _check_holds(spec, stream.name, n_procs)
         if stream.proc_counts is None:
             raise TraceError(f"{stream.name}: a stream of several processes needs proc_counts to be written")
-        merged = tick_ordered(stream, block)
+        merged = tick_ordered(stream, min(block, TICK_WINDOW))
     else:
         n_procs = 1
         pids = np.zeros(block, np.int64)  # one process: pid 0, as write_trace numbers them
