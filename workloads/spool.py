@@ -1,12 +1,15 @@
-"""Each process's references held in order until a schedule takes them: memory, or a temporary file.
+"""Per-reference data too long for memory: in an array, or in a temporary file read in blocks.
 
-A source of several processes (a trace file with pids) gives their references in its
-own order; a consumer that wants another order (the simulator's round-robin schedule,
-``trace convert``'s tick order) appends each block's references to their processes'
-parts of a :class:`Spool` and takes them back per process, in order. Above
-:data:`SPILL_ABOVE` bytes the parts go to one temporary file under ``$TMPDIR``, read
-back with plain reads (not ``np.memmap``: a mapped file's touched pages count towards
-the resident set, and bounding that is the point).
+:class:`Column` holds ``n`` values of one dtype written and read by position (OPT's and
+the oracle's per-reference op, PTE and next use in a streamed run; a trace's object ids
+and next accesses while oracleGeneral is written). :class:`Spool` holds each process's
+references in order until a schedule takes them: a source of several processes (a trace
+file with pids) gives their references in its own order, and a consumer that wants
+another (the simulator's round-robin schedule, ``trace convert``'s tick order) appends
+each block's references to their processes' parts and takes them back per process, in
+order. Above :data:`SPILL_ABOVE` bytes either goes to a temporary file under
+``$TMPDIR``, read back with plain reads (not ``np.memmap``: a mapped file's touched
+pages count towards the resident set, and bounding that is the point).
 """
 
 from __future__ import annotations
@@ -27,6 +30,42 @@ def anonymous_file(prefix: str) -> IO[bytes]:
     fh = os.fdopen(fd, "w+b")
     os.unlink(path)
     return fh
+
+
+class Column:
+    """``n`` values of one dtype, in memory or (``spill``) in a temporary file."""
+
+    def __init__(self, n: int, dtype: type, spill: bool):
+        self.dtype = np.dtype(dtype)
+        self._mem: np.ndarray | None = None
+        self._fh = None
+        if not spill:
+            self._mem = np.empty(n, self.dtype)
+            return
+        self._fh = anonymous_file("vmgym-column-")
+        self._fh.truncate(n * self.dtype.itemsize)
+
+    def write(self, lo: int, values: np.ndarray) -> None:
+        """Store ``values`` at positions ``lo .. lo + len(values) - 1``."""
+        if self._mem is not None:
+            self._mem[lo : lo + values.shape[0]] = values
+            return
+        self._fh.seek(lo * self.dtype.itemsize)
+        np.ascontiguousarray(values, self.dtype).tofile(self._fh)
+
+    def read(self, lo: int, m: int) -> np.ndarray:
+        """The ``m`` values from position ``lo`` (a view when in memory)."""
+        if self._mem is not None:
+            return self._mem[lo : lo + m]
+        self._fh.seek(lo * self.dtype.itemsize)
+        return np.fromfile(self._fh, self.dtype, m)
+
+    def close(self) -> None:
+        """Free the memory or delete the file."""
+        self._mem = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 class Spool:

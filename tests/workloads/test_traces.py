@@ -670,3 +670,36 @@ def test_cli_record(tmp_path):
     assert load_trace(out).references > 1000
     res = CliRunner().invoke(trace_app, ["record", "--", "no-such-program-xyz"])
     assert res.exit_code == 2 and "command not found" in res.output
+
+
+def _next_access_reference(ids: np.ndarray) -> list[int]:
+    """Obviously correct: for each reference, scan forward for the next one to its id (1-based, -1)."""
+    out = []
+    for i, x in enumerate(ids.tolist()):
+        j = next((j for j in range(i + 1, ids.size) if ids[j] == x), None)
+        out.append(-1 if j is None else j + 1)
+    return out
+
+
+@pytest.mark.parametrize("block", [1, 7, 1 << 18])
+@pytest.mark.parametrize("spill", [False, True])
+def test_oracle_general_next_access_block_by_block(tmp_path, monkeypatch, block, spill):
+    """The backward pass in blocks of 1, 7 and 2^18, in memory or in temporary files: the right times."""
+    from workloads import spool
+    from workloads.traces.formats import oracle_general
+
+    monkeypatch.setattr(oracle_general, "_WRITE_CHUNK", block)
+    if spill:
+        monkeypatch.setattr(oracle_general, "SPILL_ABOVE", 0)
+        opened = []
+        real = spool.anonymous_file
+        monkeypatch.setattr(spool, "anonymous_file", lambda prefix: opened.append(prefix) or real(prefix))
+    rng = np.random.default_rng(7)
+    ids = np.concatenate([rng.integers(0, 40, 300), rng.integers(1 << 41, (1 << 41) + 5, 60)])  # sparse ids
+    w = Workload.from_pages(ids)
+    rec = np.frombuffer(write_trace(w, tmp_path / "x.oracleGeneral").read_bytes(), dtype=traces._OG_DTYPE)
+    assert rec["obj_id"].tolist() == ids.tolist()
+    assert rec["next"].tolist() == _next_access_reference(ids)
+    assert rec["time"].tolist() == list(range(ids.size))
+    if spill:
+        assert opened == ["vmgym-column-", "vmgym-column-"]

@@ -13,8 +13,9 @@ carries every other piece of state across. Without the oracle, each chunk is
 translated as it is read, in a second read of the source. With it (OPT,
 ``oracle=True``), the second read stores each reference's op and PTE, a backward
 pass over them computes next-use positions, and the run reads all three back
-(:mod:`vmgym.streaming.spill`). Peak memory is the footprint's state, the chunk
-and the source's block, not the trace. A stream of several processes
+(:class:`workloads.spool.Column`: in memory up to :data:`~workloads.spool.SPILL_ABOVE`
+bytes, else a temporary file). Peak memory is the footprint's state, the chunk and the
+source's block, not the trace. A stream of several processes
 (:class:`~workloads.stream.ProcessRefStream`) gives its global trace, each
 process's START, slices and EXIT as the loader schedules them, through
 :class:`~vmgym.streaming.processes.ProcessSource`; the chunks then carry pids.
@@ -32,9 +33,9 @@ from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import LoadedWorkload, load_address_space
 from vmgym.streaming.processes import Entries, ProcessSource
-from vmgym.streaming.spill import SPILL_ABOVE, Column
 from vmgym.streaming.translate import AddressSpace, all_rwx
 from workloads.model import Process, Workload, WorkloadError
+from workloads.spool import SPILL_ABOVE, Column
 from workloads.stream import ProcessRefStream, RefStream, count_differs
 
 DEFAULT_CHUNK = 1 << 21  # references per chunk (and per block read from the source)

@@ -152,12 +152,11 @@ def convert(
     Reading collapses consecutive duplicates unless ``collapse=False``; see
     :func:`load_trace` and :func:`write_trace` for what each format keeps. A trace goes
     block by block (:func:`~workloads.traces.stream_trace`; memory: a block, not the
-    trace; several pids: :mod:`workloads.tick_order`) into a format that writes blocks;
-    npz input, and output whose writer needs the whole trace (npz; oracleGeneral, for its
-    next-use times), are loaded whole.
+    trace; several pids: :mod:`workloads.tick_order`) into any format but npz, whose input
+    and output are read and written whole.
     """
     out_fmt = _output_format(Path(dst), fmt)  # fail before reading a large input
-    if _format(out_fmt).write_in_blocks and _format(out_fmt).write is not None:
+    if _format(out_fmt).write is not None:
         from workloads.traces.streaming import NotStreamable, stream_trace, write_stream
 
         try:

@@ -79,7 +79,6 @@ class Format:
     load: Callable[[ReadRequest], Workload] | None = None
     write: Write | None = None
     write_workload: Callable[[Workload, Path, dict | None], None] | None = None
-    write_in_blocks: bool = True  # ``write`` holds one block at a time (False: it needs them all)
 
 
 _REGISTRY: dict[str, Format] = {}

@@ -418,7 +418,7 @@ def write_stream(stream: RefStream, path: Path, fmt: str, block: int = 1 << 21) 
     the processes of a whole workload.
     """
     spec = _format(fmt)
-    if spec.write is None or not spec.write_in_blocks:
+    if spec.write is None:
         raise TraceError(f"format {fmt} is not written block by block; load the trace and use write_trace")
     length = stream.length
     if isinstance(stream, ProcessRefStream):

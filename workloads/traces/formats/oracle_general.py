@@ -15,6 +15,8 @@ from typing import IO
 
 import numpy as np
 
+from workloads.spool import SPILL_ABOVE, Column
+from workloads.stream import Distinct
 from workloads.traces.blocks import _WRITE_CHUNK, Batch, _Blocks, _Collector
 from workloads.traces.errors import TraceError
 from workloads.traces.registry import Format, ReadRequest, register
@@ -53,25 +55,32 @@ def _parse_oracle(
     return blocks.offset
 
 
-def _next_access(ids: np.ndarray) -> np.ndarray:
-    """1-based index of the next reference to the same id, -1 if none (libCacheSim convention)."""
-    order = np.argsort(ids, kind="stable")
-    nxt = np.full(ids.size, -1, np.int64)
-    same = ids[order[1:]] == ids[order[:-1]]
-    nxt[order[:-1][same]] = order[1:][same] + 1
-    return nxt
+def _next_in_block(dense: np.ndarray, lo: int, later: np.ndarray) -> np.ndarray:
+    """Next accesses of the references at ``lo ..`` (dense ids), blocks taken from the trace's end.
+
+    Each reference's next access is the 1-based index of the next reference to its id
+    (libCacheSim's convention), within the block or else ``later[id]`` (the first one
+    after the block, -1 if none); ``later`` is then set to each id's first reference here.
+    """
+    order = np.argsort(dense, kind="stable")
+    ids = dense[order]
+    out = np.empty(dense.size, np.int64)
+    same = ids[1:] == ids[:-1]
+    out[order[:-1][same]] = order[1:][same] + (lo + 1)
+    last = np.append(~same, True)  # each id's last reference in the block
+    out[order[last]] = later[ids[last]]
+    first = np.insert(~same, 0, True)
+    later[ids[first]] = order[first] + (lo + 1)
+    return out
 
 
-def _write_oracle(fh: IO[bytes], ids: np.ndarray, page_size: int) -> None:
-    nxt = _next_access(ids)
-    for lo in range(0, ids.size, _WRITE_CHUNK):
-        hi = min(lo + _WRITE_CHUNK, ids.size)
-        rec = np.zeros(hi - lo, dtype=_OG_DTYPE)
-        rec["time"] = (np.arange(lo, hi, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32)
-        rec["obj_id"] = ids[lo:hi].astype(np.uint64)
-        rec["obj_size"] = min(page_size, 0xFFFFFFFF)
-        rec["next"] = nxt[lo:hi]
-        fh.write(rec.tobytes())
+def _records(ids: np.ndarray, nxt: np.ndarray, lo: int, page_size: int) -> bytes:
+    rec = np.zeros(ids.size, dtype=_OG_DTYPE)
+    rec["time"] = (np.arange(lo, lo + ids.size, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32)
+    rec["obj_id"] = ids
+    rec["obj_size"] = min(page_size, 0xFFFFFFFF)
+    rec["next"] = nxt
+    return rec.tobytes()
 
 
 def _parse(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generator[None, None, int]:
@@ -79,10 +88,40 @@ def _parse(stream: IO[bytes], req: ReadRequest, coll: _Collector) -> Generator[N
 
 
 def _write(path: Path, blocks: Iterable[Batch], page_size: int, length: int) -> None:
-    """The records, with each one's next access: a pass over the whole trace (all blocks at once)."""
-    vals = np.concatenate([v for _p, _o, v in blocks]) if length else np.zeros(0, np.uint64)
-    with _open_out(path) as fh:
-        _write_oracle(fh, vals, page_size)
+    """The records, each with its next access, in three passes over the trace's columns.
+
+    The object ids go forward into a column (and their distinct values, to number them
+    densely); a backward pass, block by block from the end, finds the next accesses into
+    a second column; a forward pass writes the records. The columns are arrays, or
+    temporary files above :data:`~workloads.spool.SPILL_ABOVE` bytes (16 bytes a
+    reference): memory is the distinct ids and a block, not the trace.
+    """
+    spill = 16 * length > SPILL_ABOVE
+    ids = Column(length, np.uint64, spill)
+    nxt = Column(length, np.int64, spill)
+    distinct = Distinct()
+    n = 0
+    try:
+        for _pids, _ops, vals in blocks:
+            if n + vals.size > length:
+                raise TraceError(f"{path}: more than the {length:,} references announced to the writer")
+            ids.write(n, vals)
+            distinct.add(vals)
+            n += vals.size
+        if n != length:
+            raise TraceError(f"{path}: {n:,} references, not the {length:,} announced to the writer")
+        keys = distinct.values()
+        later = np.full(keys.size, -1, np.int64)
+        for lo in reversed(range(0, length, _WRITE_CHUNK)):
+            m = min(_WRITE_CHUNK, length - lo)
+            nxt.write(lo, _next_in_block(np.searchsorted(keys, ids.read(lo, m)), lo, later))
+        with _open_out(path) as fh:
+            for lo in range(0, length, _WRITE_CHUNK):
+                m = min(_WRITE_CHUNK, length - lo)
+                fh.write(_records(ids.read(lo, m), nxt.read(lo, m), lo, page_size))
+    finally:
+        ids.close()
+        nxt.close()
 
 
 register(
@@ -94,6 +133,5 @@ register(
         expected="24-byte records",
         parse=_parse,
         write=_write,
-        write_in_blocks=False,
     )
 )
