@@ -212,3 +212,86 @@ def test_cli_bad_options_are_one_line_errors(args, message):
     res = runner.invoke(app, ["mrc", "-w", SMALL, *args])
     assert res.exit_code == 2
     assert message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def _same_curves(a, b):
+    assert [(c.policy, c.method, c.references) for c in a] == [(c.policy, c.method, c.references) for c in b]
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x.misses, y.misses), x.policy
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "zipf:pages=150,length=4000",
+        "file-scan:file_pages=70,passes=2,random_ratio=0.2",
+        "trace-sort:max_refs=4000",
+    ],
+)
+def test_streamed_curves_equal_the_whole_ones(name, chunk):
+    """LRU, OPT and SHARDS (checked) over a stream, chunk by chunk: the whole workload's curves exactly."""
+    from workloads.stream import from_workload
+
+    whole = resolve(name)
+    stream = from_workload(whole)
+    for kw in ({}, {"max_frames": 20}, {"sample": 0.3, "check": True, "seed": 4}):
+        policies = ("lru",) if "sample" in kw else ("lru", "opt")
+        got, totals = curves(stream, policies, chunk=chunk, **kw)
+        want, want_totals = curves(whole, policies, **kw)
+        _same_curves(got, want)
+        assert totals == want_totals
+
+
+def test_streamed_opt_spills_its_columns_to_files(monkeypatch):
+    from vmgym import mrc
+    from workloads import spool
+    from workloads.stream import from_workload
+
+    whole = resolve("zipf:pages=150,length=4000")
+    want = curves(whole, ("opt",))[0]
+    monkeypatch.setattr(mrc, "SPILL_ABOVE", 0)
+    opened = []
+    real = spool.anonymous_file
+    monkeypatch.setattr(spool, "anonymous_file", lambda prefix: opened.append(prefix) or real(prefix))
+    _same_curves(curves(from_workload(whole), ("opt",), chunk=333)[0], want)
+    assert opened == ["vmgym-column-", "vmgym-column-"]
+
+
+def test_refused_streams_say_why():
+    from workloads.stream import from_workload
+
+    with pytest.raises(MrcError, match="3 processes"):
+        curves(from_workload(resolve("multiprocess:length_per_proc=1000")))
+
+    def segv(wb):
+        p = wb.process("p")
+        p.map(Vma(0, 4))
+        p.access_pages([0, 1, 2, 1, 9])
+
+    def cow(wb):
+        wb.file("f", 4)
+        p = wb.process("p")
+        p.map(Vma(0, 4, "rw", obj="f", shared=False))
+        p.access_pages([0, 1], writes=[0, 1])
+
+    for build, what in [(segv, "reference 4 segfaults"), (cow, "private file mapping")]:
+        with pytest.raises(MrcError, match=what):
+            curves(from_workload(_builder_workload(build)), chunk=2)
+
+
+def test_cli_streams_a_large_trace(tmp_path, monkeypatch):
+    """`vmgym mrc` on a trace file past STREAM_TRACES_FROM reads it as a stream: the same JSON."""
+    import workloads.spec as spec_module
+    from workloads.traces import write_trace
+
+    path = write_trace(resolve(SMALL), tmp_path / "small.npy")
+    args = ["mrc", "-w", str(path), "--json", "--max-frames", "60"]
+    whole = json.loads(runner.invoke(app, args).stdout)["results"]
+    monkeypatch.setattr(spec_module, "STREAM_TRACES_FROM", 0)
+    streamed = []
+    real = __import__("vmgym.mrc", fromlist=["stream_ids"]).stream_ids
+    monkeypatch.setattr("vmgym.mrc.stream_ids", lambda *a, **k: streamed.append(1) or real(*a, **k))
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["results"] == whole and streamed

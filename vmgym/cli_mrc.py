@@ -27,7 +27,7 @@ from vmgym._console import check_plot_path, err, fail, out
 from vmgym._optional import pyplot
 from vmgym.mrc import POLICIES, Curve, MrcError, curves
 from vmgym.records import record
-from workloads import resolve
+from workloads import resolve, resolve_stream
 from workloads.model import WorkloadError
 
 _TABLE_SIZES = 8  # sizes in the default table
@@ -111,7 +111,7 @@ def mrc_cmd(
     check_plot_path(plot, "--plot")
     chosen = _parse_sizes(sizes) if sizes is not None else None
     try:
-        wl = resolve(workload)
+        wl = resolve_stream(workload, long=True) or resolve(workload)  # large inputs stream
         top = max(chosen) if chosen else max_frames
         result, totals = curves(wl, names, max_frames=top, sample=sample, check=check, seed=seed)
     except (MrcError, WorkloadError) as e:

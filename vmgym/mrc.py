@@ -11,10 +11,8 @@ every memory of more than ``d`` frames.
 * :func:`lru_misses` - LRU: the stack is recency order and the distance of a
   re-reference is the number of distinct other pages touched since its previous
   reference. Computed with a Fenwick (binary indexed) tree over last-access times,
-  O(n log m) for ``n`` references over ``m`` distinct pages: each page keeps one
-  marker at its last access time; the distance is the number of markers after it.
-  Times are renumbered densely whenever they run past ``2m``, so the tree stays
-  ``2m`` long (cache-resident) instead of ``n``.
+  O(n log m) for ``n`` references over ``m`` distinct pages
+  (:class:`workloads.stackdist.LruStack`, shared with ``trace info``).
 * :func:`opt_misses` - Belady's MIN (OPT) is a stack algorithm too: Mattson et al.'s
   stack processing with priorities, the priority of a page being its next
   reference time (the sooner, the higher). The referenced page goes to the top;
@@ -36,6 +34,12 @@ every memory of more than ``d`` frames.
   It needs many pages: with a few thousand, whether the few hottest pages are
   sampled moves the whole curve.
 
+Large inputs stream: :func:`curves` takes a :class:`~workloads.stream.RefStream` as
+well as a whole workload, reads the page ids chunk by chunk (:func:`stream_ids`), and
+carries each curve's state across chunks (:class:`workloads.stackdist.LruStack` for
+LRU and SHARDS; OPT's next uses by a backward pass over a spilled column), so memory is
+the pages' state and a chunk, not the trace; the curves equal the whole ones bit for bit.
+
 What a miss is, and which workloads: :func:`page_ids` gives each reference the
 page identity the simulator itself uses - the page-table entry the loader
 (:func:`vmgym.sim.loader.load`) translates it to - and a miss is an access that
@@ -53,6 +57,7 @@ file mapping (copy-on-write), and one object page mapped at two addresses.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +66,12 @@ from numba import njit
 
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
-from vmgym.sim.loader import load
+from vmgym.sim.loader import load, load_address_space
+from vmgym.streaming.feed import DEFAULT_CHUNK, OneProcess, next_uses
 from workloads.model import OP_WRITE, Workload
+from workloads.spool import SPILL_ABOVE, Column
+from workloads.stackdist import LruStack
+from workloads.stream import ProcessRefStream, RefStream
 
 POLICIES = ("lru", "opt")
 """The policies with a one-pass curve (stack algorithms)."""
@@ -77,6 +86,34 @@ class MrcError(ValueError):
 # == page identity ==========================================================================
 
 
+def _several(name: str, k: int) -> MrcError:
+    return MrcError(
+        f"workload {name!r} has {k} processes; miss-ratio curves need one "
+        "process (fork, copy-on-write and shared mappings make faults depend on more than the pages)"
+    )
+
+
+def _check_references(name: str, ops: np.ndarray, pte: np.ndarray, filepriv: np.ndarray, first: int) -> None:
+    """Refuse a segfaulting reference or a write through a private file mapping.
+
+    ``first`` is the index of ``pte[0]`` among the workload's references.
+    """
+    if pte.size and pte.min() < 0:
+        j = first + int(np.argmax(pte < 0))
+        raise MrcError(f"workload {name!r}: reference {j} segfaults; miss-ratio curves need valid references")
+    if filepriv[pte[ops == OP_WRITE]].any():
+        raise MrcError(
+            f"workload {name!r} writes through a private file mapping (copy-on-write); "
+            "miss-ratio curves need one page per address"
+        )
+
+
+def _check_space(name: str, pte_static: np.ndarray) -> None:
+    static = pte_static[pte_static >= 0]
+    if np.unique(static).size != static.size:
+        raise MrcError(f"workload {name!r} maps one object page at two addresses; miss-ratio curves need one")
+
+
 def page_ids(workload: Workload) -> tuple[np.ndarray, int]:
     """Per reference, in simulated order, the dense id (0..m-1) of the page it touches; and m.
 
@@ -87,10 +124,7 @@ def page_ids(workload: Workload) -> tuple[np.ndarray, int]:
     """
     name = workload.name
     if len(workload.processes) != 1:
-        raise MrcError(
-            f"workload {name!r} has {len(workload.processes)} processes; miss-ratio curves need one "
-            "process (fork, copy-on-write and shared mappings make faults depend on more than the pages)"
-        )
+        raise _several(name, len(workload.processes))
     lw = load(workload, MachineConfig(page_size=workload.page_size, tlb_entries=0))
     ops = lw.ref_op
     bad = np.isin(ops, [S.E_MUNMAP, S.E_MLOCK, S.E_MUNLOCK, S.E_FORK])
@@ -101,120 +135,77 @@ def page_ids(workload: Workload) -> tuple[np.ndarray, int]:
         )
     refs = ops < S.EVENT_BASE
     pte = lw.ref_pte[refs]
-    if pte.size and pte.min() < 0:
-        j = int(np.argmax(pte < 0))
-        raise MrcError(f"workload {name!r}: reference {j} segfaults; miss-ratio curves need valid references")
-    m = int(lw.pte_pid.shape[0])
-    written = np.zeros(m, bool)
-    written[pte[ops[refs] == OP_WRITE]] = True
-    if np.any(written & ((lw.pte_flags & S.PTE_FILEPRIV) != 0)):
-        raise MrcError(
-            f"workload {name!r} writes through a private file mapping (copy-on-write); "
-            "miss-ratio curves need one page per address"
-        )
-    static = lw.pte_static[lw.pte_static >= 0]
-    if np.unique(static).size != static.size:
-        raise MrcError(f"workload {name!r} maps one object page at two addresses; miss-ratio curves need one")
-    return pte.astype(np.int64), m
+    _check_references(name, ops[refs], pte, (lw.pte_flags & S.PTE_FILEPRIV) != 0, 0)
+    _check_space(name, lw.pte_static)
+    return pte.astype(np.int64), int(lw.pte_pid.shape[0])
+
+
+@dataclass
+class PageIds:
+    """A workload's references as dense page ids (:func:`page_ids`), in blocks.
+
+    ``blocks()`` reads them again at each call: one array for a whole workload, a
+    stream's chunks for a :class:`~workloads.stream.RefStream`.
+    """
+
+    name: str
+    references: int
+    n_ids: int
+    blocks: Callable[[], Iterator[np.ndarray]]
+    referenced: np.ndarray | None = None  # which ids occur, if not all (a stream numbers only those)
+
+
+def whole_ids(workload: Workload) -> PageIds:
+    """:func:`page_ids` as one block."""
+    ids, n_ids = page_ids(workload)
+    referenced = np.zeros(n_ids, np.bool_)
+    referenced[ids] = True
+    return PageIds(workload.name, int(ids.size), n_ids, lambda: iter([ids]), referenced)
+
+
+def stream_ids(stream: RefStream, chunk: int = DEFAULT_CHUNK) -> PageIds:
+    """The page ids of a one-process stream, chunk by chunk, as :func:`page_ids` gives them whole.
+
+    The PTEs are numbered as a streamed run numbers them (:mod:`vmgym.streaming`), which
+    is the whole loader's numbering; memory is the footprint and a chunk, not the trace.
+    """
+    name = stream.name
+    if isinstance(stream, ProcessRefStream):
+        raise _several(name, len(stream.proc_names))
+    source = OneProcess(stream, chunk)
+    lw = load_address_space(
+        source.shell, MachineConfig(page_size=stream.page_size, tlb_entries=0), source.pte_keys
+    )
+    _check_space(name, lw.pte_static)
+    filepriv = (lw.pte_flags & S.PTE_FILEPRIV) != 0
+
+    def blocks() -> Iterator[np.ndarray]:
+        first = 0
+        for ops, pte, _pids in source.entries():
+            refs = ops < S.EVENT_BASE
+            ids = pte[refs]
+            _check_references(name, ops[refs], ids, filepriv, first)
+            first += ids.size
+            if ids.size:
+                yield ids.astype(np.int64)
+
+    return PageIds(name, source.n_refs, int(lw.pte_pid.shape[0]), blocks)
 
 
 # == kernels ================================================================================
 
 
-@njit(cache=True)
-def _fenwick_build(tree, live):
-    """Fenwick tree over ``tree[1:]`` with a 1 at times 1..live and 0 after them, O(len)."""
-    cap = tree.shape[0] - 1
-    tree[:] = 0
-    tree[1 : live + 1] = 1
-    for k in range(1, cap + 1):
-        parent = k + (k & -k)
-        if parent <= cap:
-            tree[parent] += tree[k]
+@njit(cache=True, nogil=True)
+def _opt_push(ids, nxt, stack, prio, pos, hist, state):  # pragma: no cover (compiled)
+    """Push references through OPT's stack (Mattson et al. 1970, priority = next use), as LruStack.
 
-
-@njit(cache=True)
-def _lru_hist(ids, n_ids, max_frames):
-    """Histogram of LRU stack distances.
-
-    ``h[d]`` counts re-references at distance d < max_frames, ``h[max_frames]`` the
-    rest (first touches and distances >= max_frames).
+    Only the top ``len(stack)`` positions are kept: they depend on nothing below.
+    ``hist[d]`` counts distance ``d`` below the last slot, which counts the rest;
+    ``state[0]`` is the stack's size; ``pos[x]`` is id x's position (-1: below or never).
     """
-    n = ids.shape[0]
-    cap = 2 * n_ids + 64
-    tree = np.zeros(cap + 1, np.int32)  # a 1 at each page's last access time
-    owner = np.full(cap + 1, -1, np.int64)  # page whose last access is at this time
-    last = np.zeros(n_ids, np.int64)  # last access time of a page, 0 = never
-    hist = np.zeros(max_frames + 1, np.int64)
-    live = 0
-    t = 0
-    for i in range(n):
-        if t == cap:  # renumber the live times 1..live, keeping their order
-            k = 0
-            for s in range(1, cap + 1):
-                x = owner[s]
-                if x >= 0:
-                    owner[s] = -1
-                    k += 1
-                    owner[k] = x
-                    last[x] = k
-            _fenwick_build(tree, live)
-            t = live
-        x = ids[i]
-        j = last[x]
-        t += 1
-        if j == 0:
-            live += 1
-            hist[max_frames] += 1
-        else:
-            s = 0  # markers at times <= j
-            k = j
-            while k > 0:
-                s += tree[k]
-                k -= k & -k
-            d = live - s  # markers after j: distinct other pages since
-            hist[d if d < max_frames else max_frames] += 1
-            k = j
-            while k <= cap:
-                tree[k] -= 1
-                k += k & -k
-            owner[j] = -1
-        k = t
-        while k <= cap:
-            tree[k] += 1
-            k += k & -k
-        owner[t] = x
-        last[x] = t
-    return hist
-
-
-@njit(cache=True)
-def _next_use(ids, n_ids):
-    """``nxt[i]``: the next position referencing ``ids[i]``, or _NEVER (one backward pass)."""
-    n = ids.shape[0]
-    nxt = np.empty(n, np.int64)
-    seen = np.full(n_ids, _NEVER, np.int64)
-    for i in range(n - 1, -1, -1):
-        x = ids[i]
-        nxt[i] = seen[x]
-        seen[x] = i
-    return nxt
-
-
-@njit(cache=True)
-def _opt_hist(ids, nxt, n_ids, max_frames):
-    """Histogram of OPT stack distances (Mattson et al. 1970, priority = next use), as _lru_hist.
-
-    Only the top ``max_frames`` stack positions are kept: they depend on nothing below.
-    """
-    n = ids.shape[0]
-    m = max_frames
-    stack = np.empty(m, np.int64)  # page ids, top first
-    prio = np.empty(m, np.int64)  # next use time of stack[k]: smaller = keep
-    pos = np.full(n_ids, -1, np.int64)  # stack position of a page, -1 if below m or never seen
-    hist = np.zeros(m + 1, np.int64)
-    size = 0
-    for i in range(n):
+    m = stack.shape[0]
+    size = state[0]
+    for i in range(ids.shape[0]):
         x = ids[i]
         d = pos[x]
         if d == 0:
@@ -255,7 +246,21 @@ def _opt_hist(ids, nxt, n_ids, max_frames):
                 size += 1
         else:
             pos[y] = -1  # falls below the largest memory asked for
-    return hist
+    state[0] = size
+
+
+class _OptStack:
+    """OPT stack distances up to depth ``top``, fed in blocks with each reference's next use."""
+
+    def __init__(self, n_ids: int, top: int):
+        self.stack = np.empty(top, np.int64)
+        self.prio = np.empty(top, np.int64)  # next use of stack[k]: smaller = keep
+        self.pos = np.full(n_ids, -1, np.int64)
+        self.hist = np.zeros(top + 1, np.int64)
+        self.state = np.zeros(1, np.int64)
+
+    def add(self, ids: np.ndarray, nxt: np.ndarray) -> None:
+        _opt_push(ids, nxt, self.stack, self.prio, self.pos, self.hist, self.state)
 
 
 def _misses_from_hist(hist: np.ndarray) -> np.ndarray:
@@ -277,19 +282,62 @@ def _padded(misses: np.ndarray, m: int) -> np.ndarray:
     return np.concatenate([misses, np.full(m + 1 - misses.size, misses[-1], misses.dtype)])
 
 
+def _top(m: int, n_ids: int) -> int:
+    """The deepest distance a histogram keeps: the sizes asked for, at most the footprint."""
+    return min(m, max(n_ids, 1))
+
+
+def _lru_curve(ids: PageIds, m: int) -> np.ndarray:
+    stack = LruStack(ids.n_ids, _top(m, ids.n_ids))
+    for block in ids.blocks():
+        stack.add(block)
+    return _padded(_misses_from_hist(stack.hist), m)
+
+
+def _one_block(ids: np.ndarray, n_ids: int) -> PageIds:
+    ids = np.ascontiguousarray(ids, np.int64)
+    return PageIds("", int(ids.size), n_ids, lambda: iter([ids]))
+
+
 def lru_misses(ids: np.ndarray, n_ids: int, max_frames: int | None = None) -> np.ndarray:
     """Exact LRU misses ``misses[c]`` for c = 0..max_frames frames (default: the footprint ``n_ids``)."""
-    m = _max_frames(max_frames, n_ids)
-    ids = np.ascontiguousarray(ids, np.int64)
-    return _padded(_misses_from_hist(_lru_hist(ids, n_ids, min(m, max(n_ids, 1)))), m)
+    return _lru_curve(_one_block(ids, n_ids), _max_frames(max_frames, n_ids))
+
+
+def _opt_curve(ids: PageIds, m: int) -> np.ndarray:
+    """OPT's misses: the ids into a column, next uses in a backward pass, then the stack forward.
+
+    The columns (8 bytes a reference each) are arrays, or temporary files above
+    :data:`~workloads.spool.SPILL_ABOVE` bytes (:class:`workloads.spool.Column`).
+    """
+    n = ids.references
+    spill = 16 * n > SPILL_ABOVE
+    col, nxt = Column(n, np.int64, spill), Column(n, np.int64, spill)
+    try:
+        lo = 0
+        for block in ids.blocks():
+            col.write(lo, block)
+            lo += block.size
+        step = DEFAULT_CHUNK
+        last = np.full(ids.n_ids, _NEVER, np.int64)
+        out = np.empty(min(step, n), np.int64)
+        for lo in reversed(range(0, n, step)):
+            k = min(step, n - lo)
+            next_uses(col.read(lo, k), lo, last, out[:k])
+            nxt.write(lo, out[:k])
+        stack = _OptStack(ids.n_ids, _top(m, ids.n_ids))
+        for lo in range(0, n, step):
+            k = min(step, n - lo)
+            stack.add(np.ascontiguousarray(col.read(lo, k)), np.ascontiguousarray(nxt.read(lo, k)))
+    finally:
+        col.close()
+        nxt.close()
+    return _padded(_misses_from_hist(stack.hist), m)
 
 
 def opt_misses(ids: np.ndarray, n_ids: int, max_frames: int | None = None) -> np.ndarray:
     """Exact OPT (Belady's MIN) misses ``misses[c]`` for c = 0..max_frames frames."""
-    m = _max_frames(max_frames, n_ids)
-    ids = np.ascontiguousarray(ids, np.int64)
-    hist = _opt_hist(ids, _next_use(ids, n_ids), n_ids, min(m, max(n_ids, 1)))
-    return _padded(_misses_from_hist(hist), m)
+    return _opt_curve(_one_block(ids, n_ids), _max_frames(max_frames, n_ids))
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -300,6 +348,36 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 _HASH_BITS = 24
+
+
+def _shards_curve(
+    ids: PageIds, rate: float, m: int, seed: int, referenced: np.ndarray | None = None
+) -> np.ndarray:
+    """SHARDS over ``ids`` (see :func:`shards_lru_misses`); ``referenced``: the ids that occur, if not all."""
+    n, n_ids = ids.references, ids.n_ids
+    threshold = np.uint64(math.ceil(rate * 2**_HASH_BITS))
+    keep_page = (
+        _splitmix64(np.arange(n_ids, dtype=np.int64) + (seed << 32)) >> np.uint64(64 - _HASH_BITS)
+    ) < (threshold)
+    if referenced is not None:
+        keep_page &= referenced
+    dense = np.cumsum(keep_page) - 1  # the sampled pages that occur, numbered in order
+    n_sampled = int(keep_page.sum())
+    out = np.full(m + 1, float(n))
+    if n_sampled == 0:
+        return out
+    # distances in the sample are scaled by 1/rate: d_s hits c frames iff d_s < ceil(c * rate)
+    top = min(math.ceil(m * rate), n_sampled)  # sampled distances are < n_sampled
+    stack = LruStack(n_sampled, max(top, 1))
+    for block in ids.blocks():
+        stack.add(dense[block[keep_page[block]]])
+    hist = stack.hist.astype(np.float64)
+    hist[0] += n * rate - stack.references  # SHARDS-adj: expected minus actual sampled references
+    sampled_misses = np.cumsum(hist[::-1])[::-1]  # sampled_misses[k]: distance >= k
+    ks = np.minimum(np.ceil(np.arange(m + 1) * rate).astype(np.int64), hist.size - 1)
+    out = sampled_misses[ks] / rate
+    out[0] = n
+    return np.clip(out, 0.0, float(n))
 
 
 def shards_lru_misses(
@@ -313,28 +391,12 @@ def shards_lru_misses(
     if not 0.0 < rate <= 1.0:
         raise MrcError(f"sample rate must be in (0, 1], got {rate}")
     m = _max_frames(max_frames, n_ids)
-    ids = np.asarray(ids, np.int64)
-    n = ids.size
     if rate == 1.0:
         return lru_misses(ids, n_ids, m).astype(np.float64)
-    threshold = np.uint64(math.ceil(rate * 2**_HASH_BITS))
-    keep_page = (
-        _splitmix64(np.arange(n_ids, dtype=np.int64) + (seed << 32)) >> np.uint64(64 - _HASH_BITS)
-    ) < (threshold)
-    sample = ids[keep_page[ids]]
-    out = np.full(m + 1, float(n))
-    if sample.size == 0:
-        return out
-    uniq, dense = np.unique(sample, return_inverse=True)
-    # distances in the sample are scaled by 1/rate: d_s hits c frames iff d_s < ceil(c * rate)
-    top = min(math.ceil(m * rate), uniq.size)  # sampled distances are < uniq.size
-    hist = _lru_hist(dense.astype(np.int64).ravel(), uniq.size, max(top, 1)).astype(np.float64)
-    hist[0] += n * rate - sample.size  # SHARDS-adj: expected minus actual sampled references
-    sampled_misses = np.cumsum(hist[::-1])[::-1]  # sampled_misses[k]: distance >= k
-    ks = np.minimum(np.ceil(np.arange(m + 1) * rate).astype(np.int64), hist.size - 1)
-    out = sampled_misses[ks] / rate
-    out[0] = n
-    return np.clip(out, 0.0, float(n))
+    ids = np.asarray(ids, np.int64)
+    referenced = np.zeros(n_ids, np.bool_)
+    referenced[ids] = True
+    return _shards_curve(_one_block(ids, n_ids), rate, m, seed, referenced)
 
 
 def curve_error(approx: np.ndarray, exact: np.ndarray, references: int) -> dict[str, float]:
@@ -379,38 +441,49 @@ class Curve:
 
 
 def curves(
-    workload: Workload,
+    workload: Workload | RefStream,
     policies: list[str] | tuple[str, ...] = POLICIES,
     max_frames: int | None = None,
     sample: float | None = None,
     check: bool = False,
     seed: int = 0,
+    chunk: int = DEFAULT_CHUNK,
 ) -> tuple[list[Curve], dict[str, int]]:
     """The curves of ``policies`` on ``workload`` up to ``max_frames`` (default: its footprint).
 
     With ``sample`` LRU is estimated by SHARDS at that rate; ``check`` also computes
     the exact LRU curve and fills the sampled curve's ``error``. Returns the curves
-    and ``{"references", "distinct_pages"}``.
+    and ``{"references", "distinct_pages"}``. A :class:`~workloads.stream.RefStream`
+    is read ``chunk`` references at a time (:func:`stream_ids`), once per curve: the same curves with
+    memory bounded by the footprint (OPT's two columns go to temporary files past
+    :data:`~workloads.spool.SPILL_ABOVE` bytes).
     """
     for p in policies:
         if p not in POLICIES:
             raise MrcError(f"no one-pass curve for policy {p!r}; choose from: {', '.join(POLICIES)}")
-    ids, n_ids = page_ids(workload)
-    n = int(ids.size)
+    if sample is not None and not 0.0 < sample <= 1.0:
+        raise MrcError(f"sample rate must be in (0, 1], got {sample}")
+    ids = stream_ids(workload, chunk) if isinstance(workload, RefStream) else whole_ids(workload)
+    n = ids.references
     if n == 0:
-        raise MrcError(f"workload {workload.name!r} has no references")
-    m = _max_frames(max_frames, n_ids)
+        raise MrcError(f"workload {ids.name!r} has no references")
+    m = _max_frames(max_frames, ids.n_ids)
     out: list[Curve] = []
     for p in policies:
         if p == "opt":
-            out.append(Curve("opt", "exact", opt_misses(ids, n_ids, m), n))
+            out.append(Curve("opt", "exact", _opt_curve(ids, m), n))
         elif sample is None:
-            out.append(Curve("lru", "exact", lru_misses(ids, n_ids, m), n))
+            out.append(Curve("lru", "exact", _lru_curve(ids, m), n))
         else:
-            est = Curve("lru", "shards", shards_lru_misses(ids, n_ids, sample, m, seed), n, sample)
+            shards = (
+                _lru_curve(ids, m).astype(np.float64)
+                if sample == 1.0
+                else _shards_curve(ids, sample, m, seed, ids.referenced)
+            )
+            est = Curve("lru", "shards", shards, n, sample)
             if check:
-                exact = Curve("lru", "exact", lru_misses(ids, n_ids, m), n)
+                exact = Curve("lru", "exact", _lru_curve(ids, m), n)
                 est.error = curve_error(est.misses, exact.misses, n)
                 out.append(exact)
             out.append(est)
-    return out, {"references": n, "distinct_pages": n_ids}
+    return out, {"references": n, "distinct_pages": ids.n_ids}

@@ -126,7 +126,7 @@ def _changed(name: str, n: int, expected: int) -> WorkloadError:
     )
 
 
-class _OneProcess:
+class OneProcess:
     """The global trace ``[START, r_0, ..., r_{n-1}, EXIT]`` of a one-process stream."""
 
     several = False
@@ -187,9 +187,9 @@ class ChunkFeed:
         self._keep = config.ws_window if config.allocation == "working-set" else 0
         self.chunk = chunk
         if isinstance(stream, ProcessRefStream):
-            self.source: _OneProcess | ProcessSource = ProcessSource(stream, config.quantum, chunk)
+            self.source: OneProcess | ProcessSource = ProcessSource(stream, config.quantum, chunk)
         else:
-            self.source = _OneProcess(stream, chunk)
+            self.source = OneProcess(stream, chunk)
         self.n_refs = self.source.n_refs
         self.length = self.source.length  # the references and each process's START and EXIT
         keys = self.source.pte_keys

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from workloads.model import OP_NAMES, Workload
+from workloads.stackdist import LruStack
 from workloads.stream import ProcessRefStream, RefStream, proc_groups
 from workloads.traces.api import load_trace
 from workloads.traces.mapping import _PID_SHIFT, _references
@@ -19,83 +19,12 @@ REUSE_EXACT_LIMIT = 20_000_000
 _MRC_FRAMES = (16, 64, 256, 1024, 4096, 16384, 65536)
 
 
-@njit(cache=True)
-def _stack_distances(ids, n_ids):
+def _stack_distances(ids: np.ndarray, n_ids: int) -> np.ndarray:
     """LRU stack distance of every reference (-1 for a first touch), in one array (the tests' check).
 
     :class:`_Reuse` computes the same distances block by block into a histogram.
     """
-    out = np.empty(ids.shape[0], np.int64)
-    last = np.full(n_ids, -1, np.int64)
-    tree = np.zeros(2 * n_ids + 3, np.int32)
-    state = np.zeros(2, np.int64)
-    _feed(ids, last, tree, state, out, False)
-    return out
-
-
-@njit(cache=True)
-def _renumber(last, tree):
-    """Renumber the markers (each page's latest position) 0..k-1 in order and rebuild the tree; k."""
-    live = np.flatnonzero(last >= 0)
-    order = live[np.argsort(last[live])]
-    last[order] = np.arange(order.size)
-    n = tree.shape[0] - 1
-    tree[:] = 0
-    tree[1 : order.size + 1] = 1
-    for i in range(1, n + 1):  # the O(n) Fenwick build
-        j = i + (i & -i)
-        if j <= n:
-            tree[j] += tree[i]
-    return order.size
-
-
-@njit(cache=True)
-def _feed(ids, last, tree, state, out, histogram):
-    """Push references ``ids`` (dense page ids) through one process's LRU stack.
-
-    A Fenwick tree marks each page's latest position; the distance of a re-reference is
-    the number of marks after its previous position, O(log) each. Positions run on
-    until the tree's end, then the marks are renumbered 0..k-1 (:func:`_renumber`), so
-    the tree has ~2x the pages' entries however long the trace. ``state``: next
-    position, first touches. With ``histogram``, ``out[d]`` counts distance ``d``; else
-    ``out[i]`` is reference ``i``'s distance (-1: a first touch).
-    """
-    cap = tree.shape[0] - 1
-    pos = state[0]
-    for i in range(ids.shape[0]):
-        if pos == cap:
-            pos = _renumber(last, tree)
-        x = ids[i]
-        j = last[x]
-        if j < 0:
-            state[1] += 1
-            if not histogram:
-                out[i] = -1
-        else:
-            s = 0  # marks in (j, pos): prefix(pos) - prefix(j + 1), 1-based
-            k = pos
-            while k > 0:
-                s += tree[k]
-                k -= k & -k
-            k = j + 1
-            while k > 0:
-                s -= tree[k]
-                k -= k & -k
-            if histogram:
-                out[s] += 1
-            else:
-                out[i] = s
-            k = j + 1
-            while k <= cap:
-                tree[k] -= 1
-                k += k & -k
-        k = pos + 1
-        while k <= cap:
-            tree[k] += 1
-            k += k & -k
-        last[x] = pos
-        pos += 1
-    state[0] = pos
+    return LruStack(n_ids).distances(np.ascontiguousarray(ids, np.int64))
 
 
 class _Reuse:
@@ -107,17 +36,16 @@ class _Reuse:
 
     def __init__(self, pages: np.ndarray):
         self.pages = pages
-        self.last = np.full(pages.size, -1, np.int64)
-        self.tree = np.zeros(2 * pages.size + 3, np.int32)
-        self.state = np.zeros(2, np.int64)  # next position, first touches
-        self.hist = np.zeros(max(pages.size, 1), np.int64)
-        self.references = 0
+        self.stack = LruStack(pages.size)
 
     def add(self, pages: np.ndarray) -> None:
         """Note a block of references (page numbers, all among ``pages``)."""
-        ids = np.searchsorted(self.pages, pages).astype(np.int64, copy=False)
-        _feed(ids, self.last, self.tree, self.state, self.hist, True)
-        self.references += pages.size
+        self.stack.add(np.searchsorted(self.pages, pages).astype(np.int64, copy=False))
+
+    @property
+    def warm(self) -> np.ndarray:
+        """``warm[d]``: the re-references at distance ``d``."""
+        return self.stack.hist[:-1]
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
@@ -248,12 +176,12 @@ def _summarise(where: str, fmt_name: str, parts: _Parts, exact_limit: int) -> di
 
 
 def _reuse_summary(reuse: list[_Reuse], rate: float) -> dict[str, Any]:
-    size = max(r.hist.size for r in reuse) if reuse else 1
+    size = max(max(r.warm.size for r in reuse), 1) if reuse else 1
     hist = np.zeros(size, np.int64)
     for r in reuse:
-        hist[: r.hist.size] += r.hist
-    cold = sum(int(r.state[1]) for r in reuse)
-    total = sum(r.references for r in reuse)
+        hist[: r.warm.size] += r.warm
+    cold = sum(r.stack.first_touches for r in reuse)
+    total = sum(r.stack.references for r in reuse)
     warm = int(hist.sum())
     cum = np.cumsum(hist)
 
