@@ -18,6 +18,7 @@ from agents.rollout import PAGE_REPLACEMENT, make_env, play
 from vmgym.compare import gap_closed
 from vmgym.sim import MachineConfig, RunStats, Simulator
 from workloads.model import Workload
+from workloads.stream import RefStream
 
 DEFAULT_BASELINES = ("lru", "clock", "arc", "lirs", "s3fifo", "opt")
 CEILING = "ceiling"  # Belady among the agent's candidates
@@ -25,13 +26,16 @@ CEILING = "ceiling"  # Belady among the agent's candidates
 
 def run_agent(
     agent: Agent,
-    workload: Workload,
+    workload: Workload | RefStream,
     machine: MachineConfig | dict[str, Any] | None = None,
     *,
     seed: int = 0,
     prefetch: str = "none",
 ) -> RunStats:
-    """One whole run of ``workload`` with ``agent`` choosing every eviction (``seed``: candidate samples)."""
+    """One whole run of ``workload`` with ``agent`` choosing every eviction (``seed``: candidate samples).
+
+    A :class:`~workloads.stream.RefStream` runs chunk by chunk, as the env streams it.
+    """
     check_evicts(agent)
     hints = machine.to_dict() if isinstance(machine, MachineConfig) else dict(machine or {})
     env = make_env(workload, hints, k=agent.k, candidates=agent.candidates, prefetch=prefetch)

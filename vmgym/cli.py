@@ -202,15 +202,13 @@ def compare_cmd(
     """Run several policies on the same workload; place each between LRU (0 %) and OPT (100 %).
 
     Long generated workloads (16M references or more) and large trace files stream (each
-    policy reads the source again), unless a learned agent is among the policies: agents
-    run in the env, on the whole workload.
+    policy reads the source again; a learned agent runs in the env, which streams it too).
     """
     try:
         names = parse_policies(policies_)
     except policies.PolicyError as e:
         fail(str(e))
-    with_agent = any(n.startswith(AGENT_PREFIX) for n in names)
-    wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=not with_agent, arrays=False, long=True)
+    wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True, arrays=False, long=True)
     try:
         pf = make_prefetcher(prefetcher)
     except (policies.PolicyError, PrefetchError) as e:

@@ -7,7 +7,7 @@ from typing import Any
 
 from vmgym import policies, prefetch
 from vmgym.sim import MachineConfig, RunStats, Simulator
-from workloads.model import Workload, WorkloadError
+from workloads.model import Workload
 from workloads.stream import RefStream
 
 COLUMNS = (
@@ -91,13 +91,9 @@ def compare(
     replacement; what prefetching gains shows in major faults and simulated time.
     An ``agent:`` entry runs a learned agent (:func:`agents.load`) in
     PageReplacement-v0 on the same machine, choosing among its candidates. A
-    :class:`~workloads.stream.RefStream` is read again by each policy (agents need a
-    :class:`Workload`).
+    :class:`~workloads.stream.RefStream` is read again by each policy, agents included
+    (the env streams it too).
     """
-    if isinstance(workload, RefStream) and any(n.startswith(AGENT_PREFIX) for n in names):
-        raise WorkloadError(
-            f"workload {workload.name!r} is streamed; learned agents run on a whole workload (resolve it)"
-        )
     pf = prefetch.make(prefetcher)
     results: dict[str, RunStats] = {}
     for name in dict.fromkeys([*names, "lru", "opt"]):
@@ -119,7 +115,9 @@ def compare(
     return rows
 
 
-def _run_agent(spec: str, workload: Workload, config: MachineConfig, pf: prefetch.Prefetcher) -> RunStats:
+def _run_agent(
+    spec: str, workload: Workload | RefStream, config: MachineConfig, pf: prefetch.Prefetcher
+) -> RunStats:
     """A learned agent's run (imported here: ``vmgym compare`` without agents never imports torch)."""
     from agents import load
     from agents.evaluate import run_agent

@@ -136,6 +136,31 @@ def test_agent_entries_in_compare(loop_agent, tmp_path):
     assert rows[f"agent:{path}"]["lru_to_opt"] > 0.5
 
 
+def test_agent_entries_in_compare_on_a_stream(loop_agent, tmp_path, monkeypatch):
+    """A streamed workload (here a .npy past the streaming threshold) runs agents too, as the whole one."""
+    import workloads.spec as spec_module
+    from vmgym.compare import compare
+    from workloads.stream import from_workload
+    from workloads.traces import write_trace
+
+    path = loop_agent.save(tmp_path / "bc.npz")
+    wl = resolve(LOOP)
+    cfg = MachineConfig.for_workload(wl, frames=100)
+    names = ["lru", f"agent:{path}"]
+    whole = compare(wl, cfg, names)
+    assert compare(from_workload(wl), cfg, names) == whole
+    trace = write_trace(wl, tmp_path / "loop.npy")
+    args = ["compare", "-w", str(trace), "-f", "100", "-p", f"lru,agent:{path}", "--json"]
+    loaded = json.loads(runner.invoke(app, args).stdout)["results"]
+    monkeypatch.setattr(spec_module, "STREAM_TRACES_FROM", 0)
+    seen = []
+    spy = lambda w, *a, **k: seen.append(type(w).__name__) or compare(w, *a, **k)  # noqa: E731
+    monkeypatch.setattr("vmgym.cli.compare", spy)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["results"] == loaded and seen == ["RefStream"]
+
+
 @pytest.mark.parametrize(
     ("make", "pattern"),
     [
