@@ -67,6 +67,7 @@ from numba import njit
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import load, load_address_space
+from vmgym.streaming.events import EventProcess
 from vmgym.streaming.feed import DEFAULT_CHUNK, OneProcess, next_uses
 from workloads.model import OP_WRITE, Workload
 from workloads.spool import SPILL_ABOVE, Column
@@ -84,6 +85,16 @@ class MrcError(ValueError):
 
 
 # == page identity ==========================================================================
+
+
+_UNSTABLE = np.array([S.E_MUNMAP, S.E_MLOCK, S.E_MUNLOCK, S.E_FORK], np.int8)  # events that refuse a curve
+
+
+def _unstable(name: str) -> MrcError:
+    return MrcError(
+        f"workload {name!r} has munmap/mlock/munlock events; miss-ratio curves need a workload "
+        "whose pages stay mapped and unpinned"
+    )
 
 
 def _several(name: str, k: int) -> MrcError:
@@ -127,12 +138,8 @@ def page_ids(workload: Workload) -> tuple[np.ndarray, int]:
         raise _several(name, len(workload.processes))
     lw = load(workload, MachineConfig(page_size=workload.page_size, tlb_entries=0))
     ops = lw.ref_op
-    bad = np.isin(ops, [S.E_MUNMAP, S.E_MLOCK, S.E_MUNLOCK, S.E_FORK])
-    if bad.any():
-        raise MrcError(
-            f"workload {name!r} has munmap/mlock/munlock events; miss-ratio curves need a workload "
-            "whose pages stay mapped and unpinned"
-        )
+    if np.isin(ops, _UNSTABLE).any():
+        raise _unstable(name)
     refs = ops < S.EVENT_BASE
     pte = lw.ref_pte[refs]
     _check_references(name, ops[refs], pte, (lw.pte_flags & S.PTE_FILEPRIV) != 0, 0)
@@ -172,16 +179,21 @@ def stream_ids(stream: RefStream, chunk: int = DEFAULT_CHUNK) -> PageIds:
     name = stream.name
     if isinstance(stream, ProcessRefStream):
         raise _several(name, len(stream.proc_names))
-    source = OneProcess(stream, chunk)
-    lw = load_address_space(
-        source.shell, MachineConfig(page_size=stream.page_size, tlb_entries=0), source.pte_keys
-    )
+    lean = MachineConfig(page_size=stream.page_size, tlb_entries=0)
+    if stream.events is not None:  # mmaps stream too; munmap/mlock/munlock are refused below
+        source: OneProcess | EventProcess = EventProcess(stream, chunk)
+        lw = source.load(lean)
+    else:
+        source = OneProcess(stream, chunk)
+        lw = load_address_space(source.shell, lean, source.pte_keys)
     _check_space(name, lw.pte_static)
     filepriv = (lw.pte_flags & S.PTE_FILEPRIV) != 0
 
     def blocks() -> Iterator[np.ndarray]:
         first = 0
         for ops, pte, _pids in source.entries():
+            if np.isin(ops, _UNSTABLE).any():
+                raise _unstable(name)
             refs = ops < S.EVENT_BASE
             ids = pte[refs]
             _check_references(name, ops[refs], ids, filepriv, first)

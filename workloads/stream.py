@@ -15,8 +15,11 @@ A :class:`ProcessRefStream` does the same for several processes (a trace whose
 records carry pids): each has its own fixed VMAs and start tick, and the source
 yields ``(procs, ops, addrs)`` blocks in which each process's references keep
 their order; the simulator schedules them as the whole-trace loader would.
-Workloads with events (mmap, fork, exit, ...) or forked processes are not streamed:
-the loader must see their whole streams to translate and schedule them.
+A one-process stream may also carry events (mmap, munmap, mlock, munlock, exit):
+their entries have ops ``>= EV_MMAP`` and, in the address column, the index of their
+payload in ``events`` (as :class:`~workloads.model.Process` holds them); the simulator
+replays them as their chunks pass (:mod:`vmgym.streaming.events`). Forks and events of
+several processes are not streamed: the loader must see those streams whole.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads.model import EV_MMAP, MemObject, Process, Vma, Workload, WorkloadError
+from workloads.model import EV_FORK, EV_MMAP, MemObject, Process, Vma, Workload, WorkloadError
 
 __all__ = [
     "Blocks",
@@ -127,13 +130,16 @@ class RefStream:
     hints: dict[str, Any] = field(default_factory=dict)
     process_name: str = "main"
     page_set: np.ndarray | None = None  # the distinct pages referenced (sorted int64 vpns), if known
+    events: list | None = None  # event payloads if the blocks carry events (then length counts them)
 
     def pages(self) -> int:
         """Number of distinct pages referenced: ``page_set``'s, found in one read if not known (and kept)."""
         if self.page_set is None:
             shift = self.page_size.bit_length() - 1
             seen = Distinct()
-            for _ops, addrs in self.blocks(1 << 22):
+            for ops, addrs in self.blocks(1 << 22):
+                if self.events is not None:
+                    addrs = addrs[ops < EV_MMAP]
                 if addrs.size:
                     seen.add(addrs >> shift)
             self.page_set = seen.values().astype(np.int64)
@@ -151,6 +157,7 @@ class RefStream:
             list(self.vmas),
             np.concatenate(ops) if ops else np.zeros(0, np.int8),
             np.concatenate(addrs) if addrs else np.zeros(0, np.int64),
+            list(self.events or []),
         )
         return Workload(
             self.name, [proc], list(self.objects), self.page_size, self.description, dict(self.hints)
@@ -247,10 +254,13 @@ def streamable(workload: Workload) -> str | None:
     for proc in workload.processes:
         if proc.parent is not None:
             return f"workload {workload.name!r}: process {proc.name!r} is forked; forks do not stream"
-        if np.any(np.asarray(proc.ops) >= EV_MMAP):
+        ops = np.asarray(proc.ops)
+        if np.any(ops == EV_FORK):
+            return f"workload {workload.name!r}: process {proc.name!r} forks; forks do not stream"
+        if len(workload.processes) > 1 and np.any(ops >= EV_MMAP):
             return (
-                f"workload {workload.name!r} has events (mmap, munmap, mlock, fork, exit); "
-                "only references stream"
+                f"workload {workload.name!r} has events (mmap, munmap, mlock, exit) in several "
+                "processes; only one process's events stream"
             )
     if not workload.processes:
         return f"workload {workload.name!r} has no processes"
@@ -274,13 +284,19 @@ def from_workload(workload: Workload) -> RefStream:
     proc = workload.processes[0]
     ops = np.asarray(proc.ops, np.int8)
     addrs = np.asarray(proc.args, np.int64)
+    events = list(proc.events) if np.any(ops >= EV_MMAP) else None
 
     def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for lo in range(0, ops.size, size):
             yield ops[lo : lo + size], addrs[lo : lo + size]
 
     return RefStream(
-        vmas=list(proc.vmas), blocks=blocks, length=int(ops.size), process_name=proc.name, **_about(workload)
+        vmas=list(proc.vmas),
+        blocks=blocks,
+        length=int(ops.size),
+        process_name=proc.name,
+        events=events,
+        **_about(workload),
     )
 
 

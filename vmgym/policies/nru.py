@@ -177,8 +177,12 @@ def _resync(st, pos):
     j = pos - base
     while j < ops.shape[0] and ops[j] != S.E_MLOCK and ops[j] != S.E_MUNLOCK:
         j += 1
-    # none left: a streamed trace (the only kind with base > 0) has no mlock/munlock in later chunks either
-    st.pol_g[NEXT_LOCK] = base + j if j < ops.shape[0] else S.INF
+    if j < ops.shape[0]:
+        st.pol_g[NEXT_LOCK] = base + j
+    elif st.cfg[S.CF_MLOCK]:  # a later chunk may hold one: resync at the first victim past this chunk
+        st.pol_g[NEXT_LOCK] = base + ops.shape[0] - 1
+    else:  # no mlock in the whole trace: pins never change
+        st.pol_g[NEXT_LOCK] = S.INF
 
 
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True)

@@ -480,6 +480,18 @@ def load_address_space(
             plan.vmas.append(tr._new_vma(pid, spec, len(plan.vmas)))
         plan.pte_keys = np.asarray(pte_keys[pid], np.int64)
         plans.append(plan)
+    return load_plans(workload, config, tr, plans)
+
+
+def load_plans(
+    workload: Workload, config: MachineConfig, tr: _Translator, plans: list[_ProcPlan]
+) -> LoadedWorkload:
+    """The state arrays of processes already translated by ``tr`` (their VMA instances, PTE keys).
+
+    For a streamed run: the trace arrays are empty (:func:`load_address_space`, and
+    :mod:`vmgym.streaming.events`, whose plans hold the VMAs mmap events create).
+    """
+    _validate(workload, config)
     trace = {
         "ref_op": np.zeros(0, np.int8),
         "ref_pte": np.zeros(0, np.int32),

@@ -140,7 +140,7 @@ def _build_state(
     cfg[S.CF_N_STATIC] = lw.n_static
     cfg[S.CF_ALLOC] = S.ALLOC_NAMES.index(config.allocation)
     cfg[S.CF_WS_WINDOW] = config.ws_window
-    cfg[S.CF_MLOCK] = int(np.any(lw.ref_op == S.E_MLOCK))
+    cfg[S.CF_MLOCK] = int(np.any(lw.ref_op == S.E_MLOCK)) if feed is None else int(feed.mlock)
     sc[S.SC_LOCAL] = -1
     cfg[S.CF_PREFETCH] = pf.code
     cfg[S.CF_PF_A], cfg[S.CF_PF_B] = pf.kernel_args()
@@ -228,6 +228,7 @@ class Feed(Protocol):
 
     loaded: LoadedWorkload
     length: int  # trace entries in all (references and the START/EXIT events)
+    mlock: bool  # any mlock event in the whole trace (not only the first chunk)
 
     def oracle_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The first chunk's ``ref_key``, ``ref_next`` and the initial ``key_next``."""

@@ -32,6 +32,7 @@ from numba import njit
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import LoadedWorkload, load_address_space
+from vmgym.streaming.events import EventProcess
 from vmgym.streaming.processes import Entries, ProcessSource
 from vmgym.streaming.translate import AddressSpace, all_rwx
 from workloads.model import Process, Workload, WorkloadError
@@ -186,15 +187,22 @@ class ChunkFeed:
         # the working-set window looks back ws_window entries: each chunk carries that many before it
         self._keep = config.ws_window if config.allocation == "working-set" else 0
         self.chunk = chunk
+        self.source: OneProcess | ProcessSource | EventProcess
         if isinstance(stream, ProcessRefStream):
-            self.source: OneProcess | ProcessSource = ProcessSource(stream, config.quantum, chunk)
+            self.source = ProcessSource(stream, config.quantum, chunk)
+        elif stream.events is not None:
+            self.source = EventProcess(stream, chunk)
         else:
             self.source = OneProcess(stream, chunk)
         self.n_refs = self.source.n_refs
         self.length = self.source.length  # the references and each process's START and EXIT
+        self.mlock = bool(getattr(self.source, "mlock", False))  # any mlock event in the whole trace
         keys = self.source.pte_keys
         _check_fits(stream, sum(k.size for k in keys), config.frames)
-        self.loaded: LoadedWorkload = load_address_space(self.source.shell, config, keys)
+        if isinstance(self.source, EventProcess):  # its plan holds the VMAs its mmaps create
+            self.loaded: LoadedWorkload = self.source.load(config)
+        else:
+            self.loaded = load_address_space(self.source.shell, config, keys)
         lw = self.loaded
         shared = (lw.pte_flags & S.PTE_SHARED) != 0
         pte_ids = np.arange(lw.pte_flags.shape[0], dtype=np.int64)

@@ -1,0 +1,144 @@
+"""One process with events (mmap, munmap, mlock, munlock, exit) streamed: the whole run, bit for bit."""
+
+import numpy as np
+import pytest
+
+from vmgym import policies
+from vmgym.sim import MachineConfig, Simulator
+from vmgym.streaming import events as events_module
+from workloads import Vma, WorkloadBuilder, resolve
+from workloads.model import EV_FORK, WorkloadError
+from workloads.stream import RefStream, from_workload, streamable
+
+CHUNKS = [1, 7, 1 << 20]
+FULL = MachineConfig(frames=24, swap_slots=200, tlb_entries=16, tlb_ways=4)
+
+
+def _events_workload(exit_early: bool = False, seed: int = 3):
+    """Every event kind: mmap (anonymous and a shared file), mlock/munlock, munmap and a re-mmap
+    at the same address (a new VMA instance), a protection fault, and an early exit if asked."""
+    rng = np.random.default_rng(seed)
+    wb = WorkloadBuilder("events")
+    wb.file("data", 30)
+    p = wb.process("main")
+    p.map(Vma(0, 40, "rw"))
+    p.map(Vma(100, 10, "r"))
+    p.access_pages(rng.integers(0, 40, 300), rng.random(300) < 0.3)
+    p.map(Vma(200, 30, "rw"))
+    p.access_pages(rng.integers(200, 230, 200), rng.random(200) < 0.5)
+    p.mlock(200)
+    p.access_pages(np.concatenate([rng.integers(0, 40, 150), rng.integers(200, 230, 150)]))
+    p.munlock(200)
+    p.map(Vma(300, 30, "r", obj="data", shared=True))
+    p.access_pages(rng.integers(300, 330, 200))
+    p.munmap(200)
+    p.access_pages(rng.integers(0, 40, 100), rng.random(100) < 0.3)
+    p.map(Vma(200, 20, "rw"))  # the same address again: new PTEs
+    p.access_pages(rng.integers(200, 220, 200), rng.random(200) < 0.5)
+    p.access_pages(rng.integers(100, 110, 50))
+    if exit_early:
+        p.exit()
+        p.access_pages(rng.integers(0, 40, 100))  # never runs
+    p.access_pages([105], [True])  # a write to a read-only VMA: a protection fault
+    return wb.build()
+
+
+def _same(whole_wl, config, policy, chunk):
+    whole = Simulator(whole_wl, config, policy)
+    streamed = Simulator(from_workload(whole_wl), config, policy, chunk=chunk)
+    a, b = whole.run(), streamed.run()
+    assert a.to_dict() == b.to_dict()
+    assert streamed.position == whole.position and streamed.length == whole.length
+    streamed.check_invariants()
+    return a
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+@pytest.mark.parametrize("policy", policies.names())
+def test_every_policy(policy, chunk):
+    stats = _same(_events_workload(), FULL, policy, chunk)
+    assert stats.misses > 0
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+@pytest.mark.parametrize("name", ["stack-heap:steps=40,refs_per_step=100", "leak:pages_per_step=8,steps=60"])
+@pytest.mark.parametrize("policy", ["lru", "clock", "arc", "opt"])
+def test_generated_workloads_with_events(name, policy, chunk):
+    w = resolve(name)
+    assert streamable(w) is None and from_workload(w).events is not None
+    _same(w, MachineConfig.for_workload(w, frames=30), policy, chunk)
+
+
+@pytest.mark.parametrize("chunk", [1, 7])
+def test_an_early_exit_ends_the_stream(chunk):
+    w = _events_workload(exit_early=True)
+    _same(w, FULL, "lru", chunk)
+    stream = from_workload(w)
+    assert stream.pages() == len(np.unique(np.concatenate([p.args[p.ops < 8] >> 12 for p in w.processes])))
+    again = stream.workload()
+    assert np.array_equal(again.processes[0].ops, w.processes[0].ops)
+    assert again.processes[0].events == w.processes[0].events
+
+
+def test_forks_and_events_of_several_processes_do_not_stream():
+    assert "forks do not stream" in streamable(resolve("fork-server:length_per_proc=100"))
+    wb = WorkloadBuilder("two")
+    for name in ("a", "b"):
+        p = wb.process(name)
+        p.map(Vma(0, 4))
+        p.access_pages([0, 1])
+        p.map(Vma(10, 4))
+    assert "several processes" in streamable(wb.build())
+    w = _events_workload()
+    proc = w.processes[0]
+    ops = proc.ops.copy()
+    ops[5] = EV_FORK  # a stream that forks is refused as it is read
+    stream = RefStream(
+        "forky",
+        list(proc.vmas),
+        lambda size: iter([(ops, proc.args)]),
+        ops.size,
+        list(w.objects),
+        events=list(proc.events),
+    )
+    with pytest.raises(WorkloadError, match="stream entry 5 forks; forks do not stream"):
+        Simulator(stream, FULL, "lru")
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_a_source_that_changes_between_its_reads_is_refused(delta):
+    """Fewer or more entries the second time: a one-line error, never a different run."""
+    w = _events_workload()
+    proc = w.processes[0]
+    reads = []
+
+    def blocks(size):
+        reads.append(size)
+        ops, args = proc.ops, proc.args
+        if len(reads) > 1:  # the run's read
+            ops = ops[:-1] if delta < 0 else np.append(ops, np.int8(0))
+            args = args[:-1] if delta < 0 else np.append(args, np.int64(0))
+        for lo in range(0, ops.size, size):
+            yield ops[lo : lo + size], args[lo : lo + size]
+
+    stream = RefStream("changing", list(proc.vmas), blocks, None, list(w.objects), events=list(proc.events))
+    roomy = MachineConfig(frames=200, swap_slots=200, tlb_entries=0)  # no OOM kill: the run reads it all
+    with pytest.raises(WorkloadError, match="did the source change"):
+        Simulator(stream, roomy, "lru", chunk=64).run()
+    assert events_module.EventProcess.several is False
+
+
+def test_other_consumers_of_an_events_stream(tmp_path):
+    """mrc: mmaps stream (the same curves), munmap/mlock is refused as whole; convert: references only."""
+    from vmgym.mrc import MrcError, curves
+    from workloads.traces import write_trace
+    from workloads.traces.streaming import write_stream
+
+    leak = resolve("leak:pages_per_step=8,steps=60")
+    for got, want in zip(curves(from_workload(leak), chunk=7)[0], curves(leak)[0], strict=True):
+        assert np.array_equal(got.misses, want.misses)
+    with pytest.raises(MrcError, match="munmap/mlock/munlock events"):
+        curves(from_workload(_events_workload()))
+    w = _events_workload(exit_early=True)
+    want = write_trace(w, tmp_path / "whole.txt").read_bytes()
+    assert write_stream(from_workload(w), tmp_path / "streamed.txt", "plain", 50).read_bytes() == want
