@@ -751,6 +751,38 @@ def leak(pages_per_step: int = 64, steps: int = 1000, *, page_size: int = DEFAUL
     return wb.build()
 
 
+def heap_chunks(grow_draw: np.ndarray, max_chunks: int) -> np.ndarray:
+    """stack_heap's heap size in chunks during each step: a random walk clamped to 1..max_chunks."""
+    live = np.empty(grow_draw.size, dtype=np.int64)
+    chunks = 1
+    for s in range(grow_draw.size):
+        live[s] = chunks
+        if chunks < max_chunks and (chunks == 1 or grow_draw[s]):
+            chunks += 1
+        elif chunks > 1:
+            chunks -= 1
+    return live
+
+
+def stack_heap_description(
+    steps: int,
+    refs: int,
+    chunk_pages: int,
+    max_chunks: int,
+    stack_pages: int,
+    grow_prob: float,
+    stack_fraction: float,
+    write_ratio: float,
+    seed: int,
+) -> str:
+    """The description of a stack_heap workload (whole or streamed)."""
+    return (
+        f"heap of {chunk_pages}-page chunks growing/shrinking by mmap/munmap (1..{max_chunks} chunks, "
+        f"grow_prob={grow_prob}) plus a {stack_pages}-page stack (stack_fraction={stack_fraction}), "
+        f"{steps} steps x {refs} refs, write_ratio={write_ratio}, seed={seed}"
+    )
+
+
 def stack_heap(
     steps: int = 200,
     refs_per_step: int = 1000,
@@ -808,22 +840,12 @@ def stack_heap(
     heap_u = rng.random(total)
     writes = _writes(rng, write_ratio, total)
 
-    # Heap size in chunks during each step: a clamped random walk (one Python step per event).
-    live = np.empty(steps, dtype=np.int64)
-    chunks = 1
-    for s in range(steps):
-        live[s] = chunks
-        if chunks < max_chunks and (chunks == 1 or grow_draw[s]):
-            chunks += 1
-        elif chunks > 1:
-            chunks -= 1
+    live = heap_chunks(grow_draw, max_chunks)
     heap_pages = np.repeat(live * chunk_pages, refs)
     pages = np.where(to_stack, stack_top - 1 - depth, (heap_u * heap_pages).astype(np.int64))
 
-    desc = (
-        f"heap of {chunk_pages}-page chunks growing/shrinking by mmap/munmap (1..{max_chunks} chunks, "
-        f"grow_prob={grow_prob}) plus a {stack_pages}-page stack (stack_fraction={stack_fraction}), "
-        f"{steps} steps x {refs} refs, write_ratio={write_ratio}, seed={seed}"
+    desc = stack_heap_description(
+        steps, refs, chunk_pages, max_chunks, stack_pages, grow_prob, stack_fraction, write_ratio, seed
     )
     wb = WorkloadBuilder("stack-heap", page_size, desc)
     proc = wb.process("main")

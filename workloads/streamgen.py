@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from workloads import generators as gen
-from workloads.model import DEFAULT_PAGE_SIZE, OP_READ, OP_WRITE, Vma, WorkloadError
+from workloads.model import DEFAULT_PAGE_SIZE, EV_MMAP, EV_MUNMAP, OP_READ, OP_WRITE, Vma, WorkloadError
 from workloads.stream import RefStream
 
-__all__ = ["STREAMED", "loop", "phases", "sequential", "strided", "uniform", "zipf"]
+__all__ = ["STREAMED", "loop", "phases", "sequential", "stack_heap", "strided", "uniform", "zipf"]
 
 _DRAW_BLOCK = 1 << 22  # references per block of the write-position pre-pass
 
@@ -237,6 +237,106 @@ def phases(
     return _stream("phases", desc, n_pages, length, pages, write_ratio, wstate, page_size)
 
 
+def stack_heap(
+    steps: int = 200,
+    refs_per_step: int = 1000,
+    chunk_pages: int = 16,
+    max_chunks: int = 32,
+    stack_pages: int = 32,
+    grow_prob: float = 0.6,
+    stack_fraction: float = 0.3,
+    *,
+    write_ratio: float = 0.0,
+    seed: int = 0,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> RefStream:
+    """:func:`workloads.generators.stack_heap`, streamed: its mmap/munmap events ride in the blocks.
+
+    The whole generator draws, in this order, a grow decision per step, then per reference
+    the stack choice, the stack depth (a geometric draw: one double each at p = 1/2), the
+    heap position and the write: each block draws its references' share of each from a
+    copy of the generator advanced to where that draw starts. The heap's size per step
+    (the resize events, one per step at most) is computed up front: memory is a few words
+    a step and a block, not the references.
+    """
+    f = "stack_heap"
+    steps = gen._require_int(f, "steps", steps)
+    refs = gen._require_int(f, "refs_per_step", refs_per_step)
+    chunk_pages = gen._require_int(f, "chunk_pages", chunk_pages)
+    max_chunks = gen._require_int(f, "max_chunks", max_chunks)
+    stack_pages = gen._require_int(f, "stack_pages", stack_pages)
+    grow_prob = gen._require_real(f, "grow_prob", grow_prob, 0.0, 1.0)
+    stack_fraction = gen._require_real(f, "stack_fraction", stack_fraction, 0.0, 1.0)
+    rng = gen._common(f, write_ratio, seed, page_size)
+    stack_vpn = max_chunks * chunk_pages + 16
+    stack_top = stack_vpn + stack_pages  # one past the top page
+    total = steps * refs
+    grow_draw = rng.random(steps) < grow_prob
+    start = rng.bit_generator.state  # the per-reference draws begin here
+    live = gen.heap_chunks(grow_draw, max_chunks)
+    events: list = []
+    event_op = np.zeros(steps, np.int8)  # the event before step s (0: none)
+    for s in range(1, steps):
+        if live[s] > live[s - 1]:
+            events.append(Vma(int(live[s - 1]) * chunk_pages, chunk_pages, "rw"))
+            event_op[s] = EV_MMAP
+        elif live[s] < live[s - 1]:
+            events.append(int(live[s]) * chunk_pages)
+            event_op[s] = EV_MUNMAP
+    n_events = len(events)
+
+    def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        draws = [_rng(_advanced(start, k * total)) for k in range(4)]  # stack?, depth, heap, write
+        ops_out = np.empty(size, np.int8)
+        addrs_out = np.empty(size, np.int64)
+        fill = 0
+        event = 0
+
+        def put(ops: np.ndarray, addrs: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            nonlocal ops_out, addrs_out, fill
+            done = 0
+            while done < ops.size:
+                k = min(size - fill, ops.size - done)
+                ops_out[fill : fill + k] = ops[done : done + k]
+                addrs_out[fill : fill + k] = addrs[done : done + k]
+                fill += k
+                done += k
+                if fill == size:
+                    yield ops_out, addrs_out
+                    ops_out, addrs_out = np.empty(size, np.int8), np.empty(size, np.int64)
+                    fill = 0
+
+        for s in range(steps):
+            if event_op[s]:
+                yield from put(event_op[s : s + 1], np.array([event], np.int64))
+                event += 1
+            heap_pages = int(live[s]) * chunk_pages
+            for lo in range(0, refs, max(size, 1)):
+                m = min(size, refs - lo)
+                to_stack = draws[0].random(m) < stack_fraction
+                depth = np.minimum(draws[1].geometric(0.5, size=m) - 1, stack_pages - 1)
+                pages = np.where(
+                    to_stack, stack_top - 1 - depth, (draws[2].random(m) * heap_pages).astype(np.int64)
+                )
+                writes = draws[3].random(m) < write_ratio
+                yield from put(gen._ops(writes), pages * page_size)
+        if fill:
+            yield ops_out[:fill], addrs_out[:fill]
+
+    desc = gen.stack_heap_description(
+        steps, refs, chunk_pages, max_chunks, stack_pages, grow_prob, stack_fraction, write_ratio, seed
+    )
+    return RefStream(
+        "stack-heap",
+        [Vma(0, chunk_pages, "rw"), Vma(stack_vpn, stack_pages, "rw")],
+        blocks,
+        total + n_events,
+        page_size=page_size,
+        description=desc,
+        events=events,
+    )
+
+
 STREAMED: dict[Callable[..., Any], Callable[..., RefStream]] = {
     gen.sequential: sequential,
     gen.loop: loop,
@@ -244,5 +344,6 @@ STREAMED: dict[Callable[..., Any], Callable[..., RefStream]] = {
     gen.zipf: zipf,
     gen.uniform: uniform,
     gen.phases: phases,
+    gen.stack_heap: stack_heap,
 }
 """Each streamable generator of :mod:`workloads.generators` and its streamed version."""

@@ -18,6 +18,9 @@ CASES = [
     ("loop", {"n_pages": 30, "length": 1_000, "write_ratio": 0.3, "seed": 5}),
     ("sequential", {"n_pages": 30, "length": 1_000}),
     ("strided", {"n_pages": 30, "length": 1_000, "stride": 7, "write_ratio": 0.6}),
+    ("stack_heap", {"steps": 50, "refs_per_step": 100, "chunk_pages": 4, "max_chunks": 5, "seed": 8}),
+    ("stack_heap", {"steps": 300, "refs_per_step": 50, "max_chunks": 6, "write_ratio": 0.3}),
+    ("stack_heap", {"steps": 20, "refs_per_step": 10, "max_chunks": 1, "write_ratio": 1.0}),  # no events
 ]
 
 
@@ -37,6 +40,19 @@ def test_blocks_equal_whole(name, params, size):
     assert np.array_equal(ops, proc.ops) and np.array_equal(addrs, proc.args)
     assert stream.vmas == proc.vmas and stream.length == proc.ops.size
     assert stream.description == whole.description
+    assert (stream.events or []) == proc.events  # stack_heap's mmap/munmap payloads
+
+
+def test_a_streamed_stack_heap_runs_as_the_whole_one():
+    """Its events ride in the blocks: `vmgym run` streams it (vmgym.streaming.events), the same run."""
+    spec = "stack-heap:steps=60,refs_per_step=200,max_chunks=6,write_ratio=0.3"
+    stream, whole = resolve_stream(spec), registry.get(spec)
+    assert stream.events and stream.pages() == footprint(whole)
+    cfg = MachineConfig.for_workload(whole, frames=40)
+    for policy in ("lru", "opt"):
+        a = Simulator(whole, cfg, policy).run()
+        b = Simulator(stream, cfg, policy, chunk=333).run()
+        assert a.to_dict() == b.to_dict()
 
 
 def test_the_references_of_the_vectorised_generators():
