@@ -821,42 +821,16 @@ def stack_heap(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    f = "stack_heap"
-    steps = _require_int(f, "steps", steps)
-    refs = _require_int(f, "refs_per_step", refs_per_step)
-    chunk_pages = _require_int(f, "chunk_pages", chunk_pages)
-    max_chunks = _require_int(f, "max_chunks", max_chunks)
-    stack_pages = _require_int(f, "stack_pages", stack_pages)
-    grow_prob = _require_real(f, "grow_prob", grow_prob, 0.0, 1.0)
-    stack_fraction = _require_real(f, "stack_fraction", stack_fraction, 0.0, 1.0)
-    rng = _common(f, write_ratio, seed, page_size)
-    stack_vpn = max_chunks * chunk_pages + 16
-    stack_top = stack_vpn + stack_pages  # one past the top page
-
-    total = steps * refs
-    grow_draw = rng.random(steps) < grow_prob
-    to_stack = rng.random(total) < stack_fraction
-    depth = np.minimum(rng.geometric(0.5, size=total) - 1, stack_pages - 1)
-    heap_u = rng.random(total)
-    writes = _writes(rng, write_ratio, total)
-
-    live = heap_chunks(grow_draw, max_chunks)
-    heap_pages = np.repeat(live * chunk_pages, refs)
-    pages = np.where(to_stack, stack_top - 1 - depth, (heap_u * heap_pages).astype(np.int64))
-
-    desc = stack_heap_description(
-        steps, refs, chunk_pages, max_chunks, stack_pages, grow_prob, stack_fraction, write_ratio, seed
+    return _streamed(
+        "stack_heap",
+        steps,
+        refs_per_step,
+        chunk_pages,
+        max_chunks,
+        stack_pages,
+        grow_prob,
+        stack_fraction,
+        write_ratio=write_ratio,
+        seed=seed,
+        page_size=page_size,
     )
-    wb = WorkloadBuilder("stack-heap", page_size, desc)
-    proc = wb.process("main")
-    proc.map(Vma(0, chunk_pages, "rw"))
-    proc.map(Vma(stack_vpn, stack_pages, "rw"))
-    for s in range(steps):
-        if s:  # resize between steps: map the new top chunk or unmap the old one
-            if live[s] > live[s - 1]:
-                proc.map(Vma(int(live[s - 1]) * chunk_pages, chunk_pages, "rw"))
-            elif live[s] < live[s - 1]:  # (max_chunks == 1: the heap never changes)
-                proc.munmap(int(live[s]) * chunk_pages)
-        sl = slice(s * refs, (s + 1) * refs)
-        proc.access_pages(pages[sl], writes[sl])
-    return wb.build()

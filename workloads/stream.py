@@ -24,7 +24,7 @@ several processes are not streamed: the loader must see those streams whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "from_workload",
     "no_blocks",
     "proc_groups",
+    "rebatch",
     "streamable",
 ]
 
@@ -168,6 +169,33 @@ ProcBlocks = Callable[[int], Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]
 """``proc_blocks(size)``: ``(procs int32, ops int8, addrs int64)`` blocks of at most ``size`` references."""
 
 PROC_BITS = 40  # a (process, page) key is process << 40 | vpn (the loader's vpns are 40-bit)
+
+
+def rebatch(
+    pieces: Iterable[tuple[np.ndarray, np.ndarray]], size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(ops, addrs)`` pieces of any sizes regrouped into blocks of exactly ``size`` (the last: the rest).
+
+    Each block is a new pair of arrays (a caller may keep the last one); a piece is
+    copied in, so its arrays may be reused once the next one is asked for.
+    """
+    ops_out = np.empty(size, np.int8)
+    addrs_out = np.empty(size, np.int64)
+    fill = 0
+    for ops, addrs in pieces:
+        done = 0
+        while done < ops.size:
+            k = min(size - fill, ops.size - done)
+            ops_out[fill : fill + k] = ops[done : done + k]
+            addrs_out[fill : fill + k] = addrs[done : done + k]
+            fill += k
+            done += k
+            if fill == size:
+                yield ops_out, addrs_out
+                ops_out, addrs_out = np.empty(size, np.int8), np.empty(size, np.int64)
+                fill = 0
+    if fill:
+        yield ops_out[:fill], addrs_out[:fill]
 
 
 def no_blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

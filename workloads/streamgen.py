@@ -25,7 +25,7 @@ import numpy as np
 
 from workloads import generators as gen
 from workloads.model import DEFAULT_PAGE_SIZE, EV_MMAP, EV_MUNMAP, OP_READ, OP_WRITE, Vma, WorkloadError
-from workloads.stream import RefStream
+from workloads.stream import RefStream, rebatch
 
 __all__ = ["STREAMED", "loop", "phases", "sequential", "stack_heap", "strided", "uniform", "zipf"]
 
@@ -285,33 +285,15 @@ def stack_heap(
             event_op[s] = EV_MUNMAP
     n_events = len(events)
 
-    def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def pieces(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         draws = [_rng(_advanced(start, k * total)) for k in range(4)]  # stack?, depth, heap, write
-        ops_out = np.empty(size, np.int8)
-        addrs_out = np.empty(size, np.int64)
-        fill = 0
         event = 0
-
-        def put(ops: np.ndarray, addrs: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            nonlocal ops_out, addrs_out, fill
-            done = 0
-            while done < ops.size:
-                k = min(size - fill, ops.size - done)
-                ops_out[fill : fill + k] = ops[done : done + k]
-                addrs_out[fill : fill + k] = addrs[done : done + k]
-                fill += k
-                done += k
-                if fill == size:
-                    yield ops_out, addrs_out
-                    ops_out, addrs_out = np.empty(size, np.int8), np.empty(size, np.int64)
-                    fill = 0
-
         for s in range(steps):
             if event_op[s]:
-                yield from put(event_op[s : s + 1], np.array([event], np.int64))
+                yield event_op[s : s + 1], np.array([event], np.int64)
                 event += 1
             heap_pages = int(live[s]) * chunk_pages
-            for lo in range(0, refs, max(size, 1)):
+            for lo in range(0, refs, size):
                 m = min(size, refs - lo)
                 to_stack = draws[0].random(m) < stack_fraction
                 depth = np.minimum(draws[1].geometric(0.5, size=m) - 1, stack_pages - 1)
@@ -319,9 +301,10 @@ def stack_heap(
                     to_stack, stack_top - 1 - depth, (draws[2].random(m) * heap_pages).astype(np.int64)
                 )
                 writes = draws[3].random(m) < write_ratio
-                yield from put(gen._ops(writes), pages * page_size)
-        if fill:
-            yield ops_out[:fill], addrs_out[:fill]
+                yield gen._ops(writes), pages * page_size
+
+    def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return rebatch(pieces(size), size)
 
     desc = gen.stack_heap_description(
         steps, refs, chunk_pages, max_chunks, stack_pages, grow_prob, stack_fraction, write_ratio, seed

@@ -5,7 +5,7 @@ import pytest
 
 from vmgym.sim import MachineConfig, Simulator
 from workloads import generators, registry, resolve_stream, streamgen
-from workloads.model import WorkloadError
+from workloads.model import Vma, WorkloadBuilder, WorkloadError
 from workloads.spec import footprint
 from workloads.stream import ProcessRefStream, from_workload
 
@@ -67,6 +67,60 @@ def test_the_references_of_the_vectorised_generators():
     writes = rng.random(20_001) < 0.4
     proc = generators.uniform(700, 20_001, write_ratio=0.4, seed=5).processes[0]
     assert np.array_equal(proc.args, pages * 4096) and np.array_equal(proc.ops == 1, writes)
+
+
+def _stack_heap_reference(
+    steps, refs, chunk_pages, max_chunks, stack_pages, grow_prob, stack_fraction, wr, seed
+):
+    """The whole-array stack_heap the generator had: every draw of the trace at once, in order."""
+    rng = np.random.default_rng(seed)
+    stack_vpn = max_chunks * chunk_pages + 16
+    total = steps * refs
+    grow_draw = rng.random(steps) < grow_prob
+    to_stack = rng.random(total) < stack_fraction
+    depth = np.minimum(rng.geometric(0.5, size=total) - 1, stack_pages - 1)
+    heap_u = rng.random(total)
+    writes = rng.random(total) < wr
+    live = np.empty(steps, np.int64)
+    chunks = 1
+    for s in range(steps):
+        live[s] = chunks
+        if chunks < max_chunks and (chunks == 1 or grow_draw[s]):
+            chunks += 1
+        elif chunks > 1:
+            chunks -= 1
+    heap_pages = np.repeat(live * chunk_pages, refs)
+    pages = np.where(to_stack, stack_vpn + stack_pages - 1 - depth, (heap_u * heap_pages).astype(np.int64))
+    wb = WorkloadBuilder("stack-heap")
+    proc = wb.process("main")
+    proc.map(Vma(0, chunk_pages, "rw"))
+    proc.map(Vma(stack_vpn, stack_pages, "rw"))
+    for s in range(steps):
+        if s and live[s] > live[s - 1]:
+            proc.map(Vma(int(live[s - 1]) * chunk_pages, chunk_pages, "rw"))
+        elif s and live[s] < live[s - 1]:
+            proc.munmap(int(live[s]) * chunk_pages)
+        proc.access_pages(pages[s * refs : (s + 1) * refs], writes[s * refs : (s + 1) * refs])
+    return wb.build().processes[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (200, 1000, 16, 32, 32, 0.6, 0.3, 0.0, 0),
+        (300, 50, 4, 6, 8, 0.5, 0.9, 1.0, 7),
+        (7, 333, 2, 3, 5, 1.0, 0.0, 0.2, 11),
+    ],
+)
+def test_stack_heap_draws_what_the_whole_array_code_drew(args):
+    """Block by block (the stack choice, depth, heap position and write from advanced copies): the same."""
+    want = _stack_heap_reference(*args)
+    *shape, wr, seed = args
+    for size in (1, 7, 1 << 20):
+        ops, addrs = _concat(streamgen.stack_heap(*shape, write_ratio=wr, seed=seed), size)
+        assert np.array_equal(ops, want.ops) and np.array_equal(addrs, want.args)
+    got = generators.stack_heap(*shape, write_ratio=wr, seed=seed).processes[0]
+    assert got.events == want.events and got.vmas == want.vmas
 
 
 def test_stream_reads_the_same_twice():

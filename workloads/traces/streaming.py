@@ -28,7 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from workloads.model import DEFAULT_PAGE_SIZE, EV_MMAP, Vma
-from workloads.stream import Distinct, ProcessRefStream, RefStream, count_differs, no_blocks, proc_groups
+from workloads.stream import (
+    Distinct,
+    ProcessRefStream,
+    RefStream,
+    count_differs,
+    no_blocks,
+    proc_groups,
+    rebatch,
+)
 from workloads.tick_order import tick_ordered
 from workloads.traces.api import _check_holds, _request, _stored_values
 from workloads.traces.blocks import _Collector, _k_scan
@@ -288,26 +296,8 @@ def stream_trace(
         return _processes(scan, reader, addresses, name=req.name, page_size=page_size, desc=desc, dense=table)
 
     def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        ops_out = np.empty(size, np.int8)
-        addrs_out = np.empty(size, np.int64)
-        fill = 0
-        for _pids, ops, vals in reader.batches():
-            addrs = addresses(vals)
-            done = 0
-            while done < ops.size:
-                k = min(size - fill, ops.size - done)
-                ops_out[fill : fill + k] = ops[done : done + k]
-                addrs_out[fill : fill + k] = addrs[done : done + k]
-                fill += k
-                done += k
-                if fill == size:
-                    yield ops_out, addrs_out
-                    ops_out = np.empty(size, np.int8)  # the caller may keep the last block
-                    addrs_out = np.empty(size, np.int64)
-                    fill = 0
-            del ops, vals, addrs  # before the next batch is read: one batch at a time in memory
-        if fill:
-            yield ops_out[:fill], addrs_out[:fill]
+        # one batch at a time in memory: rebatch copies each before the next is read
+        return rebatch(((ops, addresses(vals)) for _pids, ops, vals in reader.batches()), size)
 
     return RefStream(
         name=req.name,
