@@ -81,3 +81,21 @@ def test_page_replacement_on_a_stream_of_several_processes(monkeypatch):
     whole = _episode("vmgym/PageReplacement-v0", w, **kw)
     _assert_equal(whole, _episode("vmgym/PageReplacement-v0", from_workload(w), **kw))
     assert len(whole) > 100
+
+
+@pytest.mark.parametrize("env_id", ["vmgym/PageReplacement-v0", "vmgym/MemoryManager-v0"])
+def test_the_envs_on_a_stream_with_events(monkeypatch, env_id):
+    """stack-heap's mmap/munmap ride in chunks of 7 (events fall at chunk ends): the whole episode."""
+    monkeypatch.setattr(feed_module, "DEFAULT_CHUNK", 7)
+    spec = {
+        "steps": 30,
+        "refs_per_step": 80,
+        "chunk_pages": 4,
+        "max_chunks": 6,
+        "write_ratio": 0.3,
+        "seed": 2,
+    }
+    kw = {"machine": {"frames": 20, "tlb_entries": 0}, "max_steps": 300}
+    whole = _episode(env_id, generators.stack_heap(**spec), **kw)
+    _assert_equal(whole, _episode(env_id, streamgen.stack_heap(**spec), **kw))
+    assert len(whole) > 50
