@@ -89,3 +89,27 @@ def test_prefetch_option_and_listing():
     assert res.exit_code == 2 and "unknown prefetcher 'psychic'; choose one of: none, readahead" in res.output
     listing = runner.invoke(app, ["prefetchers"]).stdout
     assert "swap-cluster" in listing and "page_cluster=3" in listing and "Joseph & Grunwald" in listing
+
+
+def test_ceiling_table_json_and_a_streamed_trace(tmp_path, monkeypatch):
+    """`vmgym ceiling`: a table, JSON rows, and a trace past the streaming threshold gives the same rows."""
+    import workloads.spec
+    from workloads.traces import write_trace
+
+    spec = "zipf:pages=300,length=4000,seed=2"
+    res = runner.invoke(app, ["ceiling", "-w", spec, "-f", "60", "-k", "8", "-c", "lru,mix"])
+    assert res.exit_code == 0, res.output
+    assert "Belady among K=8" in res.stdout and "mix" in res.stdout
+    path = write_trace(resolve(spec), tmp_path / "z.npy")
+    args = ["ceiling", "-w", str(path), "-f", "60", "-k", "8", "-c", "lru,mix", "--json"]
+    whole = json.loads(runner.invoke(app, args).stdout)
+    assert [r["candidates"] for r in whole] == ["lru", "mix"] and whole[1]["misses"] <= whole[0]["lru_misses"]
+    monkeypatch.setattr(workloads.spec, "STREAM_TRACES_FROM", 0)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == whole
+    res = runner.invoke(app, ["ceiling", "-w", spec, "-c", "lru,best"])
+    assert res.exit_code == 2 and "unknown candidate source 'best'" in res.output
+    res = runner.invoke(app, ["ceiling", "-w", spec, "-f", "1000"])  # fits in RAM: one line, no traceback
+    assert res.exit_code == 2 and "never needs an eviction with 1000 frames" in res.output
+    assert "Traceback" not in res.output

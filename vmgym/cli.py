@@ -300,16 +300,24 @@ def ceiling_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the random candidate samples.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
-    """How much of the LRU-to-OPT gap an agent could close: Belady's choice among the candidates."""
+    """How much of the LRU-to-OPT gap an agent could close: Belady's choice among the candidates.
+
+    Large trace files and long generated workloads stream (the env reads them chunk by chunk).
+    """
     from vmgym.envs import SOURCES, ceiling
 
-    wl, cfg = _load(workload, frames, None, None)
-    rows = []
-    for source in [s.strip() for s in sources.split(",") if s.strip()]:
+    chosen = [s.strip() for s in sources.split(",") if s.strip()]
+    for source in chosen:  # every name checked before any work
         if source not in SOURCES:
             fail(f"unknown candidate source {source!r}; choose from: {', '.join(SOURCES)}")
+    wl, cfg = _load(workload, frames, None, None, stream=True, arrays=False, long=True)
+    rows = []
+    for source in chosen:
         err.print(f"oracle over {k} {source} candidates ...")
-        rows.append(ceiling(wl, cfg.to_dict(), k=k, candidates=source, seed=seed))
+        try:
+            rows.append(ceiling(wl, cfg.to_dict(), k=k, candidates=source, seed=seed))
+        except ValueError as e:  # the env's one-line errors (a workload that fits in RAM, a bad k)
+            fail(str(e))
     if json_out:
         print(json.dumps(rows, indent=2))
         return
