@@ -113,3 +113,8 @@ def test_ceiling_table_json_and_a_streamed_trace(tmp_path, monkeypatch):
     res = runner.invoke(app, ["ceiling", "-w", spec, "-f", "1000"])  # fits in RAM: one line, no traceback
     assert res.exit_code == 2 and "never needs an eviction with 1000 frames" in res.output
     assert "Traceback" not in res.output
+
+
+def test_run_points_an_agent_to_compare():
+    res = runner.invoke(app, ["run", "-w", "zipf:pages=10,length=100", "-p", "agent:default"])
+    assert res.exit_code == 2 and "run it with `vmgym compare -p lru,agent:default`" in res.output

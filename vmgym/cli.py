@@ -130,6 +130,9 @@ def run(
 ) -> None:
     """Run one policy on one workload and print its statistics."""
     check_plot_path(timeline, "--timeline")
+    if policy.strip().lower().startswith(AGENT_PREFIX):
+        agent = policy.strip()
+        fail(f"{agent!r} is a learned agent: run it with `vmgym compare -p lru,{agent}` or `vmgym evaluate`")
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True)
     try:
         with err.status(f"loading {wl.name}", spinner="dots"):  # a stream's footprint pass, OPT's columns
