@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNELS = ("workloads.stackdist.lru_push", "vmgym.streaming.feed.next_uses", "vmgym.mrc._opt_push")
+KERNELS = ("workloads.stackdist.lru_push", "workloads.stackdist.next_uses", "vmgym.mrc._opt_push")
 SCRIPT = f"""
 import importlib
 import json

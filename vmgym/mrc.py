@@ -68,16 +68,14 @@ from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import load, load_address_space
 from vmgym.streaming.events import EventProcess
-from vmgym.streaming.feed import DEFAULT_CHUNK, OneProcess, next_uses
+from vmgym.streaming.feed import DEFAULT_CHUNK, OneProcess
 from workloads.model import OP_WRITE, Workload
 from workloads.spool import SPILL_ABOVE, Column
-from workloads.stackdist import LruStack
+from workloads.stackdist import LruStack, backward_next_uses
 from workloads.stream import ProcessRefStream, RefStream
 
 POLICIES = ("lru", "opt")
 """The policies with a one-pass curve (stack algorithms)."""
-
-_NEVER = np.int64(1) << 62  # next-use time of a page never referenced again
 
 
 class MrcError(ValueError):
@@ -331,12 +329,7 @@ def _opt_curve(ids: PageIds, m: int) -> np.ndarray:
             col.write(lo, block)
             lo += block.size
         step = DEFAULT_CHUNK
-        last = np.full(ids.n_ids, _NEVER, np.int64)
-        out = np.empty(min(step, n), np.int64)
-        for lo in reversed(range(0, n, step)):
-            k = min(step, n - lo)
-            next_uses(col.read(lo, k), lo, last, out[:k])
-            nxt.write(lo, out[:k])
+        backward_next_uses(col.read, n, ids.n_ids, nxt, step)
         stack = _OptStack(ids.n_ids, _top(m, ids.n_ids))
         for lo in range(0, n, step):
             k = min(step, n - lo)

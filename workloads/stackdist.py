@@ -1,4 +1,4 @@
-"""LRU stack distances, fed block by block: the one kernel behind ``trace info`` and ``vmgym mrc``.
+"""Reuse, fed block by block: LRU stack distances (``trace info``, ``vmgym mrc``) and next uses.
 
 Mattson, Gecsei, Slutz & Traiger, "Evaluation techniques for storage hierarchies", IBM
 Systems Journal 9(2), 1970: the LRU stack distance of a re-reference is the number of
@@ -10,13 +10,22 @@ densely (keeping their order) whenever they run past ``2 * n_ids + 64``, so the 
 stays about twice the ids long, however long the trace; every array is per id, none per
 reference, and the state carries across blocks, so a stream gives the same histogram as
 one array.
+
+:func:`backward_next_uses` gives each reference's next use (OPT and the oracle in a
+streamed run, OPT's miss-ratio curve, oracleGeneral's next-access times): one pass from
+the trace's end, block by block, over keys read from a column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numba import njit
 
+from workloads.spool import Column
+
+NEVER = np.int64(1) << 62  # the next use of a reference whose key is never referenced again
 _NO_OUT = np.zeros(0, np.int64)
 
 
@@ -127,3 +136,38 @@ class LruStack:
     def first_touches(self) -> int:
         """References to an id not referenced before."""
         return int(self.state[2])
+
+
+@njit(cache=True, nogil=True)
+def next_uses(keys, base, last, out):  # pragma: no cover (compiled)
+    """Backward pass over one block: ``out[k]`` = next position of ``keys[k]`` after ``base + k``.
+
+    ``last[key]`` holds the earliest position seen so far of each key (blocks go from
+    the end of the trace to its start); it ends as each key's first use. A negative key
+    (no key: an event, a segfault) gets NEVER.
+    """
+    for k in range(keys.shape[0] - 1, -1, -1):
+        key = keys[k]
+        if key >= 0:
+            out[k] = last[key]
+            last[key] = base + k
+        else:
+            out[k] = NEVER
+
+
+def backward_next_uses(
+    keys_at: Callable[[int, int], np.ndarray], n: int, n_keys: int, out: Column, step: int
+) -> np.ndarray:
+    """Write each of ``n`` positions' next use (NEVER if none) into ``out``, ``step`` positions at a time.
+
+    ``keys_at(lo, m)`` gives the keys (``0 .. n_keys - 1``, or negative) of positions
+    ``lo .. lo + m - 1``; the blocks are asked for from the end. Returns each key's
+    first use (NEVER if none).
+    """
+    last = np.full(n_keys, NEVER, np.int64)
+    buf = np.empty(min(step, n), np.int64)
+    for lo in reversed(range(0, n, step)):
+        m = min(step, n - lo)
+        next_uses(keys_at(lo, m), lo, last, buf[:m])
+        out.write(lo, buf[:m])
+    return last

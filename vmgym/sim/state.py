@@ -29,6 +29,7 @@ from workloads.model import (
     OP_READ,
     OP_WRITE,
 )
+from workloads.stackdist import NEVER
 
 __all__ = ["SimState"]
 
@@ -255,7 +256,7 @@ ST_STOPPED = 4
 ST_DEADLOCK = 5
 ST_NEED_PREFETCH = 6  # a major fault completed; the external prefetcher must choose (then run again)
 
-INF = np.int64(1) << 62  # "never used again"
+INF = NEVER  # "never used again" (workloads.stackdist, whose next-use pass writes it)
 
 
 def interleaved_rows(rows: int, n: int) -> np.ndarray:

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
 
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
@@ -37,6 +36,7 @@ from vmgym.streaming.processes import Entries, ProcessSource
 from vmgym.streaming.translate import AddressSpace, all_rwx
 from workloads.model import Process, Workload, WorkloadError
 from workloads.spool import SPILL_ABOVE, Column
+from workloads.stackdist import backward_next_uses
 from workloads.stream import ProcessRefStream, RefStream, count_differs
 
 DEFAULT_CHUNK = 1 << 21  # references per chunk (and per block read from the source)
@@ -44,22 +44,6 @@ STATE_BYTES_PER_PAGE = 200  # about what the state arrays take per referenced pa
 
 # ops, PTEs (event args), pids, and the oracle's keys and next uses (None without it)
 Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
-
-
-@njit(cache=True, nogil=True)
-def next_uses(keys, base, last, out):  # pragma: no cover (compiled)
-    """Backward pass over one block: ``out[k]`` = next position of ``keys[k]`` after ``base + k``.
-
-    ``last[key]`` holds the earliest position seen so far of each key (blocks go from
-    the end of the trace to its start); it ends as each key's first use.
-    """
-    for k in range(keys.shape[0] - 1, -1, -1):
-        key = keys[k]
-        if key >= 0:
-            out[k] = last[key]
-            last[key] = base + k
-        else:
-            out[k] = S.INF
 
 
 def _available_bytes() -> int | None:
@@ -242,13 +226,13 @@ class ChunkFeed:
             if self._pid is not None:
                 self._pid.write(lo, pid)
             lo += ops.shape[0]
-        last = np.full(self._n_keys, S.INF, np.int64)
-        out = np.empty(min(self.chunk, n), np.int64)
-        for lo in reversed(range(0, n, self.chunk)):
-            m = min(self.chunk, n - lo)
-            next_uses(self._keys(self._ops.read(lo, m), self._pte.read(lo, m)), lo, last, out[:m])
-            self._next.write(lo, out[:m])
-        self._first_use = last
+        self._first_use = backward_next_uses(
+            lambda lo, m: self._keys(self._ops.read(lo, m), self._pte.read(lo, m)),
+            n,
+            self._n_keys,
+            self._next,
+            self.chunk,
+        )
 
     def oracle_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The first chunk's ``ref_key`` and ``ref_next``, and ``key_next`` (each key's first use)."""

@@ -16,6 +16,7 @@ from typing import IO
 import numpy as np
 
 from workloads.spool import SPILL_ABOVE, Column
+from workloads.stackdist import NEVER, backward_next_uses
 from workloads.stream import Distinct
 from workloads.traces.blocks import _WRITE_CHUNK, Batch, _Blocks, _Collector
 from workloads.traces.errors import TraceError
@@ -55,31 +56,13 @@ def _parse_oracle(
     return blocks.offset
 
 
-def _next_in_block(dense: np.ndarray, lo: int, later: np.ndarray) -> np.ndarray:
-    """Next accesses of the references at ``lo ..`` (dense ids), blocks taken from the trace's end.
-
-    Each reference's next access is the 1-based index of the next reference to its id
-    (libCacheSim's convention), within the block or else ``later[id]`` (the first one
-    after the block, -1 if none); ``later`` is then set to each id's first reference here.
-    """
-    order = np.argsort(dense, kind="stable")
-    ids = dense[order]
-    out = np.empty(dense.size, np.int64)
-    same = ids[1:] == ids[:-1]
-    out[order[:-1][same]] = order[1:][same] + (lo + 1)
-    last = np.append(~same, True)  # each id's last reference in the block
-    out[order[last]] = later[ids[last]]
-    first = np.insert(~same, 0, True)
-    later[ids[first]] = order[first] + (lo + 1)
-    return out
-
-
 def _records(ids: np.ndarray, nxt: np.ndarray, lo: int, page_size: int) -> bytes:
+    """Records for the references at ``lo ..``; ``nxt``: each one's next use (0-based, NEVER if none)."""
     rec = np.zeros(ids.size, dtype=_OG_DTYPE)
     rec["time"] = (np.arange(lo, lo + ids.size, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32)
     rec["obj_id"] = ids
     rec["obj_size"] = min(page_size, 0xFFFFFFFF)
-    rec["next"] = nxt
+    rec["next"] = np.where(nxt == NEVER, -1, nxt + 1)  # libCacheSim: the 1-based next index, -1 if none
     return rec.tobytes()
 
 
@@ -92,7 +75,8 @@ def _write(path: Path, blocks: Iterable[Batch], page_size: int, length: int) -> 
 
     The object ids go forward into a column (and their distinct values, to number them
     densely); a backward pass, block by block from the end, finds the next accesses into
-    a second column; a forward pass writes the records. The columns are arrays, or
+    a second column (:func:`workloads.stackdist.backward_next_uses`); a forward pass
+    writes the records. The columns are arrays, or
     temporary files above :data:`~workloads.spool.SPILL_ABOVE` bytes (16 bytes a
     reference): memory is the distinct ids and a block, not the trace.
     """
@@ -111,10 +95,9 @@ def _write(path: Path, blocks: Iterable[Batch], page_size: int, length: int) -> 
         if n != length:
             raise TraceError(f"{path}: {n:,} references, not the {length:,} announced to the writer")
         keys = distinct.values()
-        later = np.full(keys.size, -1, np.int64)
-        for lo in reversed(range(0, length, _WRITE_CHUNK)):
-            m = min(_WRITE_CHUNK, length - lo)
-            nxt.write(lo, _next_in_block(np.searchsorted(keys, ids.read(lo, m)), lo, later))
+        backward_next_uses(
+            lambda lo, m: np.searchsorted(keys, ids.read(lo, m)), length, keys.size, nxt, _WRITE_CHUNK
+        )
         with _open_out(path) as fh:
             for lo in range(0, length, _WRITE_CHUNK):
                 m = min(_WRITE_CHUNK, length - lo)
