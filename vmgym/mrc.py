@@ -66,9 +66,8 @@ from numba import njit
 
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
-from vmgym.sim.loader import load, load_address_space
-from vmgym.streaming.events import EventProcess
-from vmgym.streaming.feed import DEFAULT_CHUNK, OneProcess
+from vmgym.sim.loader import load
+from vmgym.streaming.feed import DEFAULT_CHUNK, open_source
 from workloads.model import OP_WRITE, Workload
 from workloads.spool import SPILL_ABOVE, Column
 from workloads.stackdist import LruStack, backward_next_uses
@@ -178,12 +177,8 @@ def stream_ids(stream: RefStream, chunk: int = DEFAULT_CHUNK) -> PageIds:
     if isinstance(stream, ProcessRefStream):
         raise _several(name, len(stream.proc_names))
     lean = MachineConfig(page_size=stream.page_size, tlb_entries=0)
-    if stream.events is not None:  # mmaps stream too; munmap/mlock/munlock are refused below
-        source: OneProcess | EventProcess = EventProcess(stream, chunk)
-        lw = source.load(lean)
-    else:
-        source = OneProcess(stream, chunk)
-        lw = load_address_space(source.shell, lean, source.pte_keys)
+    source = open_source(stream, lean.quantum, chunk)  # events: mmaps pass, munmap/mlock refused below
+    lw = source.load(lean)
     _check_space(name, lw.pte_static)
     filepriv = (lw.pte_flags & S.PTE_FILEPRIV) != 0
 

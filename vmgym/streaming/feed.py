@@ -115,6 +115,7 @@ class OneProcess:
     """The global trace ``[START, r_0, ..., r_{n-1}, EXIT]`` of a one-process stream."""
 
     several = False
+    mlock = False  # (no events)
 
     def __init__(self, stream: RefStream, chunk: int):
         self.stream = stream
@@ -143,6 +144,10 @@ class OneProcess:
         self.pte_keys = [self.space.number()]
         self.zeros = np.zeros(max(chunk, 1), np.int32)  # the pid of every entry, a chunk's worth
 
+    def load(self, config: MachineConfig) -> LoadedWorkload:
+        """The state arrays of the fixed address space and the counted PTEs."""
+        return load_address_space(self.shell, config, self.pte_keys)
+
     def entries(self) -> Iterator[Entries]:
         """The global trace in chunks of at most ``chunk`` entries: START, the references, EXIT."""
         arg = np.zeros(1, np.int32)
@@ -161,6 +166,19 @@ class OneProcess:
         yield np.array([S.E_EXIT], np.int8), arg, self.zeros[:1]
 
 
+Source = OneProcess | ProcessSource | EventProcess
+"""A stream's global trace: its PTEs (``pte_keys``), ``load(config)``, ``entries()``, ``mlock``."""
+
+
+def open_source(stream: RefStream, quantum: int, chunk: int) -> Source:
+    """The source of ``stream``'s global trace: several processes, one with events, or one plain."""
+    if isinstance(stream, ProcessRefStream):
+        return ProcessSource(stream, quantum, chunk)
+    if stream.events is not None:
+        return EventProcess(stream, chunk)
+    return OneProcess(stream, chunk)
+
+
 class ChunkFeed:
     """The chunks of one streamed run (see the module docstring); made by :func:`open_feed`."""
 
@@ -171,22 +189,12 @@ class ChunkFeed:
         # the working-set window looks back ws_window entries: each chunk carries that many before it
         self._keep = config.ws_window if config.allocation == "working-set" else 0
         self.chunk = chunk
-        self.source: OneProcess | ProcessSource | EventProcess
-        if isinstance(stream, ProcessRefStream):
-            self.source = ProcessSource(stream, config.quantum, chunk)
-        elif stream.events is not None:
-            self.source = EventProcess(stream, chunk)
-        else:
-            self.source = OneProcess(stream, chunk)
+        self.source = open_source(stream, config.quantum, chunk)
         self.n_refs = self.source.n_refs
         self.length = self.source.length  # the references and each process's START and EXIT
-        self.mlock = bool(getattr(self.source, "mlock", False))  # any mlock event in the whole trace
-        keys = self.source.pte_keys
-        _check_fits(stream, sum(k.size for k in keys), config.frames)
-        if isinstance(self.source, EventProcess):  # its plan holds the VMAs its mmaps create
-            self.loaded: LoadedWorkload = self.source.load(config)
-        else:
-            self.loaded = load_address_space(self.source.shell, config, keys)
+        self.mlock = self.source.mlock  # any mlock event in the whole trace
+        _check_fits(stream, sum(k.size for k in self.source.pte_keys), config.frames)
+        self.loaded: LoadedWorkload = self.source.load(config)
         lw = self.loaded
         shared = (lw.pte_flags & S.PTE_SHARED) != 0
         pte_ids = np.arange(lw.pte_flags.shape[0], dtype=np.int64)

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from vmgym.sim import state as S
+from vmgym.sim.config import MachineConfig
+from vmgym.sim.loader import LoadedWorkload, load_address_space
 from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch, all_rwx
 from workloads.model import Process, Workload, WorkloadError
 from workloads.spool import SPILL_ABOVE, Spool
@@ -117,6 +119,7 @@ class ProcessSource:
     """The global trace of a :class:`~workloads.stream.ProcessRefStream` (see the module docstring)."""
 
     several = True
+    mlock = False  # (no events)
 
     def __init__(self, stream: ProcessRefStream, quantum: int, chunk: int):
         k = len(stream.proc_names)
@@ -159,6 +162,10 @@ class ProcessSource:
             list(stream.objects),
             stream.page_size,
         )
+
+    def load(self, config: MachineConfig) -> LoadedWorkload:
+        """The state arrays of the processes' fixed address spaces and counted PTEs."""
+        return load_address_space(self.shell, config, self.pte_keys)
 
     def _check(self, procs: np.ndarray) -> None:
         k = len(self.stream.proc_names)
