@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -27,7 +26,7 @@ from vmgym.prefetch import names as prefetch_names
 from vmgym.records import record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
 from workloads import RefStream, registry, resolve, resolve_stream, suites
-from workloads.model import EV_MMAP, Workload, WorkloadError
+from workloads.model import Workload, WorkloadError
 from workloads.stream import from_workload, streamable
 
 app = typer.Typer(
@@ -94,17 +93,12 @@ def _load(
         with err.status(f"reading {workload}", spinner="dots"):  # (a large trace's scan takes a while)
             wl = (resolve_stream(workload, long=long) if stream else None) or resolve(workload)
         one = isinstance(wl, Workload) and len(wl.processes) == 1
-        if stream and arrays and one and streamable(wl) is None and not _has_events(wl):
+        if stream and arrays and one and streamable(wl) is None and not wl.processes[0].has_events:
             wl = from_workload(wl)  # (with events, the whole loader is as fast: its arrays are held anyway)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
     except (WorkloadError, ConfigError) as e:
         fail(str(e))
     return wl, cfg
-
-
-def _has_events(wl: Workload) -> bool:
-    """True if a process of ``wl`` has events (mmap, munmap, mlock, ...)."""
-    return any(bool(np.any(np.asarray(p.ops) >= EV_MMAP)) for p in wl.processes)
 
 
 def _progress() -> Progress:

@@ -161,10 +161,7 @@ class PageIds:
 
 def whole_ids(workload: Workload) -> PageIds:
     """:func:`page_ids` as one block."""
-    ids, n_ids = page_ids(workload)
-    referenced = np.zeros(n_ids, np.bool_)
-    referenced[ids] = True
-    return PageIds(workload.name, int(ids.size), n_ids, lambda: iter([ids]), referenced)
+    return _one_block(*page_ids(workload), workload.name)
 
 
 def stream_ids(stream: RefStream, chunk: int = DEFAULT_CHUNK) -> PageIds:
@@ -299,9 +296,12 @@ def _lru_curve(ids: PageIds, m: int) -> np.ndarray:
     return _padded(_misses_from_hist(stack.hist), m)
 
 
-def _one_block(ids: np.ndarray, n_ids: int) -> PageIds:
+def _one_block(ids: np.ndarray, n_ids: int, name: str = "") -> PageIds:
+    """Ids held whole as :class:`PageIds` of one block (with the ids that occur)."""
     ids = np.ascontiguousarray(ids, np.int64)
-    return PageIds("", int(ids.size), n_ids, lambda: iter([ids]))
+    referenced = np.zeros(n_ids, np.bool_)
+    referenced[ids] = True
+    return PageIds(name, int(ids.size), n_ids, lambda: iter([ids]), referenced)
 
 
 def lru_misses(ids: np.ndarray, n_ids: int, max_frames: int | None = None) -> np.ndarray:
@@ -350,17 +350,15 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 _HASH_BITS = 24
 
 
-def _shards_curve(
-    ids: PageIds, rate: float, m: int, seed: int, referenced: np.ndarray | None = None
-) -> np.ndarray:
-    """SHARDS over ``ids`` (see :func:`shards_lru_misses`); ``referenced``: the ids that occur, if not all."""
+def _shards_curve(ids: PageIds, rate: float, m: int, seed: int) -> np.ndarray:
+    """SHARDS over ``ids`` (see :func:`shards_lru_misses`); only the ids that occur are sampled."""
     n, n_ids = ids.references, ids.n_ids
     threshold = np.uint64(math.ceil(rate * 2**_HASH_BITS))
     keep_page = (
         _splitmix64(np.arange(n_ids, dtype=np.int64) + (seed << 32)) >> np.uint64(64 - _HASH_BITS)
     ) < (threshold)
-    if referenced is not None:
-        keep_page &= referenced
+    if ids.referenced is not None:
+        keep_page &= ids.referenced
     dense = np.cumsum(keep_page) - 1  # the sampled pages that occur, numbered in order
     n_sampled = int(keep_page.sum())
     out = np.full(m + 1, float(n))
@@ -393,10 +391,7 @@ def shards_lru_misses(
     m = _max_frames(max_frames, n_ids)
     if rate == 1.0:
         return lru_misses(ids, n_ids, m).astype(np.float64)
-    ids = np.asarray(ids, np.int64)
-    referenced = np.zeros(n_ids, np.bool_)
-    referenced[ids] = True
-    return _shards_curve(_one_block(ids, n_ids), rate, m, seed, referenced)
+    return _shards_curve(_one_block(ids, n_ids), rate, m, seed)
 
 
 def curve_error(approx: np.ndarray, exact: np.ndarray, references: int) -> dict[str, float]:
@@ -478,7 +473,7 @@ def curves(
             shards = (
                 _lru_curve(ids, m).astype(np.float64)
                 if sample == 1.0
-                else _shards_curve(ids, sample, m, seed, ids.referenced)
+                else _shards_curve(ids, sample, m, seed)
             )
             est = Curve("lru", "shards", shards, n, sample)
             if check:

@@ -123,6 +123,11 @@ class Process:
         """Number of memory references (events excluded)."""
         return int(np.count_nonzero(self.ops < EV_MMAP))
 
+    @property
+    def has_events(self) -> bool:
+        """True if the stream holds events (mmap, munmap, mlock, munlock, fork, exit)."""
+        return bool(np.any(np.asarray(self.ops) >= EV_MMAP))
+
 
 @dataclass
 class Workload:

@@ -133,16 +133,22 @@ class RefStream:
     page_set: np.ndarray | None = None  # the distinct pages referenced (sorted int64 vpns), if known
     events: list | None = None  # event payloads if the blocks carry events (then length counts them)
 
+    def references(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``blocks(size)`` without the event entries (non-empty blocks of at most ``size``)."""
+        for ops, addrs in self.blocks(size):
+            if self.events is not None:
+                refs = ops < EV_MMAP
+                ops, addrs = ops[refs], addrs[refs]
+            if ops.size:
+                yield ops, addrs
+
     def pages(self) -> int:
         """Number of distinct pages referenced: ``page_set``'s, found in one read if not known (and kept)."""
         if self.page_set is None:
             shift = self.page_size.bit_length() - 1
             seen = Distinct()
-            for ops, addrs in self.blocks(1 << 22):
-                if self.events is not None:
-                    addrs = addrs[ops < EV_MMAP]
-                if addrs.size:
-                    seen.add(addrs >> shift)
+            for _ops, addrs in self.references(1 << 22):
+                seen.add(addrs >> shift)
             self.page_set = seen.values().astype(np.int64)
         return int(self.page_set.size)
 
@@ -285,7 +291,7 @@ def streamable(workload: Workload) -> str | None:
         ops = np.asarray(proc.ops)
         if np.any(ops == EV_FORK):
             return f"workload {workload.name!r}: process {proc.name!r} forks; forks do not stream"
-        if len(workload.processes) > 1 and np.any(ops >= EV_MMAP):
+        if len(workload.processes) > 1 and proc.has_events:
             return (
                 f"workload {workload.name!r} has events (mmap, munmap, mlock, exit) in several "
                 "processes; only one process's events stream"
@@ -312,7 +318,7 @@ def from_workload(workload: Workload) -> RefStream:
     proc = workload.processes[0]
     ops = np.asarray(proc.ops, np.int8)
     addrs = np.asarray(proc.args, np.int64)
-    events = list(proc.events) if np.any(ops >= EV_MMAP) else None
+    events = list(proc.events) if proc.has_events else None
 
     def blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for lo in range(0, ops.size, size):

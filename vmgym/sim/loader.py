@@ -40,6 +40,8 @@ from workloads.model import (
 )
 
 _VPN_BITS = 40  # PTE keys are (local vma index << 40) | vpn
+# the op codes a process stream may hold: read, write, exec and the events
+OP_CODES = np.array([0, 1, 2, EV_MMAP, EV_MUNMAP, EV_MLOCK, EV_MUNLOCK, EV_FORK, EV_EXIT], np.int8)
 
 
 @dataclass
@@ -187,7 +189,7 @@ class _Translator:
                 pid,
                 f"ops and args must be 1-D arrays of one length, got {ops.shape} and {args.shape}",
             )
-        bad = ~np.isin(ops, [0, 1, 2, EV_MMAP, EV_MUNMAP, EV_MLOCK, EV_MUNLOCK, EV_FORK, EV_EXIT])
+        bad = ~np.isin(ops, OP_CODES)
         if bad.any():
             j = int(np.argmax(bad))
             raise _err(self.w, pid, f"stream entry {j}: unknown op code {int(ops[j])}")

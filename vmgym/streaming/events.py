@@ -28,6 +28,7 @@ import numpy as np
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import (
+    OP_CODES,
     LoadedWorkload,
     _err,
     _ProcPlan,
@@ -41,15 +42,11 @@ from workloads.model import (
     EV_FORK,
     EV_MLOCK,
     EV_MMAP,
-    EV_MUNLOCK,
-    EV_MUNMAP,
     Process,
     Workload,
     WorkloadError,
 )
 from workloads.stream import Distinct, RefStream
-
-_CODES = np.array([0, 1, 2, EV_MMAP, EV_MUNMAP, EV_MLOCK, EV_MUNLOCK, EV_EXIT], np.int8)
 
 
 class EventProcess:
@@ -108,7 +105,7 @@ class EventProcess:
         for ops, addrs in self.stream.blocks(self.chunk):
             ops = np.asarray(ops, np.int8)
             addrs = np.asarray(addrs, np.int64)
-            bad = ~np.isin(ops, _CODES)
+            bad = ~np.isin(ops, OP_CODES) | (ops == EV_FORK)
             if bad.any():
                 j = int(np.argmax(bad))
                 if ops[j] == EV_FORK:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workloads.model import DEFAULT_PAGE_SIZE, EV_MMAP, Vma
+from workloads.model import DEFAULT_PAGE_SIZE, Vma
 from workloads.stream import (
     Distinct,
     ProcessRefStream,
@@ -400,16 +400,6 @@ def _processes(
     )
 
 
-def _references(stream: RefStream, block: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The stream's blocks without its events (``write_trace`` writes references only)."""
-    for ops, addrs in stream.blocks(block):
-        if stream.events is not None:
-            refs = ops < EV_MMAP
-            ops, addrs = ops[refs], addrs[refs]
-        if ops.size:
-            yield ops, addrs
-
-
 def write_stream(stream: RefStream, path: Path, fmt: str, block: int = 1 << 21) -> Path:
     """Write a stream to ``path`` in ``fmt`` block by block, the bytes ``write_trace`` writes.
 
@@ -430,9 +420,9 @@ def write_stream(stream: RefStream, path: Path, fmt: str, block: int = 1 << 21) 
     else:
         n_procs = 1
         pids = np.zeros(block, np.int64)  # one process: pid 0, as write_trace numbers them
-        merged = ((pids[: ops.size], ops, addrs) for ops, addrs in _references(stream, block))
+        merged = ((pids[: ops.size], ops, addrs) for ops, addrs in stream.references(block))
         if length is None or stream.events is not None:  # (an events stream's length counts its events)
-            length = sum(ops.size for ops, _ in _references(stream, block))
+            length = sum(ops.size for ops, _ in stream.references(block))
 
     def blocks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for p, ops, addrs in merged:
