@@ -17,9 +17,13 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 import numpy as np
+
+from workloads.model import WorkloadError
+from workloads.stream import ProcessRefStream, proc_groups
 
 SPILL_ABOVE = 1 << 27  # bytes of per-reference columns (128 MiB) above which they go to a file
 
@@ -125,3 +129,47 @@ class Spool:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def check_processes(stream: ProcessRefStream, procs: np.ndarray) -> None:
+    """Refuse a block whose process indices fall outside the stream's processes (one line)."""
+    k = len(stream.proc_names)
+    if procs.size and (procs.min() < 0 or procs.max() >= k):
+        bad = int(procs[(procs < 0) | (procs >= k)][0])
+        raise WorkloadError(f"workload {stream.name!r}: process index {bad} is not in 0..{k - 1}")
+
+
+def _changed(stream: ProcessRefStream, p: int, seen: int, count: int, more: bool) -> WorkloadError:
+    return WorkloadError(
+        f"workload {stream.name!r}: read again, its stream gave process {stream.proc_names[p]!r} "
+        f"{seen:,} references{' or more' if more else ''}, not {count:,} (did the file change?)"
+    )
+
+
+def fill(
+    spool: Spool,
+    stream: ProcessRefStream,
+    counts: Sequence[int],
+    block: int,
+    values: Callable[[int, np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Iterator[None]:
+    """Read ``stream`` once, one block per step, each process's references appended to ``spool``.
+
+    ``values(p, ops, addrs)`` is what is stored beside the ops (default: the addresses).
+    A process index outside the stream's, or a process giving other than its
+    ``counts[p]`` references, is a one-line :class:`WorkloadError` (the source changed).
+    """
+    k = len(stream.proc_names)
+    seen = np.zeros(k, np.int64)
+    for procs, ops, addrs in stream.proc_blocks(block):
+        check_processes(stream, procs)
+        for p, idx in proc_groups(procs):
+            seen[p] += idx.size
+            if seen[p] > counts[p]:
+                raise _changed(stream, p, int(seen[p]), int(counts[p]), more=True)
+            part = addrs[idx]
+            spool.append(p, ops[idx], part if values is None else values(p, ops[idx], part))
+        yield
+    for p in range(k):
+        if seen[p] != counts[p]:
+            raise _changed(stream, p, int(seen[p]), int(counts[p]), more=False)

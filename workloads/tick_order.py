@@ -16,34 +16,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from workloads.model import WorkloadError
-from workloads.spool import SPILL_ABOVE, Spool
-from workloads.stream import ProcessRefStream, proc_groups
+from workloads.spool import SPILL_ABOVE, Spool, fill
+from workloads.stream import ProcessRefStream
 
 Block = tuple[np.ndarray, np.ndarray, np.ndarray]  # process indices int64, ops int8, addresses int64
-
-
-def _changed(stream: ProcessRefStream, p: int, seen: int) -> WorkloadError:
-    return WorkloadError(
-        f"workload {stream.name!r}: read again, its stream gave process {stream.proc_names[p]!r} "
-        f"{seen:,} references, not {int(stream.proc_counts[p]):,} (did the file change?)"
-    )
-
-
-def _fill(stream: ProcessRefStream, spool: Spool, block: int) -> Iterator[None]:
-    """Read the source once, one block per step, each process's references appended to ``spool``."""
-    counts = stream.proc_counts
-    seen = [0] * len(counts)
-    for procs, ops, addrs in stream.proc_blocks(block):
-        for p, idx in proc_groups(procs):
-            seen[p] += idx.size
-            if seen[p] > counts[p]:
-                raise _changed(stream, p, seen[p])
-            spool.append(p, ops[idx], addrs[idx])
-        yield
-    for p, n in enumerate(seen):
-        if n != counts[p]:
-            raise _changed(stream, p, n)
 
 
 def tick_ordered(stream: ProcessRefStream, block: int = 1 << 21) -> Iterator[Block]:
@@ -59,7 +35,7 @@ def tick_ordered(stream: ProcessRefStream, block: int = 1 << 21) -> Iterator[Blo
     rank[sorted(range(len(counts)), key=lambda p: (-starts[p], p))] = np.arange(len(counts))
     by_start = sorted((s, p) for p, s in enumerate(starts) if counts[p])
     spool = Spool(len(counts), 9 * sum(counts) > SPILL_ABOVE, np.int64)
-    fill = _fill(stream, spool, block)
+    reading = fill(spool, stream, counts, block)
     active: list[int] = []
     taken = [0] * len(counts)
     nxt = 0  # the next process of by_start to join
@@ -80,7 +56,7 @@ def tick_ordered(stream: ProcessRefStream, block: int = 1 << 21) -> Iterator[Blo
                 hi = min(end - starts[p], counts[p])
                 m = hi - taken[p]
                 while spool.held[p] < m:
-                    next(fill)
+                    next(reading)
                 ops, addrs = spool.take(p, m)
                 ticks = np.arange(starts[p] + taken[p] - tick, starts[p] + hi - tick, dtype=np.int64)
                 parts.append((np.full(m, p, np.int64), ticks * len(counts) + rank[p], ops, addrs))
@@ -90,7 +66,7 @@ def tick_ordered(stream: ProcessRefStream, block: int = 1 << 21) -> Iterator[Blo
             yield procs[order], ops[order], addrs[order]
             active = [p for p in active if taken[p] < counts[p]]
             tick = end
-        for _ in fill:  # the end of the source: its counts checked
+        for _ in reading:  # the end of the source: its counts checked
             pass
     finally:
         spool.close()

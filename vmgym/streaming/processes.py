@@ -33,7 +33,7 @@ from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import LoadedWorkload, load_address_space
 from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch, all_rwx
 from workloads.model import Process, Workload, WorkloadError
-from workloads.spool import SPILL_ABOVE, Spool
+from workloads.spool import SPILL_ABOVE, Spool, check_processes, fill
 from workloads.stream import ProcessRefStream, proc_groups
 
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # ops int8, PTE ids / event args int32, pids int32
@@ -141,7 +141,7 @@ class ProcessSource:
         else:
             counts = np.zeros(k, np.int64)
             for procs, ops, addrs in stream.proc_blocks(chunk):
-                self._check(procs)
+                check_processes(stream, procs)
                 for p, idx in proc_groups(procs):
                     self.spaces[p].add(ops[idx], addrs[idx])
                     counts[p] += idx.size
@@ -167,34 +167,11 @@ class ProcessSource:
         """The state arrays of the processes' fixed address spaces and counted PTEs."""
         return load_address_space(self.shell, config, self.pte_keys)
 
-    def _check(self, procs: np.ndarray) -> None:
-        k = len(self.stream.proc_names)
-        if procs.size and (procs.min() < 0 or procs.max() >= k):
-            bad = int(procs[(procs < 0) | (procs >= k)][0])
-            raise WorkloadError(f"workload {self.stream.name!r}: process index {bad} is not in 0..{k - 1}")
-
-    def _fill(self, spool: Spool) -> Iterator[None]:
-        """The second read, one source block per step: each process's references translated into ``spool``."""
-        seen = np.zeros_like(self.counts)
-        for procs, ops, addrs in self.stream.proc_blocks(self.chunk):
-            self._check(procs)
-            for p, idx in proc_groups(procs):
-                seen[p] += idx.size
-                if seen[p] > self.counts[p]:
-                    break
-                pte = self.spaces[p].translate(ops[idx], addrs[idx])
-                pte[pte >= 0] += self.pte_base[p]
-                spool.append(p, ops[idx], pte)
-            if (seen > self.counts).any():
-                break
-            yield
-        if not np.array_equal(seen, self.counts):
-            p = int(np.flatnonzero(seen != self.counts)[0])
-            raise WorkloadError(
-                f"workload {self.stream.name!r}: read again, its stream gave process "
-                f"{self.stream.proc_names[p]!r} {int(seen[p]):,} references or more, not "
-                f"{int(self.counts[p]):,} (did the file change?)"
-            )
+    def _translated(self, p: int, ops: np.ndarray, addrs: np.ndarray) -> np.ndarray:
+        """Process ``p``'s references as global PTE ids (segfault codes stay negative)."""
+        pte = self.spaces[p].translate(ops, addrs)
+        pte[pte >= 0] += self.pte_base[p]
+        return pte
 
     def entries(self) -> Iterator[Entries]:
         """The global trace in chunks of at most ``chunk`` entries (events included).
@@ -204,7 +181,7 @@ class ProcessSource:
         processes' parts), so reading overlaps the simulation of earlier chunks.
         """
         spool = Spool(len(self.counts), self.n_refs * 5 > SPILL_ABOVE)
-        fill = self._fill(spool)
+        reading = fill(spool, self.stream, self.counts, self.chunk, self._translated)
         pack = _Packer(self.chunk)
         event_arg = np.zeros(1, np.int32)
         start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
@@ -215,7 +192,7 @@ class ProcessSource:
                     yield out
                 left = min(hi, n) - lo
                 while spool.held[p] < left:
-                    next(fill)  # (the counts were checked when the source ran out)
+                    next(reading)  # (the counts were checked when the source ran out)
                 while left:
                     ops, pte = spool.take(p, min(left, pack.room))
                     left -= ops.shape[0]
@@ -223,7 +200,7 @@ class ProcessSource:
                         yield out
                 if hi > n and (out := pack.put(exit_, event_arg, p)) is not None:
                     yield out
-            for _ in fill:  # the end of the source: its counts checked
+            for _ in reading:  # the end of the source: its counts checked
                 pass
             if (out := pack.rest()) is not None:
                 yield out
