@@ -193,7 +193,7 @@ class _Translator:
         if bad.any():
             j = int(np.argmax(bad))
             raise _err(self.w, pid, f"stream entry {j}: unknown op code {int(ops[j])}")
-        plan = _ProcPlan(ops=ops, keys=np.zeros(ops.shape, np.int64))
+        plan = _ProcPlan(ops=ops, keys=np.zeros(0, np.int64))  # (the keys: translate_entries)
         current: list[_VmaInst] = []
         touched: set[int] = set()  # keys with an allocated page (for fork inheritance)
         if proc.parent is None:
@@ -227,32 +227,52 @@ class _Translator:
             plan.inherited = child_keys
             plan.inherited_parent = np.asarray(parent_keys, dtype=np.int64)
             touched.update(int(k) for k in child_keys)
-        ev_pos = np.flatnonzero(ops >= EV_MMAP)
-        seg_start = 0
-        exited = False
-        for j in list(ev_pos) + [len(ops)]:
-            j = int(j)
-            if j > seg_start:
-                seg_keys = self._translate_refs(ops[seg_start:j], args[seg_start:j], current)
-                plan.keys[seg_start:j] = seg_keys
-                ok = seg_keys >= 0
-                if ok.any():
-                    touched.update(np.unique(seg_keys[ok]).tolist())
-            if j == len(ops):
-                break
-            plan.keys[j] = self._event(pid, proc, int(ops[j]), int(args[j]), plan, current, touched)
-            seg_start = j + 1
-            if ops[j] == EV_EXIT:
-                exited = True
-                plan.ops = ops[: j + 1]
-                plan.keys = plan.keys[: j + 1]
-                break
-        if not exited:
+        keys, end = self.translate_entries(pid, proc, ops, args, plan, current, touched)
+        plan.ops, plan.keys = ops[:end], keys[:end]
+        if not (end and ops[end - 1] == EV_EXIT):
             plan.ops = np.concatenate([plan.ops, np.array([EV_EXIT], np.int8)])
             plan.keys = np.concatenate([plan.keys, np.zeros(1, np.int64)])
         ref_keys = plan.keys[(plan.ops < EV_MMAP) & (plan.keys >= 0)]
         plan.pte_keys = np.unique(np.concatenate([ref_keys, plan.inherited]))
         return plan
+
+    def translate_entries(
+        self,
+        pid: int,
+        proc,
+        ops: np.ndarray,
+        args: np.ndarray,
+        plan: _ProcPlan,
+        current: list[_VmaInst],
+        touched: set[int] | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """Keys of a run of process ``pid``'s stream entries, its events applied in order; and how many ran.
+
+        References between events are translated against ``current`` (PTE keys or
+        SEGV codes), an event's key is its trace argument; the run stops after an
+        EXIT (the count says where). ``touched`` (if given) collects the keys with a
+        page, for fork inheritance.
+        """
+        keys = np.empty(ops.shape[0], np.int64)
+        held = touched if touched is not None else set()
+
+        def refs(lo: int, hi: int) -> None:
+            if hi <= lo:
+                return
+            keys[lo:hi] = self._translate_refs(ops[lo:hi], args[lo:hi], current)
+            ok = keys[lo:hi] >= 0
+            if touched is not None and ok.any():
+                touched.update(np.unique(keys[lo:hi][ok]).tolist())
+
+        seg = 0
+        for j in np.flatnonzero(ops >= EV_MMAP).tolist():
+            refs(seg, j)
+            keys[j] = self._event(pid, proc, int(ops[j]), int(args[j]), plan, current, held)
+            seg = j + 1
+            if ops[j] == EV_EXIT:
+                return keys, seg
+        refs(seg, ops.shape[0])
+        return keys, ops.shape[0]
 
     def _event(
         self,

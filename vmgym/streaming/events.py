@@ -99,7 +99,6 @@ class EventProcess:
     def _walk(self, tr: _Translator, plan: _ProcPlan) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Each block's ops and PTE keys (SEGV codes, event arguments), up to and with an EXIT."""
         current = list(plan.vmas)
-        touched: set[int] = set()  # (fork inheritance only: empty here)
         self._exited = False
         pos = 0
         for ops, addrs in self.stream.blocks(self.chunk):
@@ -111,19 +110,11 @@ class EventProcess:
                 if ops[j] == EV_FORK:
                     raise _err(self.shell, 0, f"stream entry {pos + j} forks; forks do not stream")
                 raise _err(self.shell, 0, f"stream entry {pos + j}: unknown op code {int(ops[j])}")
-            keys = np.empty(ops.shape[0], np.int64)
-            seg = 0
-            for j in [*np.flatnonzero(ops >= EV_MMAP).tolist(), ops.shape[0]]:
-                if j > seg:
-                    keys[seg:j] = tr._translate_refs(ops[seg:j], addrs[seg:j], current)
-                if j == ops.shape[0]:
-                    break
-                keys[j] = tr._event(0, self.proc, int(ops[j]), int(addrs[j]), plan, current, touched)
-                seg = j + 1
-                if ops[j] == EV_EXIT:
-                    self._exited = True
-                    yield ops[: j + 1], keys[: j + 1]
-                    return
+            keys, end = tr.translate_entries(0, self.proc, ops, addrs, plan, current)
+            if end and ops[end - 1] == EV_EXIT:
+                self._exited = True
+                yield ops[:end], keys[:end]
+                return
             pos += ops.shape[0]
             yield ops, keys
 
