@@ -71,7 +71,7 @@ from vmgym.streaming.feed import DEFAULT_CHUNK, open_source
 from workloads.model import OP_WRITE, Workload
 from workloads.spool import SPILL_ABOVE, Column
 from workloads.stackdist import LruStack, backward_next_uses
-from workloads.stream import ProcessRefStream, RefStream
+from workloads.stream import ProcessRefStream, ProcessStreams, RefStream
 
 POLICIES = ("lru", "opt")
 """The policies with a one-pass curve (stack algorithms)."""
@@ -173,6 +173,8 @@ def stream_ids(stream: RefStream, chunk: int = DEFAULT_CHUNK) -> PageIds:
     name = stream.name
     if isinstance(stream, ProcessRefStream):
         raise _several(name, len(stream.proc_names))
+    if isinstance(stream, ProcessStreams) and len(stream.streams) > 1:
+        raise _several(name, len(stream.streams))
     lean = MachineConfig(page_size=stream.page_size, tlb_entries=0)
     source = open_source(stream, lean.quantum, chunk)  # events: mmaps pass, munmap/mlock refused below
     lw = source.load(lean)

@@ -40,7 +40,6 @@ from workloads.model import (
     DEFAULT_PAGE_SIZE,
     OP_READ,
     OP_WRITE,
-    ProcessBuilder,
     Vma,
     Workload,
     WorkloadBuilder,
@@ -572,6 +571,16 @@ def multiprocess_shm(
     return wb.build()
 
 
+def fork_server_description(
+    workers: int, pages: int, length: int, alpha: float, write_ratio: float, seed: int
+) -> str:
+    """fork_server's description (the whole and the streamed generator share it)."""
+    return (
+        f"server writes a {pages}-page heap then forks {workers} workers; zipf(alpha={alpha}), "
+        f"{length} refs/process after the fork, write_ratio={write_ratio}, seed={seed}"
+    )
+
+
 def fork_server(
     workers: int = 4,
     pages: int = 1024,
@@ -601,26 +610,16 @@ def fork_server(
         seed: random seed (>= 0).
         page_size: bytes per page (a power of two).
     """
-    f = "fork_server"
-    workers = _require_int(f, "workers", workers)
-    pages = _require_int(f, "pages", pages)
-    length = _require_int(f, "length_per_proc", length_per_proc)
-    alpha = _require_real(f, "alpha", alpha, 0.0)
-    rng = _common(f, write_ratio, seed, page_size)
-    desc = (
-        f"server writes a {pages}-page heap then forks {workers} workers; zipf(alpha={alpha}), "
-        f"{length} refs/process after the fork, write_ratio={write_ratio}, seed={seed}"
+    return _streamed(
+        "fork_server",
+        workers,
+        pages,
+        length_per_proc,
+        alpha,
+        write_ratio=write_ratio,
+        seed=seed,
+        page_size=page_size,
     )
-    wb = WorkloadBuilder("fork-server", page_size, desc)
-    server = wb.process("server")
-    server.map(Vma(0, pages, "rw"))
-    server.access_pages(np.arange(pages, dtype=np.int64), np.ones(pages, dtype=bool))
-    perm = rng.permutation(pages)
-    children: list[ProcessBuilder] = [server.fork(f"worker{i}") for i in range(workers)]
-    for proc in [*children, server]:
-        refs = _zipf_pages(rng, perm, alpha, length)
-        proc.access_pages(refs, _writes(rng, write_ratio, length))
-    return wb.build()
 
 
 def mmap_readers(

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads.model import EV_FORK, EV_MMAP, MemObject, Process, Vma, Workload, WorkloadError
+from workloads.model import EV_MMAP, MemObject, Process, Vma, Workload, WorkloadError
 
 __all__ = [
     "Blocks",
@@ -38,6 +38,7 @@ __all__ = [
     "count_differs",
     "ProcBlocks",
     "ProcessRefStream",
+    "ProcessStreams",
     "RefStream",
     "from_workload",
     "no_blocks",
@@ -260,6 +261,46 @@ class ProcessRefStream(RefStream):
         )
 
 
+@dataclass
+class ProcessStreams(RefStream):
+    """Several processes, each its own stream that may carry events, forks included.
+
+    ``streams[k]`` is process ``k``'s :class:`RefStream` (its name, initial VMAs, blocks
+    and event payloads, as one process's stream with events: a fork entry's payload is
+    the index of the process it forks, as :class:`~workloads.model.Process` holds it);
+    ``starts[k]`` and ``parents[k]`` are :attr:`~workloads.model.Process.start` and
+    :attr:`~workloads.model.Process.parent`. Unlike a :class:`ProcessRefStream`, each
+    process is read on its own: the simulator reads each as far as its schedule needs.
+    ``vmas`` and ``blocks`` do not apply; ``length`` counts every process's entries.
+    """
+
+    streams: list[RefStream] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    parents: list[int | None] = field(default_factory=list)
+
+    def pages(self) -> int:
+        """Distinct (process, page) pairs referenced (one read of every process's stream)."""
+        if self.page_set is None:
+            shift = self.page_size.bit_length() - 1
+            seen = Distinct()
+            for k, stream in enumerate(self.streams):
+                for _ops, addrs in stream.references(1 << 22):
+                    seen.add((np.int64(k) << PROC_BITS) | (addrs >> shift))
+            self.page_set = seen.values().astype(np.int64)
+        return int(self.page_set.size)
+
+    def workload(self) -> Workload:
+        """The whole streams as an in-memory :class:`Workload` (for short streams and tests)."""
+        processes = []
+        for stream, start, parent in zip(self.streams, self.starts, self.parents, strict=True):
+            proc = stream.workload().processes[0]
+            proc.start, proc.parent = start, parent
+            processes.append(proc)
+        return Workload(
+            self.name, processes, list(self.objects), self.page_size, self.description, dict(self.hints)
+        )
+
+
 def count_differs(n: int, expected: int) -> str:
     """How a count read again differs from the first read's, for the "did the file change?" errors."""
     return f"more than {expected:,}" if n > expected else f"{n:,}, not {expected:,},"
@@ -285,37 +326,43 @@ def proc_groups(procs: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
 
 def streamable(workload: Workload) -> str | None:
     """Why ``workload`` cannot be streamed (one line), or None if it can."""
-    for proc in workload.processes:
-        if proc.parent is not None:
-            return f"workload {workload.name!r}: process {proc.name!r} is forked; forks do not stream"
-        ops = np.asarray(proc.ops)
-        if np.any(ops == EV_FORK):
-            return f"workload {workload.name!r}: process {proc.name!r} forks; forks do not stream"
-        if len(workload.processes) > 1 and proc.has_events:
-            return (
-                f"workload {workload.name!r} has events (mmap, munmap, mlock, exit) in several "
-                "processes; only one process's events stream"
-            )
     if not workload.processes:
         return f"workload {workload.name!r} has no processes"
-    if len(workload.processes) == 1 and workload.processes[0].start != 0:
-        return f"workload {workload.name!r}: its process does not start at tick 0"
     return None
 
 
 def from_workload(workload: Workload) -> RefStream:
-    """The references of an event-free ``workload`` as a stream (views, no copy).
+    """The streams of ``workload`` (views, no copy).
 
-    One process gives a :class:`RefStream`, several a :class:`ProcessRefStream` whose
-    blocks interleave the processes by tick (start + index), as a trace file would.
-    Raises :class:`WorkloadError` naming what cannot be streamed otherwise.
+    One process without events that starts at tick 0 gives a :class:`RefStream` (with
+    events: one that carries them); several without events a
+    :class:`ProcessRefStream` whose blocks interleave the processes by tick (start +
+    index), as a trace file would; any other (forks, events in several processes, a
+    late start) a :class:`ProcessStreams`. Raises :class:`WorkloadError` naming what
+    cannot be streamed.
     """
     why = streamable(workload)
     if why is not None:
         raise WorkloadError(why)
-    if len(workload.processes) > 1:
+    procs = workload.processes
+    roots = all(p.parent is None for p in procs)
+    if len(procs) == 1 and roots and procs[0].start == 0:
+        return _one_stream(workload, procs[0])
+    if roots and not any(p.has_events for p in procs):
         return _processes_stream(workload)
-    proc = workload.processes[0]
+    return ProcessStreams(
+        vmas=[],
+        blocks=no_blocks,
+        length=sum(int(np.asarray(p.ops).size) for p in procs),
+        **_about(workload),
+        streams=[_one_stream(workload, p) for p in procs],
+        starts=[int(p.start) for p in procs],
+        parents=[p.parent for p in procs],
+    )
+
+
+def _one_stream(workload: Workload, proc: Process) -> RefStream:
+    """Process ``proc``'s stream (events included) over its arrays."""
     ops = np.asarray(proc.ops, np.int8)
     addrs = np.asarray(proc.args, np.int64)
     events = list(proc.events) if proc.has_events else None

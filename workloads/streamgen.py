@@ -19,15 +19,35 @@ need no draws to decide).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from workloads import generators as gen
-from workloads.model import DEFAULT_PAGE_SIZE, EV_MMAP, EV_MUNMAP, OP_READ, OP_WRITE, Vma, WorkloadError
-from workloads.stream import RefStream, rebatch
+from workloads.model import (
+    DEFAULT_PAGE_SIZE,
+    EV_FORK,
+    EV_MMAP,
+    EV_MUNMAP,
+    OP_READ,
+    OP_WRITE,
+    Vma,
+    WorkloadError,
+)
+from workloads.stream import ProcessStreams, RefStream, no_blocks, rebatch
 
-__all__ = ["STREAMED", "loop", "phases", "sequential", "stack_heap", "strided", "uniform", "zipf"]
+__all__ = [
+    "STREAMED",
+    "fork_server",
+    "loop",
+    "phases",
+    "sequential",
+    "stack_heap",
+    "strided",
+    "uniform",
+    "zipf",
+]
 
 _DRAW_BLOCK = 1 << 22  # references per block of the write-position pre-pass
 
@@ -320,6 +340,83 @@ def stack_heap(
     )
 
 
+def fork_server(
+    workers: int = 4,
+    pages: int = 1024,
+    length_per_proc: int = 50_000,
+    alpha: float = 0.9,
+    *,
+    write_ratio: float = 0.0,
+    seed: int = 0,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> ProcessStreams:
+    """:func:`workloads.generators.fork_server`, streamed: each process drawn block by block.
+
+    The whole generator draws, after its permutation, each worker's references and
+    then the server's, each process its pages (one double each) then its writes: process
+    ``j`` of that order draws from copies of the generator advanced ``2 * length * j``
+    (pages) and ``length`` more (writes). The server's stream is its heap writes, its
+    fork events, then its references; the workers inherit the heap.
+    """
+    f = "fork_server"
+    workers = gen._require_int(f, "workers", workers)
+    pages = gen._require_int(f, "pages", pages)
+    length = gen._require_int(f, "length_per_proc", length_per_proc)
+    alpha = gen._require_real(f, "alpha", alpha, 0.0)
+    rng = gen._common(f, write_ratio, seed, page_size)
+    perm = rng.permutation(pages)
+    start = rng.bit_generator.state
+    sampler = gen.CdfSampler(np.arange(1, pages + 1, dtype=np.float64) ** -float(alpha))
+    desc = gen.fork_server_description(workers, pages, length, alpha, write_ratio, seed)
+
+    def drawn(j: int, name: str) -> RefStream:
+        """The ``j``-th process drawn (workers first, then the server)."""
+
+        def draw() -> PageDraw:
+            prng = _rng(_advanced(start, 2 * length * j))
+            return lambda lo, m: perm[sampler(prng.random(m))]
+
+        wstate = lambda: _advanced(start, 2 * length * j + length)  # noqa: E731
+        out = _stream("fork-server", desc, pages, length, draw, write_ratio, wstate, page_size)
+        out.process_name = name
+        return out
+
+    children = [drawn(j, f"worker{j}") for j in range(workers)]
+    for child in children:
+        child.vmas = []  # a forked process inherits its parent's
+    refs = drawn(workers, "server").blocks
+    heap = np.arange(pages, dtype=np.int64) * page_size
+    forks = np.full(workers, EV_FORK, np.int8), np.arange(workers, dtype=np.int64)
+
+    def server(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        pieces = chain([(np.full(pages, OP_WRITE, np.int8), heap), forks], refs(size))
+        return rebatch(pieces, size)
+
+    streams = [
+        RefStream(
+            "fork-server",
+            [Vma(0, pages, "rw")],
+            server,
+            pages + workers + length,
+            page_size=page_size,
+            process_name="server",
+            events=list(range(1, workers + 1)),
+        ),
+        *children,
+    ]
+    return ProcessStreams(
+        "fork-server",
+        [],
+        no_blocks,
+        sum(s.length for s in streams),
+        page_size=page_size,
+        description=desc,
+        streams=streams,
+        starts=[0] * (workers + 1),
+        parents=[None] + [0] * workers,
+    )
+
+
 STREAMED: dict[Callable[..., Any], Callable[..., RefStream]] = {
     gen.sequential: sequential,
     gen.loop: loop,
@@ -328,5 +425,6 @@ STREAMED: dict[Callable[..., Any], Callable[..., RefStream]] = {
     gen.uniform: uniform,
     gen.phases: phases,
     gen.stack_heap: stack_heap,
+    gen.fork_server: fork_server,
 }
 """Each streamable generator of :mod:`workloads.generators` and its streamed version."""

@@ -1,14 +1,13 @@
-"""One process with events (mmap, munmap, mlock, munlock, exit) streamed: the whole run, bit for bit."""
+"""Processes with events (mmap, munmap, mlock, munlock, fork, exit) streamed: the whole run, bit for bit."""
 
 import numpy as np
 import pytest
 
 from vmgym import policies
 from vmgym.sim import MachineConfig, Simulator
-from vmgym.streaming import events as events_module
 from workloads import Vma, WorkloadBuilder, resolve
 from workloads.model import EV_FORK, WorkloadError
-from workloads.stream import RefStream, from_workload, streamable
+from workloads.stream import ProcessStreams, RefStream, from_workload, streamable
 
 CHUNKS = [1, 7, 1 << 20]
 FULL = MachineConfig(frames=24, swap_slots=200, tlb_entries=16, tlb_ways=4)
@@ -80,28 +79,96 @@ def test_an_early_exit_ends_the_stream(chunk):
     assert again.processes[0].events == w.processes[0].events
 
 
-def test_forks_and_events_of_several_processes_do_not_stream():
-    assert "forks do not stream" in streamable(resolve("fork-server:length_per_proc=100"))
-    wb = WorkloadBuilder("two")
-    for name in ("a", "b"):
-        p = wb.process(name)
-        p.map(Vma(0, 4))
-        p.access_pages([0, 1])
-        p.map(Vma(10, 4))
-    assert "several processes" in streamable(wb.build())
+def _tree_workload(seed: int = 5):
+    """Forks (a grandchild too), events in several processes, a late second root, early exits.
+
+    The server writes its heap and a shared file, pins a VMA, forks a worker, unmaps a VMA
+    the worker keeps, forks a second worker, and exits early; the first worker writes
+    inherited pages (copy-on-write), maps its own, forks a grandchild and unmaps; the
+    second root starts at tick 700 with its own mmap/mlock/munlock/munmap.
+    """
+    rng = np.random.default_rng(seed)
+    wb = WorkloadBuilder("tree")
+    wb.file("data", 30)
+    server = wb.process("server")
+    server.map(Vma(0, 40, "rw"))
+    server.map(Vma(100, 30, "rw", obj="data", shared=True))
+    server.map(Vma(200, 20, "rw"))
+    server.access_pages(rng.integers(0, 40, 300), rng.random(300) < 0.6)
+    server.access_pages(rng.integers(100, 130, 100), rng.random(100) < 0.3)
+    server.access_pages(rng.integers(200, 220, 100), rng.random(100) < 0.5)
+    server.mlock(200)
+    worker = server.fork("worker")
+    server.munmap(200)  # the worker keeps its copy
+    server.access_pages(rng.integers(0, 40, 200), rng.random(200) < 0.4)
+    late = server.fork("late-worker")
+    server.access_pages(rng.integers(0, 40, 100))
+    server.exit()
+    server.access_pages(rng.integers(0, 40, 50))  # never runs
+    worker.access_pages(rng.integers(0, 40, 300), rng.random(300) < 0.5)  # copy-on-write
+    worker.access_pages(rng.integers(200, 220, 100), rng.random(100) < 0.5)
+    worker.map(Vma(300, 25, "rw"))
+    worker.access_pages(rng.integers(300, 325, 200), rng.random(200) < 0.5)
+    grandchild = worker.fork("grandchild")
+    worker.munmap(300)
+    worker.access_pages(rng.integers(100, 130, 150), rng.random(150) < 0.3)
+    grandchild.access_pages(rng.integers(300, 325, 200), rng.random(200) < 0.5)
+    grandchild.access_pages([1000], [False])  # unmapped: a segfault kills it
+    grandchild.access_pages(rng.integers(0, 40, 50))  # never runs
+    late.access_pages(rng.integers(0, 40, 250), rng.random(250) < 0.5)
+    other = wb.process("other", start=700)
+    other.map(Vma(0, 30, "rw"))
+    other.access_pages(rng.integers(0, 30, 200), rng.random(200) < 0.5)
+    other.map(Vma(50, 10, "rw"))
+    other.mlock(50)
+    other.access_pages(rng.integers(50, 60, 100), rng.random(100) < 0.5)
+    other.munlock(50)
+    other.munmap(50)
+    other.access_pages(rng.integers(0, 30, 100))
+    return wb.build()
+
+
+TREE = MachineConfig(frames=40, swap_slots=400, tlb_entries=16, tlb_ways=4, quantum=37)
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+@pytest.mark.parametrize("policy", policies.names())
+def test_every_policy_on_a_tree_of_processes(policy, chunk):
+    w = _tree_workload()
+    assert isinstance(from_workload(w), ProcessStreams)
+    stats = _same(w, TREE, policy, chunk)
+    assert stats.misses > 0 and stats.cow_faults > 0 and stats.segfaults == 1
+
+
+@pytest.mark.parametrize("chunk", [1, 7])
+@pytest.mark.parametrize("policy", ["lru", "clock", "arc", "opt"])
+def test_generated_forks(policy, chunk):
+    w = resolve("fork-server:workers=3,pages=60,length_per_proc=400,write_ratio=0.3")
+    _same(w, MachineConfig.for_workload(w, frames=50), policy, chunk)
+
+
+def test_a_late_single_process_and_bad_forks():
+    """A lone process that starts late streams; a fork of a process that is not a child is refused."""
     w = _events_workload()
+    w.processes[0].start = 250
+    assert isinstance(from_workload(w), ProcessStreams)
+    _same(w, FULL, "lru", 7)
     proc = w.processes[0]
     ops = proc.ops.copy()
-    ops[5] = EV_FORK  # a stream that forks is refused as it is read
+    args = proc.args.copy()
+    ops[5], args[5] = EV_FORK, 1  # forks "process 200" (payload 1: mlock's vpn): refused as it is read
     stream = RefStream(
         "forky",
         list(proc.vmas),
-        lambda size: iter([(ops, proc.args)]),
+        lambda size: iter([(ops, args)]),
         ops.size,
         list(w.objects),
         events=list(proc.events),
     )
-    with pytest.raises(WorkloadError, match="stream entry 5 forks; forks do not stream"):
+    with pytest.raises(WorkloadError, match="fork event names process 200, whose parent is not 0"):
+        Simulator(stream, FULL, "lru")
+    args[5] = 0  # payload 0 is a Vma
+    with pytest.raises(WorkloadError, match="fork event 0 payload must be a process index, got Vma"):
         Simulator(stream, FULL, "lru")
 
 
@@ -125,7 +192,6 @@ def test_a_source_that_changes_between_its_reads_is_refused(delta):
     roomy = MachineConfig(frames=200, swap_slots=200, tlb_entries=0)  # no OOM kill: the run reads it all
     with pytest.raises(WorkloadError, match="did the source change"):
         Simulator(stream, roomy, "lru", chunk=64).run()
-    assert events_module.EventProcess.several is False
 
 
 def test_other_consumers_of_an_events_stream(tmp_path):

@@ -10,7 +10,7 @@ from vmgym import policies, prefetch
 from vmgym.sim import MachineConfig, SegmentationFault, Simulator
 from vmgym.streaming import feed as feed_module
 from workloads import Vma, WorkloadBuilder, generators, streamgen
-from workloads.model import OP_EXEC, OP_READ, OP_WRITE, WorkloadError
+from workloads.model import EV_EXIT, EV_FORK, EV_MMAP, EV_MUNMAP, OP_EXEC, OP_READ, OP_WRITE, WorkloadError
 from workloads.stream import from_workload
 
 CHUNKS = [1, 7, 1 << 20]
@@ -197,50 +197,72 @@ def test_several_processes_with_the_oracle_and_an_oom_kill(monkeypatch, spill):
         assert whole.stats().oom_kills >= 1
 
 
-def test_the_schedule_from_counts_is_the_loaders():
-    """``slices`` replays the loader's round-robin scheduler from reference counts alone."""
+def _reference_schedule(streams, children, starts, parents, quantum):
+    """The scheduler as first written: cumulative reference counts over whole streams (obviously right)."""
+    from collections import deque
+
+    n = len(streams)
+    cum = [np.concatenate([[0], np.cumsum(ops < EV_MMAP)]) for ops in streams]
+    cursor = [0] * n
+    pending = sorted((starts[i], i) for i in range(n) if parents[i] is None)
+    queue, out, tick = deque(), [], 0
+    while queue or pending:
+        while pending and pending[0][0] <= tick:
+            queue.append(pending.pop(0)[1])
+        if not queue:
+            tick = pending[0][0]
+            continue
+        pid = queue.popleft()
+        lo, c = cursor[pid], cum[pid]
+        hi = min(max(int(np.searchsorted(c, c[lo] + quantum, side="left")), lo + 1), len(streams[pid]))
+        out.append((pid, lo, hi))
+        tick += int(c[hi] - c[lo])
+        cursor[pid] = hi
+        for j in np.flatnonzero(streams[pid][lo:hi] == EV_FORK):
+            queue.append(int(children[pid][lo + j]))
+        while pending and pending[0][0] <= tick:
+            queue.append(pending.pop(0)[1])
+        if hi < len(streams[pid]):
+            queue.append(pid)
+    return out
+
+
+def test_the_schedule_from_event_positions_is_the_whole_streams():
+    """``schedule`` needs only where the events and forks are: the same slices as over whole streams."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from vmgym.sim.loader import _schedule
-    from vmgym.streaming.processes import slices
+    from vmgym.sim.schedule import Timeline, merged, schedule
 
-    @settings(max_examples=300, deadline=None)
-    @given(
-        st.lists(st.tuples(st.integers(0, 40), st.integers(0, 60)), min_size=1, max_size=5),
-        st.integers(1, 12),
-    )
-    def check(procs, quantum):
-        counts = [n for n, _ in procs]
-        starts = [0] + [s for _, s in procs[1:]]
-        w = WorkloadBuilder("w")
-        for k, (n, start) in enumerate(zip(counts, starts, strict=True)):
-            p = w.process(f"p{k}", start)
-            p.map(Vma(1, 1, "rw"))
-            p.access(np.full(n, 4096, np.int64))
-        wl = w.build()
-
-        class _Plan:  # what _schedule reads of a translated process: its stream's ops
-            def __init__(self, n):
-                self.ops = np.r_[np.zeros(n, np.int8), np.int8(13)]  # references, then EXIT
-
-        expected = _schedule([_Plan(n) for n in counts], wl, quantum)
-        assert list(slices(counts, starts, quantum)) == expected
+    @settings(max_examples=400, deadline=None)
+    @given(st.data(), st.integers(1, 6), st.integers(1, 12))
+    def check(data, k, quantum):
+        parents = [None] + [data.draw(st.sampled_from([None, *range(p)])) for p in range(1, k)]
+        starts = [data.draw(st.integers(0, 60)) if parents[p] is None else 0 for p in range(k)]
+        streams, children = [], []
+        for p in range(k):
+            body = data.draw(st.lists(st.sampled_from([0, 0, 0, 1, EV_MMAP, EV_MUNMAP]), max_size=40))
+            kids = [c for c in range(k) if parents[c] == p]
+            for _ in kids:  # each child forked at a drawn place
+                body.insert(data.draw(st.integers(0, len(body))), EV_FORK)
+            ops = np.array([*body, EV_EXIT], np.int8)
+            child = np.zeros(ops.size, np.int64)
+            child[ops == EV_FORK] = kids
+            streams.append(ops)
+            children.append(child)
+        want = _reference_schedule(streams, children, starts, parents, quantum)
+        lines = [Timeline.of_ops(o, c, EV_MMAP, EV_FORK) for o, c in zip(streams, children, strict=True)]
+        got = list(schedule(lines, starts, parents, quantum))
+        assert got == want
+        joined = list(merged(iter(got)))  # the same entries in the same order, fewer slices
+        assert [(p, i) for p, lo, hi in joined for i in range(lo, hi)] == [
+            (p, i) for p, lo, hi in want for i in range(lo, hi)
+        ]
+        if all(p is None for p in parents) and all(np.all(ops[:-1] < EV_MMAP) for ops in streams):
+            plain = [Timeline.of_references(ops.size - 1) for ops in streams]
+            assert list(schedule(plain, starts, parents, quantum)) == want
 
     check()
-
-
-@pytest.mark.parametrize("chunk", CHUNKS)
-@pytest.mark.parametrize("allocation", ["equal", "proportional", "working-set"])
-@pytest.mark.parametrize("policy", ["lru", "clock", "opt"])
-def test_several_processes_with_local_allocation(policy, allocation, chunk):
-    """Per-process quotas streamed: the working-set window reaches back across chunk ends."""
-    w = _processes()
-    cfg = MachineConfig(frames=30, tlb_entries=0, quantum=41, allocation=allocation, ws_window=97)
-    a = Simulator(w, cfg, policy).run()
-    streamed = Simulator(from_workload(w), cfg, policy, chunk=chunk)
-    assert streamed.run().to_dict() == a.to_dict()
-    streamed.check_invariants()
 
 
 def test_several_processes_are_read_as_far_as_the_schedule_needs():

@@ -5,9 +5,9 @@ import pytest
 
 from vmgym.sim import MachineConfig, Simulator
 from workloads import generators, registry, resolve_stream, streamgen
-from workloads.model import Vma, WorkloadBuilder, WorkloadError
+from workloads.model import Vma, Workload, WorkloadBuilder, WorkloadError
 from workloads.spec import footprint
-from workloads.stream import ProcessRefStream, from_workload
+from workloads.stream import ProcessRefStream, ProcessStreams, from_workload
 
 CASES = [
     ("zipf", {"n_pages": 500, "length": 10_001, "alpha": 0.9, "write_ratio": 0.3, "seed": 4}),
@@ -148,14 +148,75 @@ def test_validation_is_the_generators():
         streamgen.zipf(10, 0)
 
 
-def test_from_workload_refuses_what_cannot_stream():
-    assert from_workload(registry.get("stack-heap")).events  # one process's events stream
-    with pytest.raises(WorkloadError, match="forks do not stream"):
-        from_workload(registry.get("fork-server"))
+def _fork_server_reference(workers, pages, length, alpha, write_ratio, seed):
+    """fork_server as the whole-array code built it (the streamed generator must draw the same)."""
+    rng = np.random.default_rng(seed)
+    wb = WorkloadBuilder("fork-server")
+    server = wb.process("server")
+    server.map(Vma(0, pages, "rw"))
+    server.access_pages(np.arange(pages, dtype=np.int64), np.ones(pages, dtype=bool))
+    perm = rng.permutation(pages)
+    children = [server.fork(f"worker{i}") for i in range(workers)]
+    weights = np.arange(1, pages + 1, dtype=np.float64) ** -float(alpha)
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    for proc in [*children, server]:
+        ranks = np.searchsorted(cdf, rng.random(length), side="right")
+        proc.access_pages(perm[ranks], rng.random(length) < write_ratio)
+    return wb.build()
+
+
+@pytest.mark.parametrize(
+    "args", [(4, 1024, 5000, 0.9, 0.0, 0), (2, 50, 333, 1.2, 0.4, 5), (1, 1, 10, 0.9, 1.0, 3)]
+)
+def test_fork_server_draws_what_the_whole_array_code_drew(args):
+    """Each process block by block (from copies of the generator advanced to its draws): the same."""
+    want = _fork_server_reference(*args)
+    workers, pages, length, alpha, wr, seed = args
+    kwargs = {"write_ratio": wr, "seed": seed}
+    for size in (1, 7, 1 << 20):
+        tree = streamgen.fork_server(workers, pages, length, alpha, **kwargs)
+        assert tree.parents == [None] + [0] * workers and tree.length == sum(s.length for s in tree.streams)
+        for stream, proc in zip(tree.streams, want.processes, strict=True):
+            ops, addrs = _concat(stream, size)
+            assert np.array_equal(ops, proc.ops) and np.array_equal(addrs, proc.args)
+            assert (stream.events or []) == proc.events and stream.vmas == proc.vmas
+            assert stream.process_name == proc.name
+    whole = generators.fork_server(workers, pages, length, alpha, **kwargs)
+    for got, proc in zip(whole.processes, want.processes, strict=True):
+        assert (got.name, got.vmas, got.events, got.start, got.parent) == (
+            proc.name,
+            proc.vmas,
+            proc.events,
+            proc.start,
+            proc.parent,
+        )
+        assert np.array_equal(got.ops, proc.ops) and np.array_equal(got.args, proc.args)
+
+
+def test_a_streamed_fork_server_runs_as_the_whole_one():
+    """The workers inherit the server's heap copy-on-write; streamed, the same run."""
+    spec = "fork-server:workers=3,pages=200,length_per_proc=3000,write_ratio=0.3"
+    stream, whole = resolve_stream(spec), registry.get(spec)
+    assert isinstance(stream, ProcessStreams) and stream.pages() == footprint(whole)
+    cfg = MachineConfig.for_workload(whole, frames=120)
+    for policy in ("lru", "opt"):
+        a = Simulator(whole, cfg, policy).run()
+        b = Simulator(stream, cfg, policy, chunk=333).run()
+        assert a.to_dict() == b.to_dict() and a.cow_faults > 0
+
+
+def test_from_workload_streams_every_workload():
+    """Forks and events of several processes stream; what the loader refuses is refused as it is read."""
+    assert from_workload(registry.get("stack-heap")).events  # one process's events
+    assert isinstance(from_workload(registry.get("fork-server")), ProcessStreams)
     w = registry.get("multiprocess")
-    w.processes[1].parent = 0  # a child its parent never forks: the loader's error, not a root process
-    with pytest.raises(WorkloadError, match="is forked; forks do not stream"):
-        from_workload(w)
+    w.processes[1].parent = 0  # a child its parent never forks: the loader's error
+    stream = from_workload(w)
+    with pytest.raises(WorkloadError, match="parent 0 never forks it"):
+        Simulator(stream, MachineConfig.for_workload(w), "lru")
+    with pytest.raises(WorkloadError, match="has no processes"):
+        from_workload(Workload("empty", []))
 
 
 @pytest.mark.parametrize("name", ["multiprocess", "mmap-readers"])

@@ -25,6 +25,7 @@ import numpy as np
 
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
+from vmgym.sim.schedule import Timeline, merged, schedule
 from workloads.model import (
     EV_EXIT,
     EV_FORK,
@@ -104,8 +105,10 @@ def _err(workload: Workload, pid: int, msg: str) -> WorkloadError:
 class _Translator:
     """Translates the processes of one workload (see the module docstring)."""
 
-    def __init__(self, workload: Workload, page_size: int):
+    def __init__(self, workload: Workload, page_size: int, replay: list[list[_VmaInst]] | None = None):
         self.w = workload
+        # a replay hands out each process's VMA instances of an earlier translation, in order
+        self._replay = None if replay is None else [deque(made) for made in replay]
         self.shift = page_size.bit_length() - 1
         self.obj_index = workload.object_index()
         sizes = [o.pages for o in workload.objects]
@@ -118,6 +121,11 @@ class _Translator:
 
     # -- VMAs ---------------------------------------------------------------
     def _new_vma(self, pid: int, spec: Vma, local: int) -> _VmaInst:
+        if self._replay is not None:  # the same instances (global ids) as the first translation
+            made = self._replay[pid]
+            if not made or made[0].spec != spec or made[0].local != local:
+                raise _err(self.w, pid, "read again, its stream maps other VMAs (did the source change?)")
+            return made.popleft()
         base = -1
         if spec.obj is not None:
             if spec.obj not in self.obj_index:
@@ -193,40 +201,8 @@ class _Translator:
         if bad.any():
             j = int(np.argmax(bad))
             raise _err(self.w, pid, f"stream entry {j}: unknown op code {int(ops[j])}")
-        plan = _ProcPlan(ops=ops, keys=np.zeros(0, np.int64))  # (the keys: translate_entries)
-        current: list[_VmaInst] = []
         touched: set[int] = set()  # keys with an allocated page (for fork inheritance)
-        if proc.parent is None:
-            for spec in proc.vmas:
-                self._check_overlap(pid, current, spec)
-                inst = self._new_vma(pid, spec, len(plan.vmas))
-                plan.vmas.append(inst)
-                current.append(inst)
-        else:
-            parent = plans[proc.parent]
-            if parent is None or pid not in parent.forks:
-                raise _err(
-                    self.w, pid, f"parent {proc.parent} never forks it (fork events must precede the child)"
-                )
-            if proc.vmas:
-                raise _err(self.w, pid, "a forked process inherits its address space and must not list vmas")
-            snapshot, parent_keys = parent.forks[pid]
-            remap: dict[int, int] = {}
-            for pv in snapshot:
-                inst = self._new_vma(pid, pv.spec, len(plan.vmas))
-                plan.vmas.append(inst)
-                current.append(inst)
-                remap[pv.local] = inst.local
-            child_keys = np.array(
-                [
-                    (remap[int(k >> _VPN_BITS)] << _VPN_BITS) | (int(k) & ((1 << _VPN_BITS) - 1))
-                    for k in parent_keys
-                ],
-                dtype=np.int64,
-            )
-            plan.inherited = child_keys
-            plan.inherited_parent = np.asarray(parent_keys, dtype=np.int64)
-            touched.update(int(k) for k in child_keys)
+        plan, current = self.begin(pid, plans, touched)
         keys, end = self.translate_entries(pid, proc, ops, args, plan, current, touched)
         plan.ops, plan.keys = ops[:end], keys[:end]
         if not (end and ops[end - 1] == EV_EXIT):
@@ -235,6 +211,49 @@ class _Translator:
         ref_keys = plan.keys[(plan.ops < EV_MMAP) & (plan.keys >= 0)]
         plan.pte_keys = np.unique(np.concatenate([ref_keys, plan.inherited]))
         return plan
+
+    def begin(
+        self, pid: int, plans: list[_ProcPlan | None], touched: set[int] | None = None
+    ) -> tuple[_ProcPlan, list[_VmaInst]]:
+        """Process ``pid``'s plan with its address space as it starts, and its mapped VMAs.
+
+        A root process maps its own VMAs; a forked one maps new instances of those its
+        parent (translated already) had at the fork, and inherits the keys the parent's
+        pages had there (``plan.inherited``, also added to ``touched`` if given).
+        """
+        proc = self.w.processes[pid]
+        plan = _ProcPlan(ops=np.zeros(0, np.int8), keys=np.zeros(0, np.int64))
+        current: list[_VmaInst] = []
+        if proc.parent is None:
+            for spec in proc.vmas:
+                self._check_overlap(pid, current, spec)
+                inst = self._new_vma(pid, spec, len(plan.vmas))
+                plan.vmas.append(inst)
+                current.append(inst)
+            return plan, current
+        parent = plans[proc.parent]
+        if parent is None or pid not in parent.forks:
+            raise _err(
+                self.w, pid, f"parent {proc.parent} never forks it (fork events must precede the child)"
+            )
+        if proc.vmas:
+            raise _err(self.w, pid, "a forked process inherits its address space and must not list vmas")
+        snapshot, parent_keys = parent.forks[pid]
+        remap: dict[int, int] = {}
+        for pv in snapshot:
+            inst = self._new_vma(pid, pv.spec, len(plan.vmas))
+            plan.vmas.append(inst)
+            current.append(inst)
+            remap[pv.local] = inst.local
+        lookup = np.zeros(max(remap, default=0) + 1, np.int64)
+        lookup[list(remap)] = list(remap.values())
+        parent_keys = np.asarray(parent_keys, dtype=np.int64)
+        vpn_mask = (1 << _VPN_BITS) - 1
+        plan.inherited = (lookup[parent_keys >> _VPN_BITS] << _VPN_BITS) | (parent_keys & vpn_mask)
+        plan.inherited_parent = parent_keys
+        if touched is not None:
+            touched.update(plan.inherited.tolist())
+        return plan, current
 
     def translate_entries(
         self,
@@ -306,7 +325,11 @@ class _Translator:
                 touched.difference_update([k for k in touched if (k >> _VPN_BITS) == inst.local])
             return inst.gid
         if code == EV_FORK:
-            child = int(proc.events[arg])
+            child = proc.events[arg]
+            if not isinstance(child, int | np.integer):
+                what = type(child).__name__
+                raise _err(self.w, pid, f"fork event {arg} payload must be a process index, got {what}")
+            child = int(child)
             if not 0 <= child < len(self.w.processes) or self.w.processes[child].parent != pid:
                 raise _err(self.w, pid, f"fork event names process {child}, whose parent is not {pid}")
             if child in plan.forks:
@@ -318,46 +341,6 @@ class _Translator:
         return 0  # EV_EXIT
 
 
-def _schedule(plans: list[_ProcPlan], workload: Workload, quantum: int) -> list[tuple[int, int, int]]:
-    """Round-robin slices ``(pid, lo, hi)`` over the processes' streams.
-
-    A slice holds up to ``quantum`` references. A forked child joins the run queue
-    after the slice that forks it; a process with a start tick joins when the
-    global reference count reaches it; new arrivals queue before the preempted one.
-    """
-    n = len(plans)
-    cum = [np.concatenate([[0], np.cumsum(p.ops < EV_MMAP)]) for p in plans]
-    cursor = [0] * n
-    pending = sorted(
-        (workload.processes[i].start, i) for i in range(n) if workload.processes[i].parent is None
-    )
-    queue: deque[int] = deque()
-    slices: list[tuple[int, int, int]] = []
-    tick = 0
-    while queue or pending:
-        while pending and pending[0][0] <= tick:
-            queue.append(pending.pop(0)[1])
-        if not queue:
-            tick = pending[0][0]
-            continue
-        pid = queue.popleft()
-        lo = cursor[pid]
-        c = cum[pid]
-        hi = int(np.searchsorted(c, c[lo] + quantum, side="left"))
-        hi = min(max(hi, lo + 1), len(plans[pid].ops))
-        slices.append((pid, lo, hi))
-        tick += int(c[hi] - c[lo])
-        cursor[pid] = hi
-        ops = plans[pid].ops[lo:hi]
-        for j in np.flatnonzero(ops == EV_FORK):
-            queue.append(int(plans[pid].keys[lo + j]))
-        while pending and pending[0][0] <= tick:
-            queue.append(pending.pop(0)[1])
-        if hi < len(plans[pid].ops):
-            queue.append(pid)
-    return slices
-
-
 def _validate(workload: Workload, config: MachineConfig) -> None:
     if not isinstance(workload, Workload):
         raise WorkloadError(f"expected a workloads.Workload, got {type(workload).__name__}")
@@ -366,6 +349,11 @@ def _validate(workload: Workload, config: MachineConfig) -> None:
             f"workload {workload.name!r} uses page size {workload.page_size} but the machine uses "
             f"{config.page_size}; build the workload with page_size={config.page_size}"
         )
+    validate_processes(workload)
+
+
+def validate_processes(workload: Workload) -> None:
+    """Refuse a workload without processes, a parent that is not an earlier process, a negative start."""
     if not workload.processes:
         raise WorkloadError(f"workload {workload.name!r} has no processes")
     for pid, proc in enumerate(workload.processes):
@@ -437,18 +425,24 @@ def _fork_pairs(plans: list[_ProcPlan], workload: Workload) -> dict[str, np.ndar
     }
 
 
+def timeline(plan: _ProcPlan) -> Timeline:
+    """Where a translated stream has its events and forks (its fork entries' keys are the children)."""
+    return Timeline.of_ops(plan.ops, plan.keys, EV_MMAP, EV_FORK)
+
+
 def _global_trace(plans: list[_ProcPlan], workload: Workload, quantum: int) -> dict[str, np.ndarray]:
     """Interleave the translated streams into the global trace (with START events)."""
     ops: list[np.ndarray] = []
     args: list[np.ndarray] = []
     pids: list[np.ndarray] = []
-    started = [False] * len(plans)
-    for pid, lo, hi in _schedule(plans, workload, quantum):
-        if not started[pid] and workload.processes[pid].parent is None:
+    lines = [timeline(plan) for plan in plans]
+    starts = [p.start for p in workload.processes]
+    parents = [p.parent for p in workload.processes]
+    for pid, lo, hi in merged(schedule(lines, starts, parents, quantum)):
+        if lo == 0 and parents[pid] is None:
             ops.append(np.array([S.E_START], np.int8))
             args.append(np.zeros(1, np.int64))
             pids.append(np.array([pid], np.int32))
-        started[pid] = True
         ops.append(plans[pid].ops[lo:hi])
         args.append(plans[pid].keys[lo:hi])
         pids.append(np.full(hi - lo, pid, np.int32))
@@ -495,11 +489,8 @@ def load_address_space(
     _validate(workload, config)
     tr = _Translator(workload, config.page_size)
     plans = []
-    for pid, proc in enumerate(workload.processes):
-        plan = _ProcPlan(ops=np.zeros(0, np.int8), keys=np.zeros(0, np.int64))
-        for spec in proc.vmas:
-            tr._check_overlap(pid, plan.vmas, spec)
-            plan.vmas.append(tr._new_vma(pid, spec, len(plan.vmas)))
+    for pid in range(len(workload.processes)):
+        plan, _mapped = tr.begin(pid, plans)
         plan.pte_keys = np.asarray(pte_keys[pid], np.int64)
         plans.append(plan)
     return load_plans(workload, config, tr, plans)

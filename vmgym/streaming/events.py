@@ -1,22 +1,28 @@
-"""One process with events (mmap, munmap, mlock, munlock, exit), streamed chunk by chunk.
+"""Processes with events (mmap, munmap, mlock, munlock, fork, exit), streamed chunk by chunk.
 
-The whole-trace loader (:mod:`vmgym.sim.loader`) translates a process's stream segment
-by segment, replaying each event on its address space between them: an mmap makes a new
-VMA instance (a new global id, its own PTEs), a munmap retires one, mlock/munlock name
-one, exit ends the stream. :class:`EventProcess` does the same over a
-:class:`~workloads.stream.RefStream` that carries events (``stream.events``), with the
-loader's own translator, in two reads of the source:
+The whole-trace loader (:mod:`vmgym.sim.loader`) translates each process's stream
+segment by segment, replaying each event on its address space between them: an mmap
+makes a new VMA instance (a new global id, its own PTEs), a munmap retires one,
+mlock/munlock name one, a fork hands the child a copy of the address space and the
+pages touched so far, exit ends the stream. :class:`ProcessTree` does the same over a
+:class:`~workloads.stream.ProcessStreams` (or one process's
+:class:`~workloads.stream.RefStream` that carries events), with the loader's own
+translator, in two reads of each process's stream:
 
-1. The first read replays the events and translates the references to PTE keys,
-   keeping only the distinct keys (and the VMA instances the mmaps create): the PTE
-   numbering, which :func:`~vmgym.sim.loader.load_plans` turns into the state arrays.
-2. The run's read replays them again with a fresh translator (the same instances come
-   out in the same order, so the same global ids) and maps each chunk's keys to PTE
-   ids: the global trace ``[START, entries..., EXIT]`` as the loader makes it.
+1. The first read, process by process (a parent before its children), replays the
+   events and translates the references to PTE keys, keeping only what the run needs
+   whole: the distinct keys, the VMA instances, what each fork hands its child, and
+   where each stream's events are (a :class:`~vmgym.sim.schedule.Timeline`). The keys
+   and instances become the state arrays (:func:`~vmgym.sim.loader.load_plans`).
+2. The run's read follows the loader's schedule (:func:`~vmgym.sim.schedule.schedule`,
+   computed from the timelines alone): each slice takes its process's entries from a
+   :class:`~workloads.spool.Spool`, reading that process's stream a block further when
+   the spool runs short. A replaying translator hands out the first read's VMA
+   instances (the same global ids whatever order the processes are read in), and the
+   keys become PTE ids: the global trace, START, slices and EXIT, as the loader makes it.
 
-Memory is the footprint, the VMA instances and a chunk, not the trace. Forks do not
-stream (a forked child inherits the pages its parent touched, and the schedule
-interleaves them): a stream with a fork entry is a one-line error.
+Memory is the footprint, the VMA instances, the event positions and a block per
+process, not the trace.
 """
 
 from __future__ import annotations
@@ -33,84 +39,129 @@ from vmgym.sim.loader import (
     _err,
     _ProcPlan,
     _Translator,
+    _VmaInst,
     load_plans,
     trace_column_int32,
+    validate_processes,
 )
-from vmgym.streaming.processes import Entries
-from workloads.model import (
-    EV_EXIT,
-    EV_FORK,
-    EV_MLOCK,
-    EV_MMAP,
-    Process,
-    Workload,
-    WorkloadError,
-)
-from workloads.stream import Distinct, RefStream
+from vmgym.sim.schedule import Timeline, merged, schedule
+from vmgym.streaming.processes import Entries, Packer
+from workloads.model import EV_EXIT, EV_FORK, EV_MLOCK, EV_MMAP, Process, Workload, WorkloadError
+from workloads.spool import Spool
+from workloads.stream import Distinct, ProcessStreams, RefStream, no_blocks
 
 
-class EventProcess:
-    """The global trace of a one-process stream with events (see the module docstring)."""
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
-    several = False
 
-    def __init__(self, stream: RefStream, chunk: int):
-        self.stream = stream
-        self.chunk = chunk
-        self.proc = Process(
-            stream.process_name,
-            list(stream.vmas),
-            np.zeros(0, np.int8),
-            np.zeros(0, np.int64),
-            list(stream.events or []),
+def _alone(stream: RefStream) -> ProcessStreams:
+    """One process's stream with events as a tree of one process."""
+    return ProcessStreams(
+        name=stream.name,
+        vmas=[],
+        blocks=no_blocks,
+        length=stream.length,
+        objects=list(stream.objects),
+        page_size=stream.page_size,
+        streams=[stream],
+        starts=[0],
+        parents=[None],
+    )
+
+
+class ProcessTree:
+    """The global trace of processes with events and forks (see the module docstring)."""
+
+    def __init__(self, stream: RefStream, quantum: int, chunk: int):
+        tree = stream if isinstance(stream, ProcessStreams) else _alone(stream)
+        k = len(tree.streams)
+        if len(tree.starts) != k or len(tree.parents) != k:
+            raise WorkloadError(
+                f"workload {tree.name!r}: a stream of processes needs one start and parent per process, "
+                f"got {k} streams, {len(tree.starts)} starts and {len(tree.parents)} parents"
+            )
+        self.tree, self.quantum, self.chunk = tree, quantum, chunk
+        self.block = max(1, chunk // max(k, 1))  # each process's reads: a chunk in all
+        self.several = k > 1
+        empty = np.zeros(0, np.int8), np.zeros(0, np.int64)
+        self.shell = Workload(
+            tree.name,
+            [
+                Process(s.process_name, list(s.vmas), *empty, list(s.events or []), int(start), parent)
+                for s, start, parent in zip(tree.streams, tree.starts, tree.parents, strict=True)
+            ],
+            list(tree.objects),
+            tree.page_size,
         )
-        self.shell = Workload(stream.name, [self.proc], list(stream.objects), stream.page_size)
-        self.tr, self.plan = self._start()
-        keys = Distinct()
-        entries = refs = 0
+        validate_processes(self.shell)
+        self.tr = _Translator(self.shell, tree.page_size)
+        self.plans: list[_ProcPlan] = []
+        self.lines: list[Timeline] = []
+        self.read = []  # entries each stream gives (up to its EXIT)
         self.mlock = False  # any mlock event (the simulator skips pins without one)
-        for ops, pte in self._walk(self.tr, self.plan):
-            ok = (ops < EV_MMAP) & (pte >= 0)
-            keys.add(pte[ok])
-            entries += ops.shape[0]
-            refs += int(np.count_nonzero(ops < EV_MMAP))
-            self.mlock = self.mlock or bool(np.any(ops == EV_MLOCK))
-        self.plan.pte_keys = keys.values().astype(np.int64)
-        self.pte_keys = [self.plan.pte_keys]
-        self.n_entries = entries
-        self.exited = self._exited
-        self.n_refs = refs
-        self.length = 1 + entries + (0 if self.exited else 1)  # START ... EXIT
+        self.n_refs = 0
+        forkers = {p for p in tree.parents if p is not None}
+        for pid in range(k):
+            self._first_read(pid, set() if pid in forkers else None)
+        self.pte_keys = [plan.pte_keys for plan in self.plans]
+        sizes = [keys.size for keys in self.pte_keys]
+        self.pte_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        roots = sum(p is None for p in tree.parents)
+        self.length = roots + sum(line.length for line in self.lines)  # each root's START too
         self.zeros = np.zeros(max(chunk, 1), np.int32)
 
+    def _first_read(self, pid: int, touched: set[int] | None) -> None:
+        """Process ``pid``'s PTE keys, timeline and forks (``touched``: if it forks, its pages so far)."""
+        plan, current = self.tr.begin(pid, self.plans, touched)
+        keys = Distinct()
+        events: list[np.ndarray] = []
+        forks: list[np.ndarray] = []
+        children: list[np.ndarray] = []
+        pos = 0
+        for ops, pk in self._walk(self.tr, pid, plan, current, touched):
+            at = np.flatnonzero(ops >= EV_MMAP)
+            events.append(at + pos)
+            fork = at[ops[at] == EV_FORK]
+            forks.append(fork + pos)
+            children.append(pk[fork])
+            ok = (ops < EV_MMAP) & (pk >= 0)
+            keys.add(pk[ok])
+            self.n_refs += ops.shape[0] - at.shape[0]
+            self.mlock = self.mlock or bool(np.any(ops[at] == EV_MLOCK))
+            pos += ops.shape[0]
+        self.read.append(pos)
+        if not self._exited:  # the loader's EXIT at the end of a stream without one
+            events.append(np.array([pos], np.int64))
+            pos += 1
+        plan.pte_keys = np.union1d(keys.values().astype(np.int64), plan.inherited)
+        self.plans.append(plan)
+        self.lines.append(Timeline(pos, _joined(events), _joined(forks), _joined(children)))
+
     def load(self, config: MachineConfig) -> LoadedWorkload:
-        """The state arrays: the PTEs of the first read, the VMA instances its mmaps made."""
-        return load_plans(self.shell, config, self.tr, [self.plan])
+        """The state arrays: the PTEs of the first read, the VMA instances its mmaps and forks made."""
+        return load_plans(self.shell, config, self.tr, self.plans)
 
-    def _start(self) -> tuple[_Translator, _ProcPlan]:
-        """A fresh translator with the process's initial VMAs (as the loader's ``translate``)."""
-        tr = _Translator(self.shell, self.stream.page_size)
-        plan = _ProcPlan(ops=np.zeros(0, np.int8), keys=np.zeros(0, np.int64))
-        for spec in self.proc.vmas:
-            tr._check_overlap(0, plan.vmas, spec)
-            plan.vmas.append(tr._new_vma(0, spec, len(plan.vmas)))
-        return tr, plan
-
-    def _walk(self, tr: _Translator, plan: _ProcPlan) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Each block's ops and PTE keys (SEGV codes, event arguments), up to and with an EXIT."""
-        current = list(plan.vmas)
+    def _walk(
+        self,
+        tr: _Translator,
+        pid: int,
+        plan: _ProcPlan,
+        current: list[_VmaInst],
+        touched: set[int] | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each block's ops and PTE keys (SEGV codes, event arguments) of process ``pid``, up to an EXIT."""
+        proc = self.shell.processes[pid]
         self._exited = False
         pos = 0
-        for ops, addrs in self.stream.blocks(self.chunk):
+        for ops, addrs in self.tree.streams[pid].blocks(self.block):
             ops = np.asarray(ops, np.int8)
             addrs = np.asarray(addrs, np.int64)
-            bad = ~np.isin(ops, OP_CODES) | (ops == EV_FORK)
+            bad = ~np.isin(ops, OP_CODES)
             if bad.any():
                 j = int(np.argmax(bad))
-                if ops[j] == EV_FORK:
-                    raise _err(self.shell, 0, f"stream entry {pos + j} forks; forks do not stream")
-                raise _err(self.shell, 0, f"stream entry {pos + j}: unknown op code {int(ops[j])}")
-            keys, end = tr.translate_entries(0, self.proc, ops, addrs, plan, current)
+                raise _err(self.shell, pid, f"stream entry {pos + j}: unknown op code {int(ops[j])}")
+            keys, end = tr.translate_entries(pid, proc, ops, addrs, plan, current, touched)
             if end and ops[end - 1] == EV_EXIT:
                 self._exited = True
                 yield ops[:end], keys[:end]
@@ -118,33 +169,55 @@ class EventProcess:
             pos += ops.shape[0]
             yield ops, keys
 
-    def entries(self) -> Iterator[Entries]:
-        """The global trace in chunks of at most ``chunk`` entries: START, the stream, EXIT."""
-        arg = np.zeros(1, np.int32)
-        yield np.array([S.E_START], np.int8), arg, self.zeros[:1]
-        tr, plan = self._start()
-        pte_keys = self.plan.pte_keys
+    def _translated(self, tr: _Translator, pid: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Process ``pid``'s entries read again: ops and global PTE ids (event arguments, SEGV codes)."""
+        plan, current = tr.begin(pid, self.plans)
+        pte_keys = self.plans[pid].pte_keys
         seen = 0
-        for ops, keys in self._walk(tr, plan):
+        for ops, keys in self._walk(tr, pid, plan, current):
             seen += ops.shape[0]
-            if seen > self.n_entries:
-                raise self._changed(seen)
+            if seen > self.read[pid]:
+                raise self._changed(pid, seen)
             ok = (ops < EV_MMAP) & (keys >= 0)
             at = np.searchsorted(pte_keys, keys[ok])
             if at.size and (at.max() >= pte_keys.size or not np.array_equal(pte_keys[at], keys[ok])):
-                raise self._changed(seen)
-            keys[ok] = at
-            pte = trace_column_int32(keys, self.stream.name)
-            for lo in range(0, ops.shape[0], self.chunk):
-                part = ops[lo : lo + self.chunk]
-                yield part, pte[lo : lo + self.chunk], self.zeros[: part.shape[0]]
-        if seen != self.n_entries:
-            raise self._changed(seen)
-        if not self.exited:
-            yield np.array([S.E_EXIT], np.int8), arg, self.zeros[:1]
+                raise self._changed(pid, seen)
+            keys[ok] = at + self.pte_base[pid]
+            yield ops, trace_column_int32(keys, self.tree.name)
+        if seen != self.read[pid]:
+            raise self._changed(pid, seen)
 
-    def _changed(self, seen: int) -> WorkloadError:
+    def entries(self) -> Iterator[Entries]:
+        """The global trace in chunks of at most ``chunk`` entries: STARTs, the slices, EXITs."""
+        tr = _Translator(self.shell, self.tree.page_size, replay=[plan.vmas for plan in self.plans])
+        k = len(self.plans)
+        readers = [self._translated(tr, pid) for pid in range(k)]
+        spool = Spool(k, spill=False)
+        pack = Packer(self.chunk)
+        arg = np.zeros(1, np.int32)
+        start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
+        parents = self.tree.parents
+        for p, lo, hi in merged(schedule(self.lines, self.tree.starts, parents, self.quantum)):
+            if lo == 0 and parents[p] is None and (out := pack.put(start, arg, p)) is not None:
+                yield out
+            left = min(hi, self.read[p]) - lo
+            while spool.held[p] < left:
+                spool.append(p, *next(readers[p]))  # (the first read counted them)
+            while left:
+                ops, pte = spool.take(p, min(left, pack.room))
+                left -= ops.shape[0]
+                if (out := pack.put(ops, pte, p)) is not None:
+                    yield out
+            if hi > self.read[p] and (out := pack.put(exit_, arg, p)) is not None:
+                yield out
+        for reader in readers:  # each stream to its end: its count checked
+            for _ in reader:
+                pass
+        if (out := pack.rest()) is not None:
+            yield out
+
+    def _changed(self, pid: int, seen: int) -> WorkloadError:
         return WorkloadError(
-            f"workload {self.stream.name!r}: read again, its stream gave other entries than the first "
-            f"read ({seen:,} read, {self.n_entries:,} before): did the source change?"
+            f"workload {self.tree.name!r}: read again, process {self.shell.processes[pid].name!r} gave other "
+            f"entries than the first read ({seen:,} read, {self.read[pid]:,} before): did the source change?"
         )

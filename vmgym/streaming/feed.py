@@ -31,13 +31,13 @@ import numpy as np
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import LoadedWorkload, load_address_space
-from vmgym.streaming.events import EventProcess
+from vmgym.streaming.events import ProcessTree
 from vmgym.streaming.processes import Entries, ProcessSource
 from vmgym.streaming.translate import AddressSpace, all_rwx
 from workloads.model import Process, Workload, WorkloadError
 from workloads.spool import SPILL_ABOVE, Column
 from workloads.stackdist import backward_next_uses
-from workloads.stream import ProcessRefStream, RefStream, count_differs
+from workloads.stream import ProcessRefStream, ProcessStreams, RefStream, count_differs
 
 DEFAULT_CHUNK = 1 << 21  # references per chunk (and per block read from the source)
 STATE_BYTES_PER_PAGE = 200  # about what the state arrays take per referenced page (PTE and page rows)
@@ -166,16 +166,16 @@ class OneProcess:
         yield np.array([S.E_EXIT], np.int8), arg, self.zeros[:1]
 
 
-Source = OneProcess | ProcessSource | EventProcess
+Source = OneProcess | ProcessSource | ProcessTree
 """A stream's global trace: its PTEs (``pte_keys``), ``load(config)``, ``entries()``, ``mlock``."""
 
 
 def open_source(stream: RefStream, quantum: int, chunk: int) -> Source:
-    """The source of ``stream``'s global trace: several processes, one with events, or one plain."""
+    """The source of ``stream``'s global trace: processes with events or forks, a trace of several, one."""
+    if isinstance(stream, ProcessStreams) or stream.events is not None:
+        return ProcessTree(stream, quantum, chunk)
     if isinstance(stream, ProcessRefStream):
         return ProcessSource(stream, quantum, chunk)
-    if stream.events is not None:
-        return EventProcess(stream, chunk)
     return OneProcess(stream, chunk)
 
 

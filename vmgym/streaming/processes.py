@@ -11,7 +11,7 @@ footprint and a chunk:
    :class:`~vmgym.streaming.translate.AddressSpace` per process) and counts its
    references (a trace file's scan tells both: no such read); the PTEs are numbered
    as the loader numbers them (per process, then per VMA and vpn).
-2. :func:`slices` replays the loader's scheduler from the counts alone, and
+2. The loader's scheduler (:func:`~vmgym.sim.schedule.schedule`) runs from the counts alone, and
    :meth:`ProcessSource.entries` takes each slice from a :class:`~workloads.spool.Spool` (memory, or
    one temporary file above :data:`~workloads.spool.SPILL_ABOVE` bytes), with
    each process's START before its first slice and EXIT after its last reference.
@@ -23,7 +23,6 @@ footprint and a chunk:
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 
 import numpy as np
@@ -31,6 +30,7 @@ import numpy as np
 from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import LoadedWorkload, load_address_space
+from vmgym.sim.schedule import Timeline, merged, schedule
 from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch, all_rwx
 from workloads.model import Process, Workload, WorkloadError
 from workloads.spool import SPILL_ABOVE, Spool, check_processes, fill
@@ -39,38 +39,7 @@ from workloads.stream import ProcessRefStream, proc_groups
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # ops int8, PTE ids / event args int32, pids int32
 
 
-def slices(counts: list[int], starts: list[int], quantum: int) -> Iterator[tuple[int, int, int]]:
-    """The loader's round-robin slices ``(process, lo, hi)`` for event-free processes, from their counts.
-
-    Process ``p``'s stream is its ``counts[p]`` references then EXIT (positions
-    ``0 .. counts[p]``); a slice holds up to ``quantum`` references, and the EXIT in
-    the slice that has room for it. A process joins the queue when the global
-    reference tick reaches ``starts[p]``, before the preempted one (as
-    :func:`vmgym.sim.loader._schedule`, of which this is the event-free case).
-    """
-    pending = deque(sorted((int(starts[p]), p) for p in range(len(counts))))
-    queue: deque[int] = deque()
-    cursor = [0] * len(counts)
-    tick = 0
-    while queue or pending:
-        while pending and pending[0][0] <= tick:
-            queue.append(pending.popleft()[1])
-        if not queue:
-            tick = pending[0][0]
-            continue
-        p = queue.popleft()
-        lo, n = cursor[p], int(counts[p])
-        hi = lo + quantum if lo + quantum <= n else n + 1
-        yield p, lo, hi
-        tick += min(hi, n) - lo
-        cursor[p] = hi
-        while pending and pending[0][0] <= tick:
-            queue.append(pending.popleft()[1])
-        if hi <= n:
-            queue.append(p)
-
-
-class _Packer:
+class Packer:
     """Pieces of the global trace packed into chunks of ``size`` entries."""
 
     def __init__(self, size: int):
@@ -182,11 +151,13 @@ class ProcessSource:
         """
         spool = Spool(len(self.counts), self.n_refs * 5 > SPILL_ABOVE)
         reading = fill(spool, self.stream, self.counts, self.chunk, self._translated)
-        pack = _Packer(self.chunk)
+        pack = Packer(self.chunk)
         event_arg = np.zeros(1, np.int32)
         start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
         try:
-            for p, lo, hi in slices(self.counts, self.stream.proc_starts, self.quantum):
+            lines = [Timeline.of_references(int(n)) for n in self.counts]
+            parents = [None] * len(lines)
+            for p, lo, hi in merged(schedule(lines, self.stream.proc_starts, parents, self.quantum)):
                 n = int(self.counts[p])
                 if lo == 0 and (out := pack.put(start, event_arg, p)) is not None:
                     yield out

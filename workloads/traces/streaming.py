@@ -31,6 +31,7 @@ from workloads.model import DEFAULT_PAGE_SIZE, Vma
 from workloads.stream import (
     Distinct,
     ProcessRefStream,
+    ProcessStreams,
     RefStream,
     count_differs,
     no_blocks,
@@ -410,6 +411,11 @@ def write_stream(stream: RefStream, path: Path, fmt: str, block: int = 1 << 21) 
     spec = _format(fmt)
     if spec.write is None:
         raise TraceError(f"format {fmt} is not written block by block; load the trace and use write_trace")
+    if isinstance(stream, ProcessStreams):
+        raise TraceError(
+            f"{stream.name}: processes with forks or events are written whole: "
+            "build the workload (stream.workload()) and use write_trace"
+        )
     length = stream.length
     if isinstance(stream, ProcessRefStream):
         n_procs = len(stream.proc_names)
