@@ -198,18 +198,17 @@ class ProcessTree:
         start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
         parents = self.tree.parents
         for p, lo, hi in merged(schedule(self.lines, self.tree.starts, parents, self.quantum)):
-            if lo == 0 and parents[p] is None and (out := pack.put(start, arg, p)) is not None:
-                yield out
+            if lo == 0 and parents[p] is None:
+                yield from pack.put(start, arg, p)
             left = min(hi, self.read[p]) - lo
-            while spool.held[p] < left:
-                spool.append(p, *next(readers[p]))  # (the first read counted them)
-            while left:
-                ops, pte = spool.take(p, min(left, pack.room))
+            while left:  # a block read when the spool has none of p's (the first read counted them)
+                if not spool.held[p]:
+                    spool.append(p, *next(readers[p]))
+                ops, pte = spool.take(p, min(left, pack.room, spool.held[p]))
                 left -= ops.shape[0]
-                if (out := pack.put(ops, pte, p)) is not None:
-                    yield out
-            if hi > self.read[p] and (out := pack.put(exit_, arg, p)) is not None:
-                yield out
+                yield from pack.put(ops, pte, p)
+            if hi > self.read[p]:
+                yield from pack.put(exit_, arg, p)
         for reader in readers:  # each stream to its end: its count checked
             for _ in reader:
                 pass

@@ -40,37 +40,56 @@ Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # ops int8, PTE ids / event
 
 
 class Packer:
-    """Pieces of the global trace packed into chunks of ``size`` entries."""
+    """Pieces of the global trace packed into chunks of at most ``size`` entries.
+
+    Small pieces (a slice of a quantum, a START) are copied into the chunk being filled;
+    a piece of half a chunk or more is handed on as it is, after the entries before it,
+    so a process that runs alone passes its blocks through without a copy.
+    """
 
     def __init__(self, size: int):
         self.size = size
-        self._new()
-
-    def _new(self) -> None:
-        self.ops = np.empty(self.size, np.int8)
-        self.pte = np.empty(self.size, np.int32)
-        self.pid = np.empty(self.size, np.int32)
         self.fill = 0
+        self._cols: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # made when first needed
+        self._pids: np.ndarray | None = None  # the pid column of a piece handed on whole
 
     @property
     def room(self) -> int:
         """Entries the current chunk still takes."""
         return self.size - self.fill
 
-    def put(self, ops: np.ndarray, pte: np.ndarray, p: int) -> Entries | None:
-        """Add at most :attr:`room` entries of process ``p``; the chunk if that filled it."""
-        a, b = self.fill, self.fill + ops.shape[0]
-        self.ops[a:b], self.pte[a:b], self.pid[a:b] = ops, pte, p
+    def put(self, ops: np.ndarray, pte: np.ndarray, p: int) -> list[Entries]:
+        """Add at most :attr:`room` entries of process ``p``; the chunks this completes (maybe none)."""
+        m = ops.shape[0]
+        if 2 * m >= self.size:
+            if self._pids is None or self._pids[0] != p:
+                self._pids = np.full(self.size, p, np.int32)
+            out = [] if self.fill == 0 else [self._flush()]
+            return [*out, (ops, pte, self._pids[:m])]
+        if self._cols is None:
+            self._cols = (
+                np.empty(self.size, np.int8),
+                np.empty(self.size, np.int32),
+                np.empty(self.size, np.int32),
+            )
+        a, b = self.fill, self.fill + m
+        for col, values in zip(self._cols, (ops, pte, p), strict=True):
+            col[a:b] = values
         self.fill = b
-        if b < self.size:
-            return None
-        out = (self.ops, self.pte, self.pid)
-        self._new()
-        return out
+        return [self._flush()] if b == self.size else []
+
+    def _flush(self) -> Entries:
+        """The chunk filled so far: the arrays themselves if full (new ones next time), else a copy."""
+        m, cols = self.fill, self._cols
+        self.fill = 0
+        if m == self.size:
+            self._cols = None
+            return cols
+        return cols[0][:m].copy(), cols[1][:m].copy(), cols[2][:m].copy()
 
     def rest(self) -> Entries | None:
         """The last, partly filled chunk (None if empty)."""
-        return (self.ops[: self.fill], self.pte[: self.fill], self.pid[: self.fill]) if self.fill else None
+        return self._flush() if self.fill else None
 
 
 def _knows_its_pages(stream: ProcessRefStream) -> bool:
@@ -159,18 +178,18 @@ class ProcessSource:
             parents = [None] * len(lines)
             for p, lo, hi in merged(schedule(lines, self.stream.proc_starts, parents, self.quantum)):
                 n = int(self.counts[p])
-                if lo == 0 and (out := pack.put(start, event_arg, p)) is not None:
-                    yield out
+                if lo == 0:
+                    yield from pack.put(start, event_arg, p)
                 left = min(hi, n) - lo
-                while spool.held[p] < left:
-                    next(reading)  # (the counts were checked when the source ran out)
-                while left:
-                    ops, pte = spool.take(p, min(left, pack.room))
+                while left:  # (the counts were checked when the source ran out)
+                    want = min(left, pack.room)
+                    while spool.held[p] < want:
+                        next(reading)
+                    ops, pte = spool.take(p, want)
                     left -= ops.shape[0]
-                    if (out := pack.put(ops, pte, p)) is not None:
-                        yield out
-                if hi > n and (out := pack.put(exit_, event_arg, p)) is not None:
-                    yield out
+                    yield from pack.put(ops, pte, p)
+                if hi > n:
+                    yield from pack.put(exit_, event_arg, p)
             for _ in reading:  # the end of the source: its counts checked
                 pass
             if (out := pack.rest()) is not None:
