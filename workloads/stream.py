@@ -15,11 +15,13 @@ A :class:`ProcessRefStream` does the same for several processes (a trace whose
 records carry pids): each has its own fixed VMAs and start tick, and the source
 yields ``(procs, ops, addrs)`` blocks in which each process's references keep
 their order; the simulator schedules them as the whole-trace loader would.
-A one-process stream may also carry events (mmap, munmap, mlock, munlock, exit):
+A one-process stream may also carry events (mmap, munmap, mlock, munlock, fork, exit):
 their entries have ops ``>= EV_MMAP`` and, in the address column, the index of their
 payload in ``events`` (as :class:`~workloads.model.Process` holds them); the simulator
-replays them as their chunks pass (:mod:`vmgym.streaming.events`). Forks and events of
-several processes are not streamed: the loader must see those streams whole.
+replays them as their chunks pass (:mod:`vmgym.streaming.events`). A
+:class:`ProcessStreams` holds several such streams, each read on its own, with their
+start ticks and parents: forks and events of several processes (any workload, through
+:func:`from_workload`).
 """
 
 from __future__ import annotations

@@ -255,9 +255,10 @@ class Simulator:
     see every hit, load and eviction) but stops at every victim as with
     ``policy=None``; :meth:`policy_choice` then asks the policy for its choice.
 
-    ``workload`` may also be a :class:`workloads.stream.RefStream` (no events: a
-    long generated workload or a trace file; several processes as a
-    :class:`workloads.stream.ProcessRefStream`): the trace is then
+    ``workload`` may also be a :class:`workloads.stream.RefStream` (a long generated
+    workload or a trace file; events ride in it; a trace of several processes as a
+    :class:`workloads.stream.ProcessRefStream`, processes with events and forks as a
+    :class:`workloads.stream.ProcessStreams`): the trace is then
     loaded and simulated ``chunk`` references at a time, with memory bounded by
     the footprint and the chunk, not the trace length (see :mod:`vmgym.streaming`);
     the results equal the whole trace's bit for bit.

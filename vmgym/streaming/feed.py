@@ -18,7 +18,8 @@ bytes, else a temporary file). Peak memory is the footprint's state, the chunk a
 source's block, not the trace. A stream of several processes
 (:class:`~workloads.stream.ProcessRefStream`) gives its global trace, each
 process's START, slices and EXIT as the loader schedules them, through
-:class:`~vmgym.streaming.processes.ProcessSource`; the chunks then carry pids.
+:class:`~vmgym.streaming.processes.ProcessSource`, and one with events or forks
+through :class:`~vmgym.streaming.events.ProcessTree`; the chunks then carry pids.
 """
 
 from __future__ import annotations
