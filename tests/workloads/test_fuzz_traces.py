@@ -93,6 +93,21 @@ def check(path, fmt: str | None) -> None:
         load_workload(wl, MachineConfig(frames=4, page_size=wl.page_size, tlb_entries=0))
     except WorkloadError as e:  # the simulator's own limits (e.g. 40-bit page numbers)
         assert "\n" not in str(e)
+    check_stream(path, fmt, wl)
+
+
+def check_stream(path, fmt: str | None, whole: Workload) -> None:
+    """The streamed reader of a file that loads: the same processes and references, block by block."""
+    try:
+        got = traces.stream_trace(path, fmt, several=True, block_size=64).workload()
+    except WorkloadError as e:
+        assert "\n" not in str(e) and str(path) in str(e), str(e)
+        raise AssertionError(f"loads whole but does not stream: {e}") from None
+    assert [(p.name, p.start, p.vmas) for p in got.processes] == [
+        (p.name, p.start, p.vmas) for p in whole.processes
+    ]
+    for a, b in zip(got.processes, whole.processes, strict=True):
+        assert np.array_equal(a.ops, b.ops) and np.array_equal(a.args, b.args)
 
 
 @st.composite

@@ -14,7 +14,7 @@ from workloads.stream import ProcessRefStream, RefStream, from_workload
 from workloads.traces import FORMATS, TraceError, load_trace, stream_trace, write_trace
 from workloads.traces.streaming import NotStreamable
 
-STREAMED = [f for f in FORMATS if f != "npz"]
+STREAMED = list(FORMATS)
 SUFFIX = {"lcs-txt": ".lcs.txt", "oracleGeneral": ".oracleGeneral", "plain": ".txt"}
 ZIPF = {"n_pages": 300, "length": 3_000, "alpha": 0.8, "write_ratio": 0.3, "seed": 5}
 LEAN = MachineConfig(frames=40, tlb_entries=0)
@@ -82,18 +82,77 @@ def test_the_scan_counts_pages_as_the_map_grows_or_gives_way(tmp_path, top):
     assert np.array_equal(stream.page_set, np.unique(ids))
 
 
-def test_several_processes_or_npz_do_not_stream(tmp_path):
+def _two_processes():
     wb = WorkloadBuilder("two")
     for k, name in enumerate(("a", "b")):
-        p = wb.process(name)
+        p = wb.process(name, start=7 * k)
         p.map(Vma(100 * (k + 1), 20, "rw"))
         p.access((100 * (k + 1) + np.arange(20)) * 4096, OP_WRITE)
-    two = wb.build()
-    plain = write_trace(two, tmp_path / "two.txt")
-    with pytest.raises(NotStreamable, match="several processes"):
-        stream_trace(plain)
-    with pytest.raises(NotStreamable, match="read whole"):
-        stream_trace(write_trace(two, tmp_path / "two.npz"))
+    return wb.build()
+
+
+def test_several_processes_stream_only_when_asked(tmp_path):
+    two = _two_processes()
+    for name in ("two.txt", "two.npz"):
+        path = write_trace(two, tmp_path / name)
+        with pytest.raises(NotStreamable, match="several processes"):
+            stream_trace(path)
+        assert isinstance(stream_trace(path, several=True), ProcessRefStream)
+
+
+def _npz_of_processes(tmp_path):
+    """An npz of four processes (one without references), repeats, a jump back in pages_delta."""
+    rng = np.random.default_rng(6)
+    wb = WorkloadBuilder("npz4")
+    for k, (name, start, n) in enumerate([("a", 0, 900), ("empty", 5, 0), ("b", 40, 700), ("c", 3, 500)]):
+        p = wb.process(name, start=start)
+        p.map(Vma(1000 * k, 64, "rw"))
+        if n:
+            pages = 1000 * k + rng.integers(0, 64, n)
+            pages[1::5] = pages[::5][: pages[1::5].size]  # consecutive repeats
+            p.access_pages(pages, rng.random(n) < 0.4)
+    return write_trace(wb.build(), tmp_path / "four.npz")
+
+
+@pytest.mark.parametrize("options", [{}, {"collapse": False}, {"max_refs": 1_000}, {"max_refs": 300}])
+@pytest.mark.parametrize("block_size", [8, 24, 1 << 22])
+def test_an_npz_of_several_processes_streams_as_load_trace_loads_it(tmp_path, options, block_size):
+    """Members inflated block by block: names, starts, VMAs, collapse and max_refs across blocks."""
+    path = _npz_of_processes(tmp_path)
+    whole = load_trace(path, **options)
+    stream = stream_trace(path, several=True, block_size=block_size, **options)
+    got = stream.workload()
+    assert [p.name for p in got.processes] == [p.name for p in whole.processes]
+    for a, b in zip(got.processes, whole.processes, strict=True):
+        assert (a.vmas, a.start) == (b.vmas, b.start)
+        assert np.array_equal(a.ops, b.ops) and np.array_equal(a.args, b.args)
+    assert stream.description == whole.description and stream.pages() == spec_module.footprint(whole)
+    if len(whole.processes) > 1:
+        cfg = MachineConfig(frames=30, tlb_entries=0, quantum=37)
+        for policy in ("lru", "opt"):
+            runs = [Simulator(w, cfg, policy).run().to_dict() for w in (whole, stream)]
+            assert runs[0] == runs[1]
+
+
+def test_a_foreign_npz_and_a_bad_one_stream_as_they_load(tmp_path):
+    """Just pages (or addresses and writes) is one process; a bad value is load_trace's error."""
+    rng = np.random.default_rng(2)
+    pages = rng.integers(0, 300, 5_000)
+    np.savez_compressed(tmp_path / "pages.npz", pages=pages)
+    np.savez(tmp_path / "addrs.npz", addrs=pages * 4096 + 8, writes=rng.random(5_000) < 0.3)
+    for name in ("pages.npz", "addrs.npz"):
+        _assert_same(stream_trace(tmp_path / name, block_size=64), load_trace(tmp_path / name))
+    pages[3_210] = -1
+    np.savez_compressed(tmp_path / "bad.npz", pages=pages)
+    for read in (load_trace, stream_trace):
+        with pytest.raises(TraceError, match=r"pages\[3210\] = -1 is out of range"):
+            read(tmp_path / "bad.npz", block_size=64)
+    np.savez(tmp_path / "two.npz", pages=pages[:10], ops=np.zeros(9, np.int8))
+    with pytest.raises(TraceError, match="'ops' has 9 entries but there are 10 references"):
+        stream_trace(tmp_path / "two.npz")
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(TraceError, match="not a readable npz file"):
+        stream_trace(tmp_path / "junk.npz")
 
 
 def _pids_trace(tmp_path, n=3_000, seed=4):
@@ -240,7 +299,8 @@ def test_resolve_streams_large_files_only(tmp_path, monkeypatch):
     whole = resolve(f"{path}:max_refs=2000")
     assert isinstance(stream, RefStream) and stream.hints == whole.hints
     _assert_same(stream, whole)
-    assert resolve_stream(str(write_trace(generators.zipf(**ZIPF), tmp_path / "w.npz"))) is None
+    npz = write_trace(generators.zipf(**ZIPF), tmp_path / "w.npz")
+    _assert_same(resolve_stream(str(npz)), resolve(str(npz)))  # npz streams too
     with pytest.raises(WorkloadError, match="unknown parameter .max_refz."):
         resolve_stream(f"{path}:max_refz=3")
 

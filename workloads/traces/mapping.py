@@ -37,6 +37,17 @@ def _collapse_mask(pages: np.ndarray, ops: np.ndarray) -> np.ndarray:
     return keep
 
 
+def _collapsed(pages: np.ndarray, ops: np.ndarray, last: tuple[int, int] | None) -> np.ndarray:
+    """load_trace's collapse mask of one process's references in a batch (``_collapse_mask``).
+
+    ``last`` is that process's previous ``(page, op)`` (None before its first), against
+    which its first reference here is checked.
+    """
+    keep = _collapse_mask(pages, ops)
+    keep[0] = last is None or last != (int(pages[0]), int(ops[0]))
+    return keep
+
+
 def _make_process(name: str, ops: np.ndarray, addrs: np.ndarray, shift: int, start: int) -> Process:
     lo, hi = int(addrs.min()) >> shift, int(addrs.max()) >> shift
     return Process(name, [Vma(lo, hi - lo + 1, "rwx")], ops, addrs, [], start, None)

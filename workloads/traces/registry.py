@@ -21,6 +21,7 @@ from workloads.traces.streams import _open_raw, _read_exact, _strip_compression
 
 if TYPE_CHECKING:
     from workloads.model import Workload
+    from workloads.stream import RefStream
     from workloads.traces.blocks import _Collector
 
 
@@ -59,7 +60,8 @@ class Format:
     A format is read by ``parse`` (in blocks, possibly compressed, into the shared
     collector that collapses and counts references) or by ``load`` (the whole file at
     once, returning the workload), or both (``load_trace`` then loads, ``stream_trace``
-    parses); it is written by ``write`` (one merged reference
+    parses); a format whose layout the collector does not fit (npz: per-process members)
+    may make its own stream (``stream``) beside ``load``. It is written by ``write`` (one merged reference
     stream) or ``write_workload`` (the whole workload), or not at all.
     """
 
@@ -79,6 +81,8 @@ class Format:
     load: Callable[[ReadRequest], Workload] | None = None
     write: Write | None = None
     write_workload: Callable[[Workload, Path, dict | None], None] | None = None
+    # a stream made by the format itself (npz), for stream_trace: stream(request, several)
+    stream: Callable[[ReadRequest, bool], RefStream] | None = None
 
 
 _REGISTRY: dict[str, Format] = {}

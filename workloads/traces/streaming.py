@@ -44,7 +44,7 @@ from workloads.traces.blocks import _Collector, _k_scan
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import (
     _check_page_size,
-    _collapse_mask,
+    _collapsed,
     _description,
     _no_references,
     _renumbers,
@@ -257,6 +257,8 @@ def stream_trace(
     path = Path(path)
     fmt, req = _request(path, fmt, page_size, collapse, max_refs, dense, obj_id_col, op_col, block_size, name)
     spec = _format(fmt)
+    if spec.stream is not None:
+        return spec.stream(req, several)
     if spec.parse is None:
         raise NotStreamable(f"{path}: format {fmt} is read whole, not streamed; load it with load_trace")
     page_size = _check_page_size(DEFAULT_PAGE_SIZE if page_size is None else page_size)
@@ -310,17 +312,6 @@ def stream_trace(
         process_name=f"pid{scan.pid}" if scan.has_pids else "main",
         page_set=page_set,
     )
-
-
-def _collapsed(pages: np.ndarray, ops: np.ndarray, last: tuple[int, int] | None) -> np.ndarray:
-    """load_trace's collapse mask of one process's references in a batch (``_collapse_mask``).
-
-    ``last`` is that process's previous ``(page, op)`` (None before its first), against
-    which its first reference here is checked.
-    """
-    keep = _collapse_mask(pages, ops)
-    keep[0] = last is None or last != (int(pages[0]), int(ops[0]))
-    return keep
 
 
 def _changed_count(label: str, count: int, expected: int) -> TraceError:

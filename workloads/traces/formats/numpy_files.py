@@ -2,8 +2,10 @@
 
 See the package docstring for the npz layout. A ``.npy`` holds 1-D page numbers (reads)
 or (n, 2) rows of (page, op), one address space. Both are read whole (``np.load``) by
-``load_trace``, and never compressed by a suffix; an ``.npy`` also streams (its ``parse``:
-the header, then rows in blocks with plain reads, for :func:`~workloads.traces.stream_trace`).
+``load_trace``, and never compressed by a suffix; both also stream, for
+:func:`~workloads.traces.stream_trace`: an ``.npy`` through its ``parse`` (the header, then
+rows in blocks with plain reads), an ``.npz`` through its own ``stream``
+(:mod:`~workloads.traces.formats.npz_blocks`: each member inflated block by block).
 """
 
 from __future__ import annotations
@@ -190,12 +192,15 @@ def _npz_array(data: dict, key: str, label: str, kinds: str = "iu", scalar: bool
     return arr
 
 
-def _npz_int64(arr: np.ndarray, key: str, label: str, lo: int, hi: int) -> np.ndarray:
-    """``arr`` as int64, every value in ``[lo, hi)`` (checked before converting, so nothing wraps)."""
+def _npz_int64(arr: np.ndarray, key: str, label: str, lo: int, hi: int, at: int = 0) -> np.ndarray:
+    """``arr`` as int64, every value in ``[lo, hi)`` (checked before converting, so nothing wraps).
+
+    ``at`` is the index of ``arr[0]`` in its member (a block's), for the error message.
+    """
     if arr.size and (int(arr.min()) < lo or int(arr.max()) >= hi):
         j = int(np.argmax((arr < lo) | (arr >= hi)))
         raise TraceError(
-            f"{label}: {key}[{j}] = {int(arr[j])} is out of range; expected {lo} <= value < {hi}"
+            f"{label}: {key}[{at + j}] = {int(arr[j])} is out of range; expected {lo} <= value < {hi}"
         )
     return arr.astype(np.int64)
 
@@ -351,8 +356,21 @@ def _loader(fmt: str):
     return load
 
 
+def _stream_npz(req: ReadRequest, several: bool):
+    from workloads.traces.formats.npz_blocks import stream_npz  # (it builds on this module)
+
+    return stream_npz(req, several)
+
+
 register(
-    Format("npz", suffixes=(".npz",), magic=b"PK\x03\x04", load=_loader("npz"), write_workload=_write_npz)
+    Format(
+        "npz",
+        suffixes=(".npz",),
+        magic=b"PK\x03\x04",
+        load=_loader("npz"),
+        stream=_stream_npz,
+        write_workload=_write_npz,
+    )
 )
 register(
     Format(
