@@ -152,8 +152,8 @@ def convert(
     Reading collapses consecutive duplicates unless ``collapse=False``; see
     :func:`load_trace` and :func:`write_trace` for what each format keeps. A trace goes
     block by block (:func:`~workloads.traces.stream_trace`; memory: a block, not the
-    trace; several pids: :mod:`workloads.tick_order`) into any format but npz, whose input
-    and output are read and written whole.
+    trace; several pids: :mod:`workloads.tick_order`) into any format but npz, which is
+    written whole.
     """
     out_fmt = _output_format(Path(dst), fmt)  # fail before reading a large input
     if _format(out_fmt).write is not None:

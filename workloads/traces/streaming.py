@@ -16,8 +16,10 @@ A trace whose records carry several pids streams with ``several=True`` (what
 the scan also notes each pid's first position (its process's start tick) and value
 range (its ``rwx`` VMA), and each read maps pids to processes and collapses each
 process's consecutive repeats, as ``load_trace`` does. Without it, :func:`stream_trace`
-raises :class:`NotStreamable` as soon as a second pid appears. Formats read whole (npz)
-do not stream (:class:`NotStreamable`); ``resolve_stream`` loads such a file whole.
+raises :class:`NotStreamable` as soon as a second pid appears. A format may make its own
+stream (``Format.stream``: npz, whose members are inflated block by block); a file that
+one cannot take (an npz member that is not a plain array) raises :class:`NotStreamable`,
+and ``resolve_stream`` loads such a file whole.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from workloads.traces.streams import _open_raw
 
 
 class NotStreamable(TraceError):
-    """A readable trace that does not stream (npz; several pids unless asked for); load it whole instead."""
+    """A trace that does not stream (several pids unless asked for, an odd npz); load it whole instead."""
 
 
 STREAM_BLOCK = 4 << 20  # bytes per read: smaller than load_trace's, as a run holds a block beside its chunks
@@ -251,7 +253,7 @@ def stream_trace(
     :class:`~workloads.stream.ProcessRefStream` (one process per pid, as ``load_trace``
     makes them; its distinct pages are counted by a further read when asked for). Raises
     :class:`TraceError` for what :func:`~workloads.traces.load_trace` rejects, and its
-    subclass :class:`NotStreamable` for a format read whole (npz) or, without ``several``,
+    subclass :class:`NotStreamable` for a file read whole only or, without ``several``,
     a trace of several processes.
     """
     path = Path(path)
