@@ -99,3 +99,14 @@ def test_the_envs_on_a_stream_with_events(monkeypatch, env_id):
     whole = _episode(env_id, generators.stack_heap(**spec), **kw)
     _assert_equal(whole, _episode(env_id, streamgen.stack_heap(**spec), **kw))
     assert len(whole) > 50
+
+
+@pytest.mark.parametrize("env_id", ["vmgym/PageReplacement-v0", "vmgym/MemoryManager-v0"])
+def test_the_envs_on_a_stream_that_forks(monkeypatch, env_id):
+    """fork-server's workers inherit the heap copy-on-write, streamed in chunks of 7: the whole episode."""
+    monkeypatch.setattr(feed_module, "DEFAULT_CHUNK", 7)
+    spec = {"workers": 2, "pages": 80, "length_per_proc": 400, "write_ratio": 0.4, "seed": 3}
+    kw = {"machine": {"frames": 40, "tlb_entries": 0, "quantum": 30}, "max_steps": 300}
+    whole = _episode(env_id, generators.fork_server(**spec), **kw)
+    _assert_equal(whole, _episode(env_id, streamgen.fork_server(**spec), **kw))
+    assert len(whole) > 50
