@@ -251,7 +251,7 @@ def test_the_schedule_from_event_positions_is_the_whole_streams():
             streams.append(ops)
             children.append(child)
         want = _reference_schedule(streams, children, starts, parents, quantum)
-        lines = [Timeline.of_ops(o, c, EV_MMAP, EV_FORK) for o, c in zip(streams, children, strict=True)]
+        lines = [Timeline.of_ops(o, c) for o, c in zip(streams, children, strict=True)]
         got = list(schedule(lines, starts, parents, quantum))
         assert got == want
         joined = list(merged(iter(got)))  # the same entries in the same order, fewer slices

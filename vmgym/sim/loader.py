@@ -425,17 +425,12 @@ def _fork_pairs(plans: list[_ProcPlan], workload: Workload) -> dict[str, np.ndar
     }
 
 
-def timeline(plan: _ProcPlan) -> Timeline:
-    """Where a translated stream has its events and forks (its fork entries' keys are the children)."""
-    return Timeline.of_ops(plan.ops, plan.keys, EV_MMAP, EV_FORK)
-
-
 def _global_trace(plans: list[_ProcPlan], workload: Workload, quantum: int) -> dict[str, np.ndarray]:
     """Interleave the translated streams into the global trace (with START events)."""
     ops: list[np.ndarray] = []
     args: list[np.ndarray] = []
     pids: list[np.ndarray] = []
-    lines = [timeline(plan) for plan in plans]
+    lines = [Timeline.of_ops(plan.ops, plan.keys) for plan in plans]  # (a fork's key: the child)
     starts = [p.start for p in workload.processes]
     parents = [p.parent for p in workload.processes]
     for pid, lo, hi in merged(schedule(lines, starts, parents, quantum)):

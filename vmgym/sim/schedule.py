@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workloads.model import EV_FORK, EV_MMAP
+
 Slice = tuple[int, int, int]  # (process, lo, hi): entries lo .. hi-1 of its stream
 
 
@@ -44,10 +46,10 @@ class Timeline:
         return cls(n + 1, np.array([n], np.int64), empty, empty)
 
     @classmethod
-    def of_ops(cls, ops: np.ndarray, children: np.ndarray, event_base: int, fork: int) -> Timeline:
+    def of_ops(cls, ops: np.ndarray, children: np.ndarray) -> Timeline:
         """The timeline of a whole stream's ``ops``; ``children[j]`` is the process fork entry ``j`` forks."""
-        forks = np.flatnonzero(ops == fork)
-        return cls(int(ops.shape[0]), np.flatnonzero(ops >= event_base), forks, np.asarray(children)[forks])
+        forks = np.flatnonzero(ops == EV_FORK)
+        return cls(int(ops.shape[0]), np.flatnonzero(ops >= EV_MMAP), forks, np.asarray(children)[forks])
 
 
 def schedule(

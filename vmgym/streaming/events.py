@@ -31,7 +31,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from vmgym.sim import state as S
 from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import (
     OP_CODES,
@@ -44,8 +43,8 @@ from vmgym.sim.loader import (
     trace_column_int32,
     validate_processes,
 )
-from vmgym.sim.schedule import Timeline, merged, schedule
-from vmgym.streaming.processes import Entries, Packer
+from vmgym.sim.schedule import Timeline
+from vmgym.streaming.processes import Entries, scheduled
 from workloads.model import EV_EXIT, EV_FORK, EV_MLOCK, EV_MMAP, Process, Workload, WorkloadError
 from workloads.spool import Spool
 from workloads.stream import Distinct, ProcessStreams, RefStream, no_blocks
@@ -193,27 +192,19 @@ class ProcessTree:
         k = len(self.plans)
         readers = [self._translated(tr, pid) for pid in range(k)]
         spool = Spool(k, spill=False)
-        pack = Packer(self.chunk)
-        arg = np.zeros(1, np.int32)
-        start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
-        parents = self.tree.parents
-        for p, lo, hi in merged(schedule(self.lines, self.tree.starts, parents, self.quantum)):
-            if lo == 0 and parents[p] is None:
-                yield from pack.put(start, arg, p)
-            left = min(hi, self.read[p]) - lo
-            while left:  # a block read when the spool has none of p's (the first read counted them)
-                if not spool.held[p]:
-                    spool.append(p, *next(readers[p]))
-                ops, pte = spool.take(p, min(left, pack.room, spool.held[p]))
-                left -= ops.shape[0]
-                yield from pack.put(ops, pte, p)
-            if hi > self.read[p]:
-                yield from pack.put(exit_, arg, p)
+        yield from scheduled(
+            self.lines,
+            self.tree.starts,
+            self.tree.parents,
+            self.quantum,
+            spool,
+            self.read,
+            lambda p: spool.append(p, *next(readers[p])),  # (the first read counted them)
+            self.chunk,
+        )
         for reader in readers:  # each stream to its end: its count checked
             for _ in reader:
                 pass
-        if (out := pack.rest()) is not None:
-            yield out
 
     def _changed(self, pid: int, seen: int) -> WorkloadError:
         return WorkloadError(

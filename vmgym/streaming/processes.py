@@ -23,7 +23,7 @@ footprint and a chunk:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -90,6 +90,43 @@ class Packer:
     def rest(self) -> Entries | None:
         """The last, partly filled chunk (None if empty)."""
         return self._flush() if self.fill else None
+
+
+def scheduled(
+    lines: list[Timeline],
+    starts: list[int],
+    parents: list[int | None],
+    quantum: int,
+    spool: Spool,
+    stored: list[int],
+    more: Callable[[int], object],
+    chunk: int,
+) -> Iterator[Entries]:
+    """The global trace of scheduled streams, in chunks of at most ``chunk`` entries.
+
+    Each slice of :func:`~vmgym.sim.schedule.schedule` takes its process's entries from
+    ``spool`` (``more(p)`` reads further when it holds none of process ``p``'s), after a
+    root process's START. Process ``p``'s stream gives ``stored[p]`` entries; if its
+    timeline is one longer, the EXIT it lacks comes after its last slice.
+    """
+    pack = Packer(chunk)
+    arg = np.zeros(1, np.int32)
+    start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
+    for p, lo, hi in merged(schedule(lines, starts, parents, quantum)):
+        if lo == 0 and parents[p] is None:
+            yield from pack.put(start, arg, p)
+        left = min(hi, stored[p]) - lo
+        while left:
+            if not spool.held[p]:
+                more(p)
+                continue
+            ops, pte = spool.take(p, min(left, pack.room, spool.held[p]))
+            left -= ops.shape[0]
+            yield from pack.put(ops, pte, p)
+        if hi > stored[p]:
+            yield from pack.put(exit_, arg, p)
+    if (out := pack.rest()) is not None:
+        yield out
 
 
 def _knows_its_pages(stream: ProcessRefStream) -> bool:
@@ -170,29 +207,19 @@ class ProcessSource:
         """
         spool = Spool(len(self.counts), self.n_refs * 5 > SPILL_ABOVE)
         reading = fill(spool, self.stream, self.counts, self.chunk, self._translated)
-        pack = Packer(self.chunk)
-        event_arg = np.zeros(1, np.int32)
-        start, exit_ = np.array([S.E_START], np.int8), np.array([S.E_EXIT], np.int8)
+        lines = [Timeline.of_references(int(n)) for n in self.counts]
         try:
-            lines = [Timeline.of_references(int(n)) for n in self.counts]
-            parents = [None] * len(lines)
-            for p, lo, hi in merged(schedule(lines, self.stream.proc_starts, parents, self.quantum)):
-                n = int(self.counts[p])
-                if lo == 0:
-                    yield from pack.put(start, event_arg, p)
-                left = min(hi, n) - lo
-                while left:  # (the counts were checked when the source ran out)
-                    want = min(left, pack.room)
-                    while spool.held[p] < want:
-                        next(reading)
-                    ops, pte = spool.take(p, want)
-                    left -= ops.shape[0]
-                    yield from pack.put(ops, pte, p)
-                if hi > n:
-                    yield from pack.put(exit_, event_arg, p)
+            yield from scheduled(
+                lines,
+                self.stream.proc_starts,
+                [None] * len(lines),
+                self.quantum,
+                spool,
+                [int(n) for n in self.counts],
+                lambda p: next(reading),  # (the counts were checked when the source ran out)
+                self.chunk,
+            )
             for _ in reading:  # the end of the source: its counts checked
                 pass
-            if (out := pack.rest()) is not None:
-                yield out
         finally:
             spool.close()
