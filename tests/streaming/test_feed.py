@@ -67,7 +67,18 @@ def test_caller_decides_across_chunks(chunk):
 
 def test_spilled_columns_equal_in_memory(monkeypatch):
     monkeypatch.setattr(feed_module, "SPILL_ABOVE", 0)  # OPT's columns go to a temporary file
+    monkeypatch.setattr(feed_module, "ORACLE_MEMORY_SHARE", 0)
     _same(*_pair("opt", LEAN, 7))
+
+
+def test_the_oracle_columns_spill_past_a_share_of_the_available_memory(monkeypatch):
+    """In memory up to a quarter of the available memory (at least SPILL_ABOVE), else a file."""
+    monkeypatch.setattr(feed_module, "_available_bytes", lambda: 4 << 30)
+    assert not feed_module._spills(1 << 30) and feed_module._spills((1 << 30) + 1)
+    monkeypatch.setattr(feed_module, "_available_bytes", lambda: None)  # unknown: SPILL_ABOVE
+    assert not feed_module._spills(feed_module.SPILL_ABOVE) and feed_module._spills(
+        feed_module.SPILL_ABOVE + 1
+    )
 
 
 def _odd_workload(segfault_at: int):
@@ -183,6 +194,7 @@ def test_several_processes_with_the_oracle_and_an_oom_kill(monkeypatch, spill):
 
     if spill:
         monkeypatch.setattr(feed_module, "SPILL_ABOVE", 0)
+        monkeypatch.setattr(feed_module, "ORACLE_MEMORY_SHARE", 0)
         monkeypatch.setattr(processes, "SPILL_ABOVE", 0)
     w = _processes()
     cfg = MachineConfig(frames=24, swap_slots=40, tlb_entries=0, quantum=53)
