@@ -208,3 +208,28 @@ def test_other_consumers_of_an_events_stream(tmp_path):
     w = _events_workload(exit_early=True)
     want = write_trace(w, tmp_path / "whole.txt").read_bytes()
     assert write_stream(from_workload(w), tmp_path / "streamed.txt", "plain", 50).read_bytes() == want
+
+
+@pytest.mark.parametrize("quantum", [1, 4, 1000])
+def test_odd_shapes_of_a_tree(quantum):
+    """A child with no entries, one with events only, one forked last; a root with no references, one
+    starting after everything else has ended: streamed as whole, whatever the chunk and quantum."""
+    wb = WorkloadBuilder("edge")
+    p = wb.process("p")
+    p.map(Vma(0, 10, "rw"))
+    p.access_pages(np.arange(10), np.ones(10, bool))
+    p.fork("empty")
+    events_only = p.fork("events-only")
+    events_only.map(Vma(50, 5, "rw"))
+    events_only.munmap(50)
+    events_only.exit()
+    p.fork("last").access_pages([1, 2, 3], [True, False, True])
+    wb.process("q", start=3)
+    r = wb.process("r", start=10**6)
+    r.map(Vma(0, 4, "rw"))
+    r.access_pages([0, 1, 2, 3, 0])
+    w = wb.build()
+    cfg = MachineConfig(frames=6, swap_slots=40, tlb_entries=16, tlb_ways=4, quantum=quantum)
+    for policy in ("lru", "opt"):
+        for chunk in (1, 3, 1 << 20):
+            _same(w, cfg, policy, chunk)
