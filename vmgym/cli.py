@@ -27,7 +27,7 @@ from vmgym.records import record
 from vmgym.sim import ConfigError, MachineConfig, SimulationError, Simulator
 from workloads import RefStream, registry, resolve, resolve_stream, suites
 from workloads.model import Workload, WorkloadError
-from workloads.stream import from_workload, streamable
+from workloads.stream import from_workload
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Page replacement on a virtual-memory simulator."
@@ -92,9 +92,11 @@ def _load(
     try:
         with err.status(f"reading {workload}", spinner="dots"):  # (a large trace's scan takes a while)
             wl = (resolve_stream(workload, long=long) if stream else None) or resolve(workload)
-        one = isinstance(wl, Workload) and len(wl.processes) == 1
-        if stream and arrays and one and streamable(wl) is None and not wl.processes[0].has_events:
-            wl = from_workload(wl)  # (with events, the whole loader is as fast: its arrays are held anyway)
+        # one process, no events, starting at tick 0: from_workload's plain stream (compiled translation);
+        # with events the whole loader is as fast (the events stream translates in Python, twice)
+        plain = isinstance(wl, Workload) and len(wl.processes) == 1 and wl.processes[0].start == 0
+        if stream and arrays and plain and not wl.processes[0].has_events:
+            wl = from_workload(wl)
         cfg = MachineConfig.for_workload(wl, frames=frames, swap_slots=swap_slots, tlb_entries=tlb_entries)
     except (WorkloadError, ConfigError) as e:
         fail(str(e))
