@@ -118,6 +118,7 @@ class ProcessTree:
         forks: list[np.ndarray] = []
         children: list[np.ndarray] = []
         pos = 0
+        last_op = -1  # the stream's last entry (an EXIT ends it)
         for ops, pk in self._walk(self.tr, pid, plan, current, touched):
             at = np.flatnonzero(ops >= EV_MMAP)
             events.append(at + pos)
@@ -129,8 +130,9 @@ class ProcessTree:
             self.n_refs += ops.shape[0] - at.shape[0]
             self.mlock = self.mlock or bool(np.any(ops[at] == EV_MLOCK))
             pos += ops.shape[0]
+            last_op = int(ops[-1]) if ops.shape[0] else last_op
         self.read.append(pos)
-        if not self._exited:  # the loader's EXIT at the end of a stream without one
+        if last_op != EV_EXIT:  # the loader's EXIT at the end of a stream without one
             events.append(np.array([pos], np.int64))
             pos += 1
         plan.pte_keys = np.union1d(keys.values().astype(np.int64), plan.inherited)
@@ -151,7 +153,6 @@ class ProcessTree:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Each block's ops and PTE keys (SEGV codes, event arguments) of process ``pid``, up to an EXIT."""
         proc = self.shell.processes[pid]
-        self._exited = False
         pos = 0
         for ops, addrs in self.tree.streams[pid].blocks(self.block):
             ops = np.asarray(ops, np.int8)
@@ -162,7 +163,6 @@ class ProcessTree:
                 raise _err(self.shell, pid, f"stream entry {pos + j}: unknown op code {int(ops[j])}")
             keys, end = tr.translate_entries(pid, proc, ops, addrs, plan, current, touched)
             if end and ops[end - 1] == EV_EXIT:
-                self._exited = True
                 yield ops[:end], keys[:end]
                 return
             pos += ops.shape[0]
