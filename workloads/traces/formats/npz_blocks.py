@@ -16,31 +16,33 @@ decompresses the file again. The stream's references equal ``load_trace``'s bit 
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from workloads.model import OP_EXEC, OP_READ, OP_WRITE, Vma
-from workloads.stream import Distinct, ProcessRefStream, RefStream, count_differs, no_blocks, rebatch
+from workloads.model import Vma
+from workloads.stream import Distinct, ProcessRefStream, RefStream, no_blocks, rebatch
 from workloads.traces.errors import TraceError
 from workloads.traces.formats.numpy_files import (
-    _NPZ_MAX_PAGE,
+    _NPZ_VALUES,
     _fill,
     _npy_header,
-    _npz_addresses,
-    _npz_int64,
+    _npz_description,
+    _npz_granularity,
     _npz_layout,
+    _npz_op_codes,
+    _npz_page_size,
+    _npz_pages,
+    _npz_scaled,
     _one_line,
 )
 from workloads.traces.mapping import _collapsed
 from workloads.traces.registry import ReadRequest
-from workloads.traces.streaming import NotStreamable
+from workloads.traces.streaming import NotStreamable, _changed_count
 
 _SMALL = ("offsets", "names", "starts", "page_size", "meta")  # members read whole
-_VALUES = ("pages_delta", "pages", "addrs")  # the first present gives the references
 
 
 class _Npz:
@@ -52,7 +54,7 @@ class _Npz:
             with zipfile.ZipFile(path) as zf:
                 self.members = {n[: -len(".npy")]: n for n in zf.namelist() if n.endswith(".npy")}
                 self.small = {k: self._whole(zf, k) for k in _SMALL if k in self.members}
-                self.values_key = next((k for k in _VALUES if k in self.members), None)
+                self.values_key = next((k for k in _NPZ_VALUES if k in self.members), None)
                 self.ops_key = next((k for k in ("ops", "writes") if k in self.members), None)
                 if self.values_key is None:
                     raise TraceError(
@@ -119,38 +121,23 @@ class _Reader:
         self.req, self.label = req, req.label
         self.npz = npz = _Npz(req.path, req.label, req.block_size)
         small = npz.small
-        # the whole reader's page size and granularity checks, on a one-value stand-in for the values
-        probe = {k: v for k, v in small.items() if k == "page_size"}
-        probe[npz.values_key] = np.zeros(1, np.int64)
-        _addrs, self.page_size = _npz_addresses(probe, req.label, req.page_size)
-        stored = int(small["page_size"].reshape(-1)[0]) if "page_size" in small else None
-        self.gran = stored or self.page_size
+        self.page_size, stored = _npz_page_size(small, req.label, req.page_size)
+        self.gran = (
+            self.page_size
+            if npz.values_key == "addrs"
+            else _npz_granularity(req.label, self.page_size, stored)
+        )
         self.shift = self.page_size.bit_length() - 1
         if npz.n == 0:
             raise TraceError(f"{req.label}: no references; expected non-empty 'pages' or 'addrs'")
-        self.offsets, self.names, self.starts = _npz_layout({**small}, req.label, npz.n)
+        self.offsets, self.names, self.starts = _npz_layout(small, req.label, npz.n)
 
     def _addresses(self, vals: np.ndarray, at: int, carry: int) -> tuple[np.ndarray, int]:
         """A block of the values member as byte addresses; the running sum after it."""
-        key, label = self.npz.values_key, self.label
-        if key == "addrs":
-            return _npz_int64(vals, "addrs", label, 0, 1 << 63, at), carry
-        if key == "pages_delta":
-            delta = _npz_int64(vals, "pages_delta", label, -(1 << 40), 1 << 40, at)
-            sums = np.cumsum(delta)
-            sums += carry
-            carry = int(sums[-1])
-            pages = _npz_int64(sums, "page number (running sum of pages_delta)", label, 0, _NPZ_MAX_PAGE, at)
-        else:
-            pages = _npz_int64(vals, "pages", label, 0, _NPZ_MAX_PAGE, at)
-        return _npz_int64(pages, "pages", label, 0, (1 << 63) // self.gran, at) * self.gran, carry
-
-    def _ops(self, raw: np.ndarray | None, m: int, at: int) -> np.ndarray:
-        if raw is None:
-            return np.zeros(m, np.int8)
-        if self.npz.ops_key == "writes":
-            return np.where(raw.astype(bool), OP_WRITE, OP_READ).astype(np.int8)
-        return _npz_int64(raw, "ops", self.label, 0, OP_EXEC + 1, at).astype(np.int8)
+        values, carry = _npz_pages(self.npz.values_key, vals, self.label, at, carry)
+        if self.npz.values_key == "addrs":
+            return values, carry
+        return _npz_scaled(values, self.gran, self.label, at), carry
 
     def read(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(process, ops, addrs)`` pieces in file order: collapsed, cut at ``max_refs``."""
@@ -163,7 +150,8 @@ class _Reader:
         for vals in npz.blocks(npz.values_key, npz.dtype):
             m = vals.size
             addrs, carry = self._addresses(vals, at, carry)
-            ops = self._ops(None if ops_blocks is None else next(ops_blocks), m, at)
+            raw = None if ops_blocks is None else next(ops_blocks)
+            ops = _npz_op_codes(npz.ops_key, raw, m, self.label, at)
             lo = 0
             while lo < m:
                 while offsets[p + 1] <= at + lo:  # (empty processes too)
@@ -184,14 +172,6 @@ class _Reader:
                     return
                 lo = hi
             at += m
-
-    def description(self, total: int) -> str:
-        desc = f"npz trace {Path(self.label).name}: {total:,} references"
-        try:
-            how = json.loads(str(self.npz.small["meta"])).get("how", "") if "meta" in self.npz.small else ""
-        except (ValueError, AttributeError, RecursionError):
-            how = ""
-        return f"{desc}; {how}" if how else desc
 
 
 def stream_npz(req: ReadRequest, several: bool) -> RefStream:
@@ -224,12 +204,13 @@ def stream_npz(req: ReadRequest, several: bool) -> RefStream:
         for p, ops, addrs in reader.read():
             seen += ops.size
             if seen > total:
-                raise _changed(req.label, seen, total)
+                raise _changed_count(req.label, seen, total)
             yield int(index[p]), ops, addrs
         if seen != total:
-            raise _changed(req.label, seen, total)
+            raise _changed_count(req.label, seen, total)
 
-    common = {"name": req.name, "page_size": reader.page_size, "description": reader.description(total)}
+    desc = _npz_description(reader.npz.small, req.label, total)
+    common = {"name": req.name, "page_size": reader.page_size, "description": desc}
     if len(kept) == 1:
         p = kept[0]
         return RefStream(
@@ -258,10 +239,4 @@ def stream_npz(req: ReadRequest, several: bool) -> RefStream:
         proc_blocks=proc_blocks,
         proc_pages=[pages[p].values().astype(np.int64) for p in kept],
         proc_counts=[counts[p] for p in kept],
-    )
-
-
-def _changed(label: str, n: int, expected: int) -> TraceError:
-    return TraceError(
-        f"{label}: read again, it holds {count_differs(n, expected)} references: did the file change?"
     )

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from workloads.model import DEFAULT_PAGE_SIZE, OP_EXEC, OP_READ, OP_WRITE, Process, Workload
+from workloads.model import DEFAULT_PAGE_SIZE, OP_EXEC, OP_READ, OP_WRITE, Workload
 from workloads.traces.blocks import Batch, _Collector
 from workloads.traces.errors import TraceError
 from workloads.traces.mapping import _check_page_size, _collapse_mask, _finish, _make_process, _references
@@ -205,45 +205,77 @@ def _npz_int64(arr: np.ndarray, key: str, label: str, lo: int, hi: int, at: int 
     return arr.astype(np.int64)
 
 
-def _npz_addresses(data: dict, label: str, page_size: int | None) -> tuple[np.ndarray, int]:
+_NPZ_VALUES = ("pages_delta", "pages", "addrs")  # the first one present gives the references
+
+
+def _npz_page_size(data: dict, label: str, page_size: int | None) -> tuple[int, int | None]:
+    """(the page size to read with: the request's, else the file's, else 4096; the file's or None)."""
     stored = None
     if "page_size" in data:
         stored = int(_npz_array(data, "page_size", label, scalar=True).reshape(-1)[0])
         if stored < 1 or stored & (stored - 1) or stored > 1 << 40:
             raise TraceError(f"{label}: member 'page_size' must be a power of two >= 1, got {stored}")
-    page_size = _check_page_size(page_size if page_size is not None else (stored or DEFAULT_PAGE_SIZE))
-    if "pages_delta" in data:
-        delta = _npz_int64(_npz_array(data, "pages_delta", label), "pages_delta", label, -(1 << 40), 1 << 40)
-        pages = _npz_int64(
-            np.cumsum(delta), "page number (running sum of pages_delta)", label, 0, _NPZ_MAX_PAGE
+    return _check_page_size(page_size if page_size is not None else (stored or DEFAULT_PAGE_SIZE)), stored
+
+
+def _npz_granularity(label: str, page_size: int, stored: int | None) -> int:
+    """The page granularity of a trace of page numbers (the file's page size, else ``page_size``)."""
+    gran = stored or page_size
+    if page_size < gran:
+        raise TraceError(
+            f"{label}: trace stored at page granularity {gran} cannot be read with page_size={page_size}"
         )
-    elif "pages" in data:
-        pages = _npz_int64(_npz_array(data, "pages", label), "pages", label, 0, _NPZ_MAX_PAGE)
-    else:
-        pages = None
-    if pages is not None:
-        gran = stored or page_size
-        if page_size < gran:
-            raise TraceError(
-                f"{label}: trace stored at page granularity {gran} cannot be read with page_size={page_size}"
-            )
-        limit = (1 << 63) // gran
-        return _npz_int64(pages, "pages", label, 0, limit) * gran, page_size
-    if "addrs" in data:
-        return _npz_int64(_npz_array(data, "addrs", label), "addrs", label, 0, 1 << 63), page_size
-    raise TraceError(f"{label}: no 'pages', 'pages_delta' or 'addrs' array; found {sorted(data)}")
+    return gran
+
+
+def _npz_pages(key: str, vals: np.ndarray, label: str, at: int = 0, carry: int = 0) -> tuple[np.ndarray, int]:
+    """A run of member ``key``'s values as page numbers (``addrs``: addresses), checked, and the running sum.
+
+    ``at`` is the index of ``vals[0]`` in the member, ``carry`` the running sum of
+    ``pages_delta`` before it (the sum after it comes back; other members pass it on).
+    """
+    if key == "addrs":
+        return _npz_int64(vals, "addrs", label, 0, 1 << 63, at), carry
+    if key == "pages_delta":
+        delta = _npz_int64(vals, "pages_delta", label, -(1 << 40), 1 << 40, at)
+        sums = np.cumsum(delta)
+        sums += carry
+        what = "page number (running sum of pages_delta)"
+        return _npz_int64(sums, what, label, 0, _NPZ_MAX_PAGE, at), int(sums[-1]) if sums.size else carry
+    return _npz_int64(vals, "pages", label, 0, _NPZ_MAX_PAGE, at), carry
+
+
+def _npz_scaled(pages: np.ndarray, gran: int, label: str, at: int = 0) -> np.ndarray:
+    """Page numbers (checked) as byte addresses at granularity ``gran``."""
+    return _npz_int64(pages, "pages", label, 0, (1 << 63) // gran, at) * gran
+
+
+def _npz_addresses(data: dict, label: str, page_size: int | None) -> tuple[np.ndarray, int]:
+    page_size, stored = _npz_page_size(data, label, page_size)
+    key = next((k for k in _NPZ_VALUES if k in data), None)
+    if key is None:
+        raise TraceError(f"{label}: no 'pages', 'pages_delta' or 'addrs' array; found {sorted(data)}")
+    values, _sum = _npz_pages(key, _npz_array(data, key, label), label)
+    if key == "addrs":
+        return values, page_size
+    return _npz_scaled(values, _npz_granularity(label, page_size, stored), label), page_size
+
+
+def _npz_op_codes(key: str | None, raw: np.ndarray | None, n: int, label: str, at: int = 0) -> np.ndarray:
+    """The int8 ops of ``n`` references from member ``key`` (``ops``, ``writes``; None: all reads)."""
+    if key is None:
+        return np.zeros(n, np.int8)
+    if key == "writes":
+        return np.where(raw.astype(bool), OP_WRITE, OP_READ).astype(np.int8)
+    return _npz_int64(raw, "ops", label, 0, OP_EXEC + 1, at).astype(np.int8)
 
 
 def _npz_ops(data: dict, label: str, addrs: np.ndarray) -> np.ndarray:
     """The int8 op of each reference (one per address): ``ops``, else ``writes``, else all reads."""
     n = addrs.size
-    if "ops" in data:
-        ops = _npz_int64(_npz_array(data, "ops", label), "ops", label, 0, OP_EXEC + 1).astype(np.int8)
-    elif "writes" in data:
-        writes = _npz_array(data, "writes", label, kinds="iub")
-        ops = np.where(writes.astype(bool), OP_WRITE, OP_READ).astype(np.int8)
-    else:
-        ops = np.zeros(n, np.int8)
+    key = next((k for k in ("ops", "writes") if k in data), None)
+    raw = None if key is None else _npz_array(data, key, label, kinds="iu" if key == "ops" else "iub")
+    ops = _npz_op_codes(key, raw, n, label)
     if ops.shape != addrs.shape:
         raise TraceError(f"{label}: 'ops' has {ops.size} entries but there are {n} references")
     return ops
@@ -269,8 +301,9 @@ def _npz_layout(data: dict, label: str, n: int) -> tuple[np.ndarray, list[str], 
     return offsets, names, starts
 
 
-def _npz_description(data: dict, label: str, procs: list[Process]) -> str:
-    desc = f"npz trace {Path(label).name}: {sum(p.ops.size for p in procs):,} references"
+def _npz_description(data: dict, label: str, total: int) -> str:
+    """An npz trace's description: its name, its ``total`` references and the ``how`` of its ``meta``."""
+    desc = f"npz trace {Path(label).name}: {total:,} references"
     try:
         how = json.loads(str(data["meta"])).get("how", "") if "meta" in data else ""
     except (ValueError, AttributeError, RecursionError):
@@ -300,7 +333,9 @@ def _from_npz(data: dict, label: str, page_size, collapse, max_refs, wname) -> W
             procs.append(_make_process(names[p], p_ops, p_addrs, shift, int(starts[p])))
         if budget == 0:
             break
-    return Workload(wname, procs, [], page_size, _npz_description(data, label, procs))
+    return Workload(
+        wname, procs, [], page_size, _npz_description(data, label, sum(p.ops.size for p in procs))
+    )
 
 
 def _write_npz(workload: Workload, path: Path, meta: dict | None) -> None:
