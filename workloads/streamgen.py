@@ -184,17 +184,29 @@ def zipf(
     rng = gen._common("zipf", write_ratio, seed, page_size)
     perm = rng.permutation(n_pages)
     start = rng.bit_generator.state
-    sampler = gen.CdfSampler(np.arange(1, n_pages + 1, dtype=np.float64) ** -float(alpha))
-
-    def pages() -> PageDraw:
-        prng = _rng(start)
-        return lambda lo, m: perm[sampler(prng.random(m))]
-
+    pages = _zipf_draws(perm, alpha)(start)
     desc = f"zipf(alpha={alpha}) over {n_pages} pages, {length} refs, write_ratio={write_ratio}, seed={seed}"
     # one double per page: the writes start `length` outputs later
     return _stream(
         "zipf", desc, n_pages, length, pages, write_ratio, lambda: _advanced(start, length), page_size
     )
+
+
+def _zipf_draws(perm: np.ndarray, alpha: float) -> Callable[[dict[str, Any]], Callable[[], PageDraw]]:
+    """Zipf(``alpha``) page draws over ``perm`` (one double a page; the guide table built once).
+
+    ``draws(state)`` is the ``pages()`` of :func:`_stream` for a generator at ``state``.
+    """
+    sampler = gen.CdfSampler(np.arange(1, perm.size + 1, dtype=np.float64) ** -float(alpha))
+
+    def draws(state: dict[str, Any]) -> Callable[[], PageDraw]:
+        def pages() -> PageDraw:
+            prng = _rng(state)
+            return lambda lo, m: perm[sampler(prng.random(m))]
+
+        return pages
+
+    return draws
 
 
 def _integers(
@@ -366,16 +378,12 @@ def fork_server(
     rng = gen._common(f, write_ratio, seed, page_size)
     perm = rng.permutation(pages)
     start = rng.bit_generator.state
-    sampler = gen.CdfSampler(np.arange(1, pages + 1, dtype=np.float64) ** -float(alpha))
+    zipf_from = _zipf_draws(perm, alpha)
     desc = gen.fork_server_description(workers, pages, length, alpha, write_ratio, seed)
 
     def drawn(j: int, name: str) -> RefStream:
         """The ``j``-th process drawn (workers first, then the server)."""
-
-        def draw() -> PageDraw:
-            prng = _rng(_advanced(start, 2 * length * j))
-            return lambda lo, m: perm[sampler(prng.random(m))]
-
+        draw = zipf_from(_advanced(start, 2 * length * j))
         wstate = lambda: _advanced(start, 2 * length * j + length)  # noqa: E731
         out = _stream("fork-server", desc, pages, length, draw, write_ratio, wstate, page_size)
         out.process_name = name
