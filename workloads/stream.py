@@ -208,8 +208,11 @@ def rebatch(
 
 
 def no_blocks(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The ``blocks`` of a :class:`ProcessRefStream`: one process's references do not apply (raises)."""
-    raise WorkloadError("a stream of several processes is read with proc_blocks, not blocks")
+    """The ``blocks`` of a stream of several processes: one process's references do not apply (raises)."""
+    raise WorkloadError(
+        "a stream of several processes is read with proc_blocks (ProcessRefStream) or per process "
+        "(ProcessStreams.streams), not blocks"
+    )
 
 
 @dataclass
