@@ -244,13 +244,12 @@ def test_streamed_curves_equal_the_whole_ones(name, chunk):
 
 
 def test_streamed_opt_spills_its_columns_to_files(monkeypatch):
-    from vmgym import mrc
     from workloads import spool
     from workloads.stream import from_workload
 
     whole = resolve("zipf:pages=150,length=4000")
     want = curves(whole, ("opt",))[0]
-    monkeypatch.setattr(mrc, "SPILL_ABOVE", 0)
+    monkeypatch.setattr(spool, "SPILL_ABOVE", 0)
     opened = []
     real = spool.anonymous_file
     monkeypatch.setattr(spool, "anonymous_file", lambda prefix: opened.append(prefix) or real(prefix))

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from vmgym._console import err, fail, out
 from workloads import traces
-from workloads.model import WorkloadError
+from workloads.model import WorkloadError, byte_size
 
 trace_app = typer.Typer(
     no_args_is_help=True,
@@ -101,14 +101,6 @@ def info_cmd(
     _print_info(summary)
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def _print_info(s: dict) -> None:
     table = Table(title=f"{s['trace']} ({s['format']}, page size {s['page_size']})")
     table.add_column("statistic")
@@ -118,7 +110,7 @@ def _print_info(s: dict) -> None:
         ("references", f"{n:,}"),
         ("processes", str(s["processes"])),
         ("distinct pages", f"{s['distinct_pages']:,}"),
-        ("footprint", _size(s["footprint_bytes"])),
+        ("footprint", byte_size(s["footprint_bytes"])),
         ("reads", f"{s['reads']:,} ({100 * s['read_fraction']:.1f} %)"),
         ("writes", f"{s['writes']:,} ({100 * s['write_fraction']:.1f} %)"),
         ("execs", f"{s['execs']:,} ({100 * s['exec_fraction']:.1f} %)"),

@@ -69,7 +69,7 @@ from vmgym.sim.config import MachineConfig
 from vmgym.sim.loader import load
 from vmgym.streaming.feed import DEFAULT_CHUNK, open_source
 from workloads.model import OP_WRITE, Workload
-from workloads.spool import SPILL_ABOVE, Column
+from workloads.spool import Column, spills
 from workloads.stackdist import LruStack, backward_next_uses
 from workloads.stream import ProcessRefStream, ProcessStreams, RefStream
 
@@ -318,7 +318,7 @@ def _opt_curve(ids: PageIds, m: int) -> np.ndarray:
     :data:`~workloads.spool.SPILL_ABOVE` bytes (:class:`workloads.spool.Column`).
     """
     n = ids.references
-    spill = 16 * n > SPILL_ABOVE
+    spill = spills(16 * n, "the OPT curve's columns")
     col, nxt = Column(n, np.int64, spill), Column(n, np.int64, spill)
     try:
         lo = 0

@@ -49,6 +49,15 @@ class WorkloadError(ValueError):
     """A workload that is malformed; the message names the process and field."""
 
 
+def byte_size(n: float) -> str:
+    """``n`` bytes for people: ``512 B``, ``1.5 KiB``, ... ``3.0 GiB``, ``1.2 TiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
 @dataclass(frozen=True)
 class MemObject:
     """A shareable memory object: a shared anonymous segment (``shm``) or a ``file``.

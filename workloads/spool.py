@@ -9,13 +9,16 @@ another (the simulator's round-robin schedule, ``trace convert``'s tick order) a
 each block's references to their processes' parts and takes them back per process, in
 order. Above :data:`SPILL_ABOVE` bytes either goes to a temporary file under
 ``$TMPDIR``, read back with plain reads (not ``np.memmap``: a mapped file's touched
-pages count towards the resident set, and bounding that is the point).
+pages count towards the resident set, and bounding that is the point). :func:`spills`
+decides, and checks the folder has room first; a full disk or a short file later is a
+one-line :class:`~workloads.model.WorkloadError`, never lost or zero-filled values.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -23,18 +26,70 @@ from typing import IO
 
 import numpy as np
 
-from workloads.model import WorkloadError
+from workloads.model import WorkloadError, byte_size
 from workloads.stream import ProcessRefStream, proc_groups
 
 SPILL_ABOVE = 1 << 27  # bytes of per-reference columns (128 MiB) above which they go to a file
 
 
+def spills(nbytes: int, what: str, above: int | None = None) -> bool:
+    """True if ``nbytes`` of per-reference data go to a temporary file.
+
+    They do above ``above`` bytes (default :data:`SPILL_ABOVE`, read at each call).
+
+    A spill is checked first: if the temporary folder (``$TMPDIR``) has less free room
+    than ``nbytes``, a one-line :class:`WorkloadError` naming ``what``, the folder and
+    the sizes, before any work (not an ``OSError`` from deep inside a write later).
+    """
+    if nbytes <= (SPILL_ABOVE if above is None else above):
+        return False
+    folder = tempfile.gettempdir()
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise WorkloadError(
+            f"{what} need {byte_size(nbytes)} in a temporary file under {folder}, which has "
+            f"{byte_size(free)} free: set TMPDIR to a folder with more room"
+        )
+    return True
+
+
 def anonymous_file(prefix: str) -> IO[bytes]:
-    """A new temporary file opened ``w+b`` and already unlinked: it lives as long as its handle."""
+    """A new temporary file opened ``w+b``, unbuffered, and already unlinked: it lives as long as its handle.
+
+    Unbuffered, so a failed write (a full disk) raises at that write (:func:`write_at`).
+    """
     fd, path = tempfile.mkstemp(prefix=prefix, suffix=".bin")
-    fh = os.fdopen(fd, "w+b")
+    fh = os.fdopen(fd, "w+b", buffering=0)
     os.unlink(path)
     return fh
+
+
+def write_at(fh: IO[bytes], offset: int, values: np.ndarray) -> None:
+    """Write ``values``' bytes at ``offset`` of an :func:`anonymous_file`; a failure is one line.
+
+    Not ``ndarray.tofile``: it writes through a C stream whose buffer holds a short
+    write (under 4 KiB) and drops it silently when the disk is full.
+    """
+    view = memoryview(np.ascontiguousarray(values)).cast("B")
+    try:
+        fh.seek(offset)
+        while view.nbytes:
+            view = view[fh.write(view) :]
+    except OSError as e:  # the disk filled up since the check (spills)
+        raise WorkloadError(
+            f"cannot write a temporary file under {tempfile.gettempdir()}: {e.strerror or e}"
+        ) from None
+
+
+def read_at(fh: IO[bytes], offset: int, dtype: np.dtype, m: int) -> np.ndarray:
+    """The ``m`` values of ``dtype`` at ``offset`` of an :func:`anonymous_file` (all of them, or an error)."""
+    fh.seek(offset)
+    out = np.fromfile(fh, dtype, m)
+    if out.shape[0] != m:
+        raise WorkloadError(
+            f"a temporary file under {tempfile.gettempdir()} gave {out.shape[0]} values, not {m}"
+        )
+    return out
 
 
 def small_pages_array(n: int, dtype: type) -> np.ndarray:
@@ -71,15 +126,13 @@ class Column:
         if self._mem is not None:
             self._mem[lo : lo + values.shape[0]] = values
             return
-        self._fh.seek(lo * self.dtype.itemsize)
-        np.ascontiguousarray(values, self.dtype).tofile(self._fh)
+        write_at(self._fh, lo * self.dtype.itemsize, np.asarray(values, self.dtype))
 
     def read(self, lo: int, m: int) -> np.ndarray:
         """The ``m`` values from position ``lo`` (a view when in memory)."""
         if self._mem is not None:
             return self._mem[lo : lo + m]
-        self._fh.seek(lo * self.dtype.itemsize)
-        return np.fromfile(self._fh, self.dtype, m)
+        return read_at(self._fh, lo * self.dtype.itemsize, self.dtype, m)
 
     def close(self) -> None:
         """Free the memory or delete the file."""
@@ -110,9 +163,8 @@ class Spool:
         if self._fh is None:  # [where, size, taken]: the arrays, or the file offset
             self._parts[p].append([(np.array(ops, np.int8), values), ops.shape[0], 0])
             return
-        self._fh.seek(self._end)
-        np.ascontiguousarray(ops, np.int8).tofile(self._fh)
-        np.ascontiguousarray(values, self._dtype).tofile(self._fh)
+        write_at(self._fh, self._end, np.asarray(ops, np.int8))
+        write_at(self._fh, self._end + ops.shape[0], np.asarray(values, self._dtype))
         self._parts[p].append([self._end, ops.shape[0], 0])
         self._end += (1 + self._dtype.itemsize) * ops.shape[0]
 
@@ -128,10 +180,8 @@ class Spool:
                 ops.append(where[0][lo : lo + k])
                 vals.append(where[1][lo : lo + k])
             else:
-                self._fh.seek(where + lo)
-                ops.append(np.fromfile(self._fh, np.int8, k))
-                self._fh.seek(where + size + self._dtype.itemsize * lo)
-                vals.append(np.fromfile(self._fh, self._dtype, k))
+                ops.append(read_at(self._fh, where + lo, np.dtype(np.int8), k))
+                vals.append(read_at(self._fh, where + size + self._dtype.itemsize * lo, self._dtype, k))
             part[2] += k
             if part[2] == size:
                 self._parts[p].popleft()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from workloads.spool import SPILL_ABOVE, Spool, fill
+from workloads.spool import Spool, fill, spills
 from workloads.stream import ProcessRefStream
 
 Block = tuple[np.ndarray, np.ndarray, np.ndarray]  # process indices int64, ops int8, addresses int64
@@ -34,7 +34,7 @@ def tick_ordered(stream: ProcessRefStream, block: int = 1 << 21) -> Iterator[Blo
     rank = np.empty(len(counts), np.int64)
     rank[sorted(range(len(counts)), key=lambda p: (-starts[p], p))] = np.arange(len(counts))
     by_start = sorted((s, p) for p, s in enumerate(starts) if counts[p])
-    spool = Spool(len(counts), 9 * sum(counts) > SPILL_ABOVE, np.int64)
+    spool = Spool(len(counts), spills(9 * sum(counts), "the processes' waiting references"), np.int64)
     reading = fill(spool, stream, counts, block)
     active: list[int] = []
     taken = [0] * len(counts)

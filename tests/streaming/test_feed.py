@@ -10,6 +10,7 @@ from vmgym import policies, prefetch
 from vmgym.sim import MachineConfig, SegmentationFault, Simulator
 from vmgym.streaming import feed as feed_module
 from workloads import Vma, WorkloadBuilder, generators, streamgen
+from workloads import spool as spool_module
 from workloads.model import EV_EXIT, EV_FORK, EV_MMAP, EV_MUNMAP, OP_EXEC, OP_READ, OP_WRITE, WorkloadError
 from workloads.stream import from_workload
 
@@ -190,12 +191,11 @@ def test_several_processes_every_policy(policy, chunk):
 @pytest.mark.parametrize("spill", [False, True])
 def test_several_processes_with_the_oracle_and_an_oom_kill(monkeypatch, spill):
     """OPT's next uses over the scheduled trace, and an OOM kill, from the spool in memory or a file."""
-    from vmgym.streaming import processes
 
     if spill:
         monkeypatch.setattr(feed_module, "SPILL_ABOVE", 0)
         monkeypatch.setattr(feed_module, "ORACLE_MEMORY_SHARE", 0)
-        monkeypatch.setattr(processes, "SPILL_ABOVE", 0)
+        monkeypatch.setattr(spool_module, "SPILL_ABOVE", 0)
     w = _processes()
     cfg = MachineConfig(frames=24, swap_slots=40, tlb_entries=0, quantum=53)
     for policy in ("opt", "lru"):

@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workloads import spool as spool_module
-from workloads import tick_order
 from workloads.model import Process, Vma, Workload, WorkloadError
 from workloads.stream import from_workload
 from workloads.tick_order import tick_ordered
@@ -52,7 +51,7 @@ def test_a_spilled_spool_gives_the_same_order(monkeypatch):
     """Above SPILL_ABOVE bytes the spool is a temporary file: the same blocks."""
     w = _workload([0, 5, 5, 300], [2_000, 1_500, 40, 700], 3)
     want = _joined(_stream(w), 64)
-    monkeypatch.setattr(tick_order, "SPILL_ABOVE", 0)
+    monkeypatch.setattr(spool_module, "SPILL_ABOVE", 0)
     opened = []
     real = spool_module.anonymous_file
     monkeypatch.setattr(spool_module, "anonymous_file", lambda prefix: opened.append(prefix) or real(prefix))

@@ -690,7 +690,7 @@ def test_oracle_general_next_access_block_by_block(tmp_path, monkeypatch, block,
 
     monkeypatch.setattr(oracle_general, "_WRITE_CHUNK", block)
     if spill:
-        monkeypatch.setattr(oracle_general, "SPILL_ABOVE", 0)
+        monkeypatch.setattr(spool, "SPILL_ABOVE", 0)
         opened = []
         real = spool.anonymous_file
         monkeypatch.setattr(spool, "anonymous_file", lambda prefix: opened.append(prefix) or real(prefix))

@@ -38,7 +38,7 @@ from vmgym.streaming.events import ProcessTree
 from vmgym.streaming.processes import Entries, ProcessSource
 from vmgym.streaming.translate import AddressSpace, all_rwx
 from workloads.model import Process, Workload, WorkloadError
-from workloads.spool import SPILL_ABOVE, Column
+from workloads.spool import SPILL_ABOVE, Column, spills
 from workloads.stackdist import backward_next_uses
 from workloads.stream import ProcessRefStream, ProcessStreams, RefStream, count_differs
 
@@ -67,11 +67,12 @@ def _spills(nbytes: int) -> bool:
     They stay in memory up to :data:`ORACLE_MEMORY_SHARE` of the available memory (at
     least :data:`~workloads.spool.SPILL_ABOVE` bytes): a temporary file bounds the peak
     by the machine, not the trace, and reading it back costs the run about a third more
-    (30M references: 4.2-6.1 s against 3.0-3.4 s, 2026-12-04).
+    (30M references: 4.2-6.1 s against 3.0-3.4 s, 2026-12-04). A file that would not
+    fit in the temporary folder is a one-line error (:func:`workloads.spool.spills`).
     """
     avail = _available_bytes()
     share = 0 if avail is None else int(ORACLE_MEMORY_SHARE * avail)
-    return nbytes > max(SPILL_ABOVE, share)
+    return spills(nbytes, "OPT's next-use columns", max(SPILL_ABOVE, share))
 
 
 def _check_fits(stream: RefStream, n_ptes: int, frames: int) -> None:

@@ -33,7 +33,7 @@ from vmgym.sim.loader import LoadedWorkload, load_address_space
 from vmgym.sim.schedule import Timeline, merged, schedule
 from vmgym.streaming.translate import DENSE_SPAN, AddressSpace, Scratch, all_rwx
 from workloads.model import Process, Workload, WorkloadError
-from workloads.spool import SPILL_ABOVE, Spool, check_processes, fill
+from workloads.spool import Spool, check_processes, fill, spills
 from workloads.stream import ProcessRefStream, proc_groups
 
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # ops int8, PTE ids / event args int32, pids int32
@@ -205,7 +205,7 @@ class ProcessSource:
         whose references the spool lacks reads further blocks (each appended to its
         processes' parts), so reading overlaps the simulation of earlier chunks.
         """
-        spool = Spool(len(self.counts), self.n_refs * 5 > SPILL_ABOVE)
+        spool = Spool(len(self.counts), spills(self.n_refs * 5, "the processes' waiting references"))
         reading = fill(spool, self.stream, self.counts, self.chunk, self._translated)
         lines = [Timeline.of_references(int(n)) for n in self.counts]
         try:

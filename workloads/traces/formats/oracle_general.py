@@ -15,7 +15,7 @@ from typing import IO
 
 import numpy as np
 
-from workloads.spool import SPILL_ABOVE, Column
+from workloads.spool import Column, spills
 from workloads.stackdist import NEVER, backward_next_uses
 from workloads.stream import Distinct
 from workloads.traces.blocks import _WRITE_CHUNK, Batch, _Blocks, _Collector
@@ -80,7 +80,7 @@ def _write(path: Path, blocks: Iterable[Batch], page_size: int, length: int) -> 
     temporary files above :data:`~workloads.spool.SPILL_ABOVE` bytes (16 bytes a
     reference): memory is the distinct ids and a block, not the trace.
     """
-    spill = 16 * length > SPILL_ABOVE
+    spill = spills(16 * length, "oracleGeneral's object-id and next-access columns")
     ids = Column(length, np.uint64, spill)
     nxt = Column(length, np.int64, spill)
     distinct = Distinct()
