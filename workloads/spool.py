@@ -105,7 +105,10 @@ def small_pages_array(n: int, dtype: type) -> np.ndarray:
     The mapping is freed when the last view of the array goes.
     """
     dt = np.dtype(dtype)
-    return np.frombuffer(mmap.mmap(-1, max(1, n * dt.itemsize)), dt, n)
+    if not hasattr(mmap, "MAP_PRIVATE"):  # not POSIX: no huge-page advice to avoid
+        return np.empty(n, dt)
+    # private, not shared: a shared anonymous mapping is shmem, whose faults cost ~50 % more here
+    return np.frombuffer(mmap.mmap(-1, max(1, n * dt.itemsize), flags=mmap.MAP_PRIVATE), dt, n)
 
 
 class Column:

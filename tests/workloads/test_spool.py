@@ -26,17 +26,17 @@ def test_column_reads_back_what_was_written(spill, dtype):
     col.close()
 
 
-def _vm_flags(array: np.ndarray) -> list[str]:
-    """The VmFlags of the mapping holding the middle of ``array`` in /proc/self/smaps."""
+def _mapping(array: np.ndarray) -> tuple[str, list[str]]:
+    """The permissions and VmFlags of the mapping holding the middle of ``array`` (/proc/self/smaps)."""
     address = array.ctypes.data + array.nbytes // 2  # (NumPy advises from the first whole page on)
-    inside = False
+    inside, perms = False, ""
     for line in Path("/proc/self/smaps").read_text().splitlines():
-        head = line.split()[0]
-        if "-" in head and ":" not in head:
-            lo, hi = (int(x, 16) for x in head.split("-"))
-            inside = lo <= address < hi
-        elif inside and head == "VmFlags:":
-            return line.split()[1:]
+        fields = line.split()
+        if "-" in fields[0] and ":" not in fields[0]:
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            inside, perms = lo <= address < hi, fields[1]
+        elif inside and fields[0] == "VmFlags:":
+            return perms, fields[1:]
     raise AssertionError(f"no mapping holds {address:#x}")
 
 
@@ -46,8 +46,9 @@ def test_small_pages_array_is_not_advised_for_huge_pages():
     ours = small_pages_array(8 << 20, np.int8)  # ... ours must not be
     ours[:] = 1
     assert ours.shape == (8 << 20,) and ours.flags.writeable and int(ours.sum()) == 8 << 20
-    assert "hg" not in _vm_flags(ours)
-    if "hg" not in _vm_flags(big):
+    perms, flags = _mapping(ours)
+    assert "hg" not in flags and perms == "rw-p"  # private: a shared anonymous mapping is shmem
+    if "hg" not in _mapping(big)[1]:
         pytest.skip("this NumPy or kernel gives no huge-page advice: nothing to compare against")
     assert small_pages_array(0, np.int64).shape == (0,)
 
