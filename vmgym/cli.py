@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
@@ -107,11 +107,32 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
+        TaskProgressColumn(),  # (nothing while the total is unknown)
         TimeRemainingColumn(),
         console=err,
         transient=True,
     )
+
+
+class _Phases:
+    """One line of a progress display through phases: each phase its own task (its own rate and ETA).
+
+    ``total=None`` is a spinner-like bar of unknown length (rich cannot take a task's
+    total back to None, so a phase change starts a new task).
+    """
+
+    def __init__(self, prog: Progress, what: str, total: int | None = None):
+        self.prog = prog
+        self.what = what
+        self.task = prog.add_task(what, total=total)
+
+    def show(self, what: str, total: int | None = None, done: int = 0) -> None:
+        """Show phase ``what`` at ``done`` of ``total``."""
+        if what != self.what:
+            self.prog.remove_task(self.task)
+            self.what = what
+            self.task = self.prog.add_task(what, total=total)
+        self.prog.update(self.task, completed=done)
 
 
 @app.command()
@@ -137,12 +158,20 @@ def run(
         fail(f"{agent!r} is a learned agent: run it with `vmgym compare -p lru,{agent}` or `vmgym evaluate`")
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True)
     try:
-        with err.status(f"loading {wl.name}", spinner="dots"):  # a stream's footprint pass, OPT's columns
-            own = own_flow_first(policy)  # a cold family: compile only this policy
-            sim = Simulator(wl, cfg, policy, prefetch=prefetcher, own_flow=own)
         with _progress() as prog:
-            task = prog.add_task(f"{policy} on {wl.name}", total=sim.length)
-            tick = lambda done, total: prog.update(task, completed=done)  # noqa: E731
+            loading = f"loading {wl.name}"  # the address space, OPT's columns (a bar), compiling
+            bar = _Phases(prog, loading)
+
+            def phase(what: str, done: int, total: int) -> None:
+                if done < total:
+                    bar.show(what, total, done)
+                else:  # back to the spinner while the policy's kernels load
+                    bar.show(loading)
+
+            own = own_flow_first(policy)  # a cold family: compile only this policy
+            sim = Simulator(wl, cfg, policy, prefetch=prefetcher, own_flow=own, loading=phase)
+            bar.show(f"{policy} on {wl.name}", sim.length)
+            tick = lambda done, total: bar.show(f"{policy} on {wl.name}", total, done)  # noqa: E731
             if timeline is None:
                 stats = sim.run(progress=tick)
             else:

@@ -156,13 +156,19 @@ def next_uses(keys, base, last, out):  # pragma: no cover (compiled)
 
 
 def backward_next_uses(
-    keys_at: Callable[[int, int], np.ndarray], n: int, n_keys: int, out: Column, step: int
+    keys_at: Callable[[int, int], np.ndarray],
+    n: int,
+    n_keys: int,
+    out: Column,
+    step: int,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Write each of ``n`` positions' next use (NEVER if none) into ``out``, ``step`` positions at a time.
 
     ``keys_at(lo, m)`` gives the keys (``0 .. n_keys - 1``, or negative) of positions
     ``lo .. lo + m - 1``; the blocks are asked for from the end. Returns each key's
-    first use (NEVER if none).
+    first use (NEVER if none). ``progress(done)``, if given, hears the positions done
+    after each block.
     """
     last = np.full(n_keys, NEVER, np.int64)
     buf = np.empty(min(step, n), np.int64)
@@ -170,4 +176,6 @@ def backward_next_uses(
         m = min(step, n - lo)
         next_uses(keys_at(lo, m), lo, last, buf[:m])
         out.write(lo, buf[:m])
+        if progress is not None:
+            progress(n - lo)
     return last

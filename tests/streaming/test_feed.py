@@ -72,6 +72,22 @@ def test_spilled_columns_equal_in_memory(monkeypatch):
     _same(*_pair("opt", LEAN, 7))
 
 
+def test_opt_loading_reports_both_phases_to_the_end():
+    """``loading(what, done, total)`` hears the second read, then the backward pass, each up to the total."""
+    heard = []
+    sim = Simulator(streamgen.zipf(**ZIPF), LEAN, "opt", chunk=97, loading=lambda *a: heard.append(a))
+    phases = list(dict.fromkeys(what for what, _, _ in heard))
+    assert phases == ["OPT: reading the trace again", "OPT: next uses, from the end"]
+    for what in phases:
+        done = [d for w, d, t in heard if w == what]
+        assert done == sorted(done) and done[-1] == sim.length and len(done) > 10
+        assert {t for w, _, t in heard if w == what} == {sim.length}
+    lru = []
+    Simulator(streamgen.zipf(**ZIPF), LEAN, "lru", chunk=97, loading=lambda *a: lru.append(a))
+    assert lru == []  # no oracle: nothing to prepare
+    _same(Simulator(generators.zipf(**ZIPF), LEAN, "opt"), sim)
+
+
 def test_the_oracle_columns_spill_past_a_share_of_the_available_memory(monkeypatch):
     """In memory up to a quarter of the available memory (at least SPILL_ABOVE), else a file."""
     monkeypatch.setattr(feed_module, "_available_bytes", lambda: 4 << 30)

@@ -261,7 +261,9 @@ class Simulator:
     :class:`workloads.stream.ProcessStreams`): the trace is then
     loaded and simulated ``chunk`` references at a time, with memory bounded by
     the footprint and the chunk, not the trace length (see :mod:`vmgym.streaming`);
-    the results equal the whole trace's bit for bit.
+    the results equal the whole trace's bit for bit. With OPT (or ``oracle=True``) the
+    constructor then reads the stream again and computes next uses, which takes about
+    as long as a run: ``loading(what, done, total)``, if given, hears that progress.
 
     The compiled loop is the policy's family's (:mod:`vmgym.sim.specialize`), or with
     ``own_flow=True`` the policy's own: the same results, a shorter first compile
@@ -279,6 +281,7 @@ class Simulator:
         oracle: bool = False,
         chunk: int | None = None,
         own_flow: bool = False,
+        loading: Callable[[str, int, int], None] | None = None,
     ):
         self.config = config if config is not None else MachineConfig()
         self.workload = workload
@@ -306,7 +309,7 @@ class Simulator:
         else:
             from vmgym.streaming import open_feed
 
-            self._feed = open_feed(workload, self.config, oracle=need_oracle, chunk=chunk)
+            self._feed = open_feed(workload, self.config, oracle=need_oracle, chunk=chunk, loading=loading)
             self.loaded = self._feed.loaded
         self.caller_decides = decide == "caller" or self.policy is None
         self.state = _build_state(

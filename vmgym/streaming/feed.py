@@ -26,7 +26,7 @@ through :class:`~vmgym.streaming.events.ProcessTree`; the chunks then carry pids
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -45,6 +45,9 @@ from workloads.stream import ProcessRefStream, ProcessStreams, RefStream, count_
 DEFAULT_CHUNK = 1 << 21  # references per chunk (and per block read from the source)
 ORACLE_MEMORY_SHARE = 0.25  # OPT's columns stay in memory up to this share of the available memory
 STATE_BYTES_PER_PAGE = 200  # about what the state arrays take per referenced page (PTE and page rows)
+
+Loading = Callable[[str, int, int], None]
+"""``loading(what, done, total)``: progress of OPT's columns while a streamed run is prepared."""
 
 # ops, PTEs (event args), pids, and the oracle's keys and next uses (None without it)
 Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
@@ -200,7 +203,14 @@ def open_source(stream: RefStream, quantum: int, chunk: int) -> Source:
 class ChunkFeed:
     """The chunks of one streamed run (see the module docstring); made by :func:`open_feed`."""
 
-    def __init__(self, stream: RefStream, config: MachineConfig, oracle: bool, chunk: int):
+    def __init__(
+        self,
+        stream: RefStream,
+        config: MachineConfig,
+        oracle: bool,
+        chunk: int,
+        loading: Loading | None = None,
+    ):
         if not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
         self.stream = stream
@@ -222,7 +232,7 @@ class ChunkFeed:
         self._columns: list[Column] = []
         self._first_use = np.zeros(0, np.int64)
         if oracle:
-            self._backward()
+            self._backward(loading or (lambda what, done, total: None))
         self._chunks = _ReadAhead(self._all_chunks())
         first = next(self._chunks)
         lw.ref_op, lw.ref_pte, lw.ref_pid = first[0], first[1], first[2]
@@ -235,8 +245,11 @@ class ChunkFeed:
         refs = (ops < S.EVENT_BASE) & (pte >= 0)
         return np.where(refs, self._okey[np.where(refs, pte, 0)], -1)
 
-    def _backward(self) -> None:
-        """Second read: store the global trace; then the next-use pass from the end (module docstring)."""
+    def _backward(self, loading: Loading) -> None:
+        """Second read: store the global trace; then the next-use pass from the end (module docstring).
+
+        ``loading`` hears each phase's progress, in entries of the global trace.
+        """
         n = self.length
         several = self.source.several
         spill = _spills(n * (17 if several else 13))
@@ -258,6 +271,7 @@ class ChunkFeed:
             if self._pid is not None:
                 self._pid.write(lo, pid)
             lo += ops.shape[0]
+            loading("OPT: reading the trace again", lo, n)
         if touch is not None:
             touch.join()
         self._first_use = backward_next_uses(
@@ -266,6 +280,7 @@ class ChunkFeed:
             self._n_keys,
             self._next,
             self.chunk,
+            lambda done: loading("OPT: next uses, from the end", done, n),
         )
 
     def oracle_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -324,7 +339,16 @@ class ChunkFeed:
 
 
 def open_feed(
-    stream: RefStream, config: MachineConfig, *, oracle: bool = False, chunk: int | None = None
+    stream: RefStream,
+    config: MachineConfig,
+    *,
+    oracle: bool = False,
+    chunk: int | None = None,
+    loading: Loading | None = None,
 ) -> ChunkFeed:
-    """Read ``stream``'s footprint and prepare its chunks (of ``chunk`` references, default 2M)."""
-    return ChunkFeed(stream, config, oracle, DEFAULT_CHUNK if chunk is None else chunk)
+    """Read ``stream``'s footprint and prepare its chunks (of ``chunk`` references, default 2M).
+
+    With the oracle, ``loading(what, done, total)`` (if given) hears the progress of
+    the second read and the backward pass (:data:`Loading`).
+    """
+    return ChunkFeed(stream, config, oracle, DEFAULT_CHUNK if chunk is None else chunk, loading)
