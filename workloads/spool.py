@@ -33,13 +33,12 @@ SPILL_ABOVE = 1 << 27  # bytes of per-reference columns (128 MiB) above which th
 
 
 def spills(nbytes: int, what: str, above: int | None = None) -> bool:
-    """True if ``nbytes`` of per-reference data go to a temporary file.
+    """True if ``nbytes`` of per-reference data go to a temporary file: above ``above`` bytes.
 
-    They do above ``above`` bytes (default :data:`SPILL_ABOVE`, read at each call).
-
-    A spill is checked first: if the temporary folder (``$TMPDIR``) has less free room
-    than ``nbytes``, a one-line :class:`WorkloadError` naming ``what``, the folder and
-    the sizes, before any work (not an ``OSError`` from deep inside a write later).
+    ``above`` defaults to :data:`SPILL_ABOVE` (read at each call). A spill is checked
+    first: if the temporary folder (``$TMPDIR``) has less free room than ``nbytes``, a
+    one-line :class:`WorkloadError` naming ``what``, the folder and the sizes, before
+    any work (not an ``OSError`` from deep inside a write later).
     """
     if nbytes <= (SPILL_ABOVE if above is None else above):
         return False
@@ -93,7 +92,7 @@ def read_at(fh: IO[bytes], offset: int, dtype: np.dtype, m: int) -> np.ndarray:
 
 
 def small_pages_array(n: int, dtype: type) -> np.ndarray:
-    """``n`` uninitialised values in anonymous memory of ordinary 4 KiB pages (no huge pages).
+    """``n`` zeros in private anonymous memory of ordinary 4 KiB pages (no huge pages).
 
     NumPy asks for transparent huge pages for every array of 4 MiB or more
     (``madvise(MADV_HUGEPAGE)``); where the kernel's THP ``defrag`` setting is
