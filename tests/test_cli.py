@@ -118,3 +118,24 @@ def test_ceiling_table_json_and_a_streamed_trace(tmp_path, monkeypatch):
 def test_run_points_an_agent_to_compare():
     res = runner.invoke(app, ["run", "-w", "zipf:pages=10,length=100", "-p", "agent:default"])
     assert res.exit_code == 2 and "run it with `vmgym compare -p lru,agent:default`" in res.output
+
+
+def test_compare_reports_each_policys_progress():
+    """``on_progress(policy, what, done, total)``: each run to its end, OPT's loading first; same rows."""
+    from workloads.stream import from_workload
+
+    whole = resolve("zipf:n_pages=300,length=4000,seed=3")
+    cfg = MachineConfig.for_workload(whole, frames=40)
+    heard = []
+    rows = compare(from_workload(whole), cfg, ["fifo"], on_progress=lambda *a: heard.append(a))
+    assert rows == compare(from_workload(whole), cfg, ["fifo"])
+    assert list(dict.fromkeys(p for p, *_ in heard)) == ["fifo", "lru", "opt"]
+    for name in ("fifo", "lru", "opt"):
+        runs = [(d, t) for p, w, d, t in heard if p == name and w == "running"]
+        assert runs and runs[-1][0] == runs[-1][1] and [d for d, _ in runs] == sorted(d for d, _ in runs)
+    phases = [w for p, w, *_ in heard if p == "opt"]
+    assert list(dict.fromkeys(phases)) == [
+        "reading the trace again for next uses",
+        "next uses, from the end",
+        "running",
+    ]

@@ -164,7 +164,7 @@ def run(
 
             def phase(what: str, done: int, total: int) -> None:
                 if done < total:
-                    bar.show(what, total, done)
+                    bar.show(f"{policy}: {what}", total, done)
                 else:  # back to the spinner while the policy's kernels load
                     bar.show(loading)
 
@@ -258,7 +258,14 @@ def compare_cmd(
                 jobs = os.cpu_count() or 1  # compile_flows runs no more processes than it has jobs
                 compile_flows(todo, jobs, on_done=lambda name, secs: prog.advance(ctask))
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
-            rows = compare(wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf)
+            bar = _Phases(prog, "")  # the policy in hand: its run, and OPT's loading phases
+
+            def hear(name: str, what: str, done: int, total: int) -> None:
+                bar.show(f"{name}: {what}", total, done)
+
+            rows = compare(
+                wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf, on_progress=hear
+            )
     except (SimulationError, WorkloadError) as e:
         fail(str(e))
     config = {"workload": workload, "policies": names, "prefetch": pf.describe(), "machine": cfg.to_dict()}

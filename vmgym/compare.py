@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -82,6 +83,7 @@ def compare(
     names: Sequence[str],
     on_done: Callable[[str, RunStats], None] | None = None,
     prefetcher: str | prefetch.Prefetcher | None = None,
+    on_progress: Callable[[str, str, int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run each policy on ``workload``; rows of :data:`COLUMNS` plus the full statistics.
 
@@ -92,15 +94,21 @@ def compare(
     An ``agent:`` entry runs a learned agent (:func:`agents.load`) in
     PageReplacement-v0 on the same machine, choosing among its candidates. A
     :class:`~workloads.stream.RefStream` is read again by each policy, agents included
-    (the env streams it too).
+    (the env streams it too). ``on_progress(policy, what, done, total)`` hears each
+    compiled policy's run (``what`` is ``"running"``) and OPT's loading phases
+    (:class:`~vmgym.sim.Simulator`'s ``loading``); ``on_done(policy, stats)`` each end.
     """
     pf = prefetch.make(prefetcher)
     results: dict[str, RunStats] = {}
     for name in dict.fromkeys([*names, "lru", "opt"]):
         if name.startswith(AGENT_PREFIX):
             results[name] = _run_agent(name[len(AGENT_PREFIX) :], workload, config, pf)
-        else:
+        elif on_progress is None:
             results[name] = Simulator(workload, config, name, prefetch=pf).run()
+        else:
+            hear = functools.partial(on_progress, name)
+            sim = Simulator(workload, config, name, prefetch=pf, loading=hear)
+            results[name] = sim.run(progress=functools.partial(hear, "running"))
         if on_done is not None:
             on_done(name, results[name])
     lru, opt = results["lru"].misses, results["opt"].misses

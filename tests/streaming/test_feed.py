@@ -77,7 +77,7 @@ def test_opt_loading_reports_both_phases_to_the_end():
     heard = []
     sim = Simulator(streamgen.zipf(**ZIPF), LEAN, "opt", chunk=97, loading=lambda *a: heard.append(a))
     phases = list(dict.fromkeys(what for what, _, _ in heard))
-    assert phases == ["OPT: reading the trace again", "OPT: next uses, from the end"]
+    assert phases == ["reading the trace again for next uses", "next uses, from the end"]
     for what in phases:
         done = [d for w, d, t in heard if w == what]
         assert done == sorted(done) and done[-1] == sim.length and len(done) > 10

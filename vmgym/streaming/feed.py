@@ -271,7 +271,7 @@ class ChunkFeed:
             if self._pid is not None:
                 self._pid.write(lo, pid)
             lo += ops.shape[0]
-            loading("OPT: reading the trace again", lo, n)
+            loading("reading the trace again for next uses", lo, n)
         if touch is not None:
             touch.join()
         self._first_use = backward_next_uses(
@@ -280,7 +280,7 @@ class ChunkFeed:
             self._n_keys,
             self._next,
             self.chunk,
-            lambda done: loading("OPT: next uses, from the end", done, n),
+            lambda done: loading("next uses, from the end", done, n),
         )
 
     def oracle_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
