@@ -294,3 +294,30 @@ def test_cli_streams_a_large_trace(tmp_path, monkeypatch):
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["results"] == whole and streamed
+
+
+def test_curves_report_each_pass_to_its_end_and_give_the_same_curves():
+    from workloads.stream import from_workload
+
+    whole = resolve("zipf:pages=150,length=4000,seed=5")
+    heard = []
+    got, totals = curves(from_workload(whole), ("lru", "opt"), chunk=333, progress=lambda *a: heard.append(a))
+    _same_curves(got, curves(whole, ("lru", "opt"))[0])
+    n = totals["references"]
+    phases = list(dict.fromkeys(w for w, _, _ in heard))
+    assert phases == [
+        "lru: stack distances",
+        "opt: reading the references",
+        "opt: next uses",
+        "opt: stack distances",
+    ]
+    for what in phases:
+        done = [d for w, d, t in heard if w == what]
+        assert done == sorted(done) and done[-1] == n
+        assert {t for w, _, t in heard if w == what} == {n}
+    assert len([w for w, _, _ in heard if w == "lru: stack distances"]) == -(-n // 333)  # a report per chunk
+    heard.clear()
+    curves(
+        from_workload(whole), ("lru",), sample=0.5, check=True, chunk=333, progress=lambda *a: heard.append(a)
+    )
+    assert list(dict.fromkeys(w for w, _, _ in heard)) == ["lru: SHARDS at 0.5", "lru: stack distances"]

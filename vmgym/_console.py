@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from vmgym._optional import missing
 
@@ -74,3 +75,36 @@ def check_plot_path(path: Path | None, option: str) -> None:
     problem = missing("matplotlib", "plot", option)
     if problem:
         fail(problem)
+
+
+def progress() -> Progress:
+    """A transient progress display on stderr: description, bar, percentage (none while unknown), ETA."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),  # (nothing while the total is unknown)
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+class Phases:
+    """One line of a progress display through phases: each phase its own task (its own rate and ETA).
+
+    ``total=None`` is a spinner-like bar of unknown length (rich cannot take a task's
+    total back to None, so a phase change starts a new task).
+    """
+
+    def __init__(self, prog: Progress, what: str, total: int | None = None):
+        self.prog = prog
+        self.what = what
+        self.task = prog.add_task(what, total=total)
+
+    def show(self, what: str, total: int | None = None, done: int = 0) -> None:
+        """Show phase ``what`` at ``done`` of ``total``."""
+        if what != self.what:
+            self.prog.remove_task(self.task)
+            self.what = what
+            self.task = self.prog.add_task(what, total=total)
+        self.prog.update(self.task, completed=done)

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vmgym import policies
 from vmgym._compile import by_flow, compile_flows, flows_to_compile, job_count, own_flow_first
-from vmgym._console import check_plot_path, emit_results, err, fail, out
+from vmgym._console import Phases, check_plot_path, emit_results, err, fail, out, progress
 from vmgym.cli_agents import register as register_agent_commands
 from vmgym.cli_experiment import experiment_app
 from vmgym.cli_mrc import mrc_cmd
@@ -103,38 +102,6 @@ def _load(
     return wl, cfg
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),  # (nothing while the total is unknown)
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
-
-
-class _Phases:
-    """One line of a progress display through phases: each phase its own task (its own rate and ETA).
-
-    ``total=None`` is a spinner-like bar of unknown length (rich cannot take a task's
-    total back to None, so a phase change starts a new task).
-    """
-
-    def __init__(self, prog: Progress, what: str, total: int | None = None):
-        self.prog = prog
-        self.what = what
-        self.task = prog.add_task(what, total=total)
-
-    def show(self, what: str, total: int | None = None, done: int = 0) -> None:
-        """Show phase ``what`` at ``done`` of ``total``."""
-        if what != self.what:
-            self.prog.remove_task(self.task)
-            self.what = what
-            self.task = self.prog.add_task(what, total=total)
-        self.prog.update(self.task, completed=done)
-
-
 @app.command()
 def run(
     workload: WorkloadOpt = "default",
@@ -158,9 +125,9 @@ def run(
         fail(f"{agent!r} is a learned agent: run it with `vmgym compare -p lru,{agent}` or `vmgym evaluate`")
     wl, cfg = _load(workload, frames, swap_slots, tlb_entries, stream=True)
     try:
-        with _progress() as prog:
+        with progress() as prog:
             loading = f"loading {wl.name}"  # the address space, OPT's columns (a bar), compiling
-            bar = _Phases(prog, loading)
+            bar = Phases(prog, loading)
 
             def phase(what: str, done: int, total: int) -> None:
                 if done < total:
@@ -250,7 +217,7 @@ def compare_cmd(
     _check_agents(names)
     total = len(dict.fromkeys([*names, "lru", "opt"]))
     try:
-        with _progress() as prog:
+        with progress() as prog:
             todo = flows_to_compile([n for n in names if not n.startswith(AGENT_PREFIX)] + ["lru", "opt"])
             if todo:  # a cold cache: compile the flows (and the shared kernels) on all cores first
                 n_jobs = job_count(todo)
@@ -258,7 +225,7 @@ def compare_cmd(
                 jobs = os.cpu_count() or 1  # compile_flows runs no more processes than it has jobs
                 compile_flows(todo, jobs, on_done=lambda name, secs: prog.advance(ctask))
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
-            bar = _Phases(prog, "")  # the policy in hand: its run, and OPT's loading phases
+            bar = Phases(prog, "")  # the policy in hand: its run, and OPT's loading phases
 
             def hear(name: str, what: str, done: int, total: int) -> None:
                 bar.show(f"{name}: {what}", total, done)
@@ -388,7 +355,7 @@ def compile_cmd(
     except policies.PolicyError as e:
         fail(str(e))
     runs = by_flow(names)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("compiling", total=job_count(names))
 
         def done(name: str, secs: float) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from vmgym._console import check_plot_path, err, fail, out
+from vmgym._console import Phases, check_plot_path, err, fail, out, progress
 from vmgym._optional import pyplot
 from vmgym.mrc import POLICIES, Curve, MrcError, curves
 from vmgym.records import record
@@ -113,7 +113,17 @@ def mrc_cmd(
     try:
         wl = resolve_stream(workload, long=True) or resolve(workload)  # large inputs stream
         top = max(chosen) if chosen else max_frames
-        result, totals = curves(wl, names, max_frames=top, sample=sample, check=check, seed=seed)
+        with progress() as prog:
+            bar = Phases(prog, f"{getattr(wl, 'name', workload)}: preparing")
+            result, totals = curves(
+                wl,
+                names,
+                max_frames=top,
+                sample=sample,
+                check=check,
+                seed=seed,
+                progress=lambda what, done, total: bar.show(what, total, done),
+            )
     except (MrcError, WorkloadError) as e:
         fail(str(e))
     m = len(result[0].misses) - 1

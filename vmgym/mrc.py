@@ -159,6 +159,25 @@ class PageIds:
     referenced: np.ndarray | None = None  # which ids occur, if not all (a stream numbers only those)
 
 
+Progress = Callable[[str, int, int], None]
+"""``progress(what, done, total)``: a curve's pass over the references (:func:`curves`)."""
+
+
+def _told(ids: PageIds, what: str, progress: Progress | None) -> PageIds:
+    """``ids`` whose every read of the blocks tells ``progress`` the references done so far."""
+    if progress is None:
+        return ids
+
+    def blocks() -> Iterator[np.ndarray]:
+        done = 0
+        for block in ids.blocks():
+            yield block
+            done += block.size
+            progress(what, done, ids.references)
+
+    return PageIds(ids.name, ids.references, ids.n_ids, blocks, ids.referenced)
+
+
 def whole_ids(workload: Workload) -> PageIds:
     """:func:`page_ids` as one block."""
     return _one_block(*page_ids(workload), workload.name)
@@ -311,26 +330,29 @@ def lru_misses(ids: np.ndarray, n_ids: int, max_frames: int | None = None) -> np
     return _lru_curve(_one_block(ids, n_ids), _max_frames(max_frames, n_ids))
 
 
-def _opt_curve(ids: PageIds, m: int) -> np.ndarray:
+def _opt_curve(ids: PageIds, m: int, progress: Progress | None = None) -> np.ndarray:
     """OPT's misses: the ids into a column, next uses in a backward pass, then the stack forward.
 
     The columns (8 bytes a reference each) are arrays, or temporary files above
     :data:`~workloads.spool.SPILL_ABOVE` bytes (:class:`workloads.spool.Column`).
+    ``progress`` hears the three passes.
     """
     n = ids.references
+    tell = progress or (lambda what, done, total: None)
     spill = spills(16 * n, "the OPT curve's columns")
     col, nxt = Column(n, np.int64, spill), Column(n, np.int64, spill)
     try:
         lo = 0
-        for block in ids.blocks():
+        for block in _told(ids, "opt: reading the references", progress).blocks():
             col.write(lo, block)
             lo += block.size
         step = DEFAULT_CHUNK
-        backward_next_uses(col.read, n, ids.n_ids, nxt, step)
+        backward_next_uses(col.read, n, ids.n_ids, nxt, step, lambda done: tell("opt: next uses", done, n))
         stack = _OptStack(ids.n_ids, _top(m, ids.n_ids))
         for lo in range(0, n, step):
             k = min(step, n - lo)
             stack.add(np.ascontiguousarray(col.read(lo, k)), np.ascontiguousarray(nxt.read(lo, k)))
+            tell("opt: stack distances", lo + k, n)
     finally:
         col.close()
         nxt.close()
@@ -445,6 +467,7 @@ def curves(
     check: bool = False,
     seed: int = 0,
     chunk: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
 ) -> tuple[list[Curve], dict[str, int]]:
     """The curves of ``policies`` on ``workload`` up to ``max_frames`` (default: its footprint).
 
@@ -453,7 +476,8 @@ def curves(
     and ``{"references", "distinct_pages"}``. A :class:`~workloads.stream.RefStream`
     is read ``chunk`` references at a time (:func:`stream_ids`), once per curve: the same curves with
     memory bounded by the footprint (OPT's two columns go to temporary files past
-    :data:`~workloads.spool.SPILL_ABOVE` bytes).
+    :data:`~workloads.spool.SPILL_ABOVE` bytes). ``progress(what, done, total)``, if
+    given, hears each pass over the references (:data:`Progress`).
     """
     for p in policies:
         if p not in POLICIES:
@@ -466,20 +490,21 @@ def curves(
         raise MrcError(f"workload {ids.name!r} has no references")
     m = _max_frames(max_frames, ids.n_ids)
     out: list[Curve] = []
+    lru_ids = _told(ids, "lru: stack distances", progress)
     for p in policies:
         if p == "opt":
-            out.append(Curve("opt", "exact", _opt_curve(ids, m), n))
+            out.append(Curve("opt", "exact", _opt_curve(ids, m, progress), n))
         elif sample is None:
-            out.append(Curve("lru", "exact", _lru_curve(ids, m), n))
+            out.append(Curve("lru", "exact", _lru_curve(lru_ids, m), n))
         else:
             shards = (
-                _lru_curve(ids, m).astype(np.float64)
+                _lru_curve(lru_ids, m).astype(np.float64)
                 if sample == 1.0
-                else _shards_curve(ids, sample, m, seed)
+                else _shards_curve(_told(ids, f"lru: SHARDS at {sample:g}", progress), sample, m, seed)
             )
             est = Curve("lru", "shards", shards, n, sample)
             if check:
-                exact = Curve("lru", "exact", _lru_curve(ids, m), n)
+                exact = Curve("lru", "exact", _lru_curve(lru_ids, m), n)
                 est.error = curve_error(est.misses, exact.misses, n)
                 out.append(exact)
             out.append(est)
