@@ -111,7 +111,8 @@ def mrc_cmd(
     check_plot_path(plot, "--plot")
     chosen = _parse_sizes(sizes) if sizes is not None else None
     try:
-        wl = resolve_stream(workload, long=True) or resolve(workload)  # large inputs stream
+        with err.status(f"reading {workload}", spinner="dots"):  # (a large trace's scan takes a while)
+            wl = resolve_stream(workload, long=True) or resolve(workload)  # large inputs stream
         top = max(chosen) if chosen else max_frames
         with progress() as prog:
             bar = Phases(prog, f"{getattr(wl, 'name', workload)}: preparing")

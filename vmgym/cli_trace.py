@@ -92,7 +92,8 @@ def info_cmd(
 ) -> None:
     """References, distinct pages, footprint, read/write/exec mix and LRU reuse distances."""
     try:
-        summary = traces.info(_source(trace), fmt, page_size, collapse=collapse, max_refs=max_refs)
+        with err.status(f"reading {trace}", spinner="dots"):  # (a large trace's passes take a while)
+            summary = traces.info(_source(trace), fmt, page_size, collapse=collapse, max_refs=max_refs)
     except (WorkloadError, OSError) as e:
         fail(str(e))
     if as_json:
@@ -142,9 +143,10 @@ def convert_cmd(
 ) -> None:
     """Convert a trace between formats (.lackey .din .txt .csv .oracleGeneral[.zst] .npz .npy)."""
     try:
-        path = traces.convert(
-            _source(src), dst, to, src_fmt=fmt, page_size=page_size, collapse=collapse, max_refs=max_refs
-        )
+        with err.status(f"converting {src} to {dst}", spinner="dots"):
+            path = traces.convert(
+                _source(src), dst, to, src_fmt=fmt, page_size=page_size, collapse=collapse, max_refs=max_refs
+            )
     except (WorkloadError, OSError) as e:
         fail(str(e))
     err.print(f"wrote {path} ({path.stat().st_size:,} bytes)", highlight=False)
