@@ -44,13 +44,14 @@ def _mapping(array: np.ndarray) -> tuple[str, list[str]]:
 def test_small_pages_array_is_not_advised_for_huge_pages():
     big = np.empty(8 << 20, np.int8)  # NumPy advises huge pages for arrays of 4 MiB or more ...
     ours = small_pages_array(8 << 20, np.int8)  # ... ours must not be
+    assert ours.shape == (8 << 20,) and ours.flags.writeable and not ours.any()  # zeros
     ours[:] = 1
-    assert ours.shape == (8 << 20,) and ours.flags.writeable and int(ours.sum()) == 8 << 20
+    assert int(ours.sum()) == 8 << 20
     perms, flags = _mapping(ours)
     assert "hg" not in flags and perms == "rw-p"  # private: a shared anonymous mapping is shmem
-    if "hg" not in _mapping(big)[1]:
-        pytest.skip("this NumPy or kernel gives no huge-page advice: nothing to compare against")
     assert small_pages_array(0, np.int64).shape == (0,)
+    if "hg" not in _mapping(big)[1]:  # (the premise: NumPy's own arrays are advised)
+        pytest.skip("this NumPy or kernel gives no huge-page advice: nothing to compare against")
 
 
 Usage = namedtuple("Usage", "total used free")
