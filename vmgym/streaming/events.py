@@ -45,7 +45,7 @@ from vmgym.sim.loader import (
 )
 from vmgym.sim.schedule import Timeline
 from vmgym.streaming.processes import Entries, scheduled
-from workloads.model import EV_EXIT, EV_FORK, EV_MLOCK, EV_MMAP, Process, Workload, WorkloadError
+from workloads.model import EV_EXIT, EV_MLOCK, EV_MMAP, Process, Workload, WorkloadError
 from workloads.spool import Spool
 from workloads.stream import Distinct, ProcessStreams, RefStream, no_blocks
 
@@ -120,15 +120,14 @@ class ProcessTree:
         pos = 0
         last_op = -1  # the stream's last entry (an EXIT ends it)
         for ops, pk in self._walk(self.tr, pid, plan, current, touched):
-            at = np.flatnonzero(ops >= EV_MMAP)
-            events.append(at + pos)
-            fork = at[ops[at] == EV_FORK]
-            forks.append(fork + pos)
-            children.append(pk[fork])
+            block = Timeline.of_ops(ops, pk)  # this block's events, forks and children (a fork's key)
+            events.append(block.events + pos)
+            forks.append(block.forks + pos)
+            children.append(block.children)
             ok = (ops < EV_MMAP) & (pk >= 0)
             keys.add(pk[ok])
-            self.n_refs += ops.shape[0] - at.shape[0]
-            self.mlock = self.mlock or bool(np.any(ops[at] == EV_MLOCK))
+            self.n_refs += ops.shape[0] - block.events.shape[0]
+            self.mlock = self.mlock or bool(np.any(ops[block.events] == EV_MLOCK))
             pos += ops.shape[0]
             last_op = int(ops[-1]) if ops.shape[0] else last_op
         self.read.append(pos)
