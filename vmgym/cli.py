@@ -227,8 +227,8 @@ def compare_cmd(
             task = prog.add_task(f"{wl.name}: {total} policies", total=total)
             bar = Phases(prog, "")  # the policy in hand: its run, and OPT's loading phases
 
-            def hear(name: str, what: str, done: int, total: int) -> None:
-                bar.show(f"{name}: {what}", total, done)
+            def hear(name: str, what: str, done: int, of: int) -> None:
+                bar.show(f"{name}: {what}", of, done)
 
             rows = compare(
                 wl, cfg, names, on_done=lambda name, s: prog.advance(task), prefetcher=pf, on_progress=hear
